@@ -1,0 +1,113 @@
+"""Compose a validated :class:`Config` from the packaged ``conf/`` tree and Hydra-style overrides.
+
+This is the only place outside the command line that touches Hydra. Hydra's errors are rewritten into
+one-line :class:`ConfigError` messages with a "did you mean" where a key or option is close to a real one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+from .errors import ConfigError
+from .schema import Config
+from .validate import did_you_mean, validate
+
+CONFIG_MODULE = "replisim.conf"
+SCHEMA_NAME = "replisim_schema"
+
+
+def register_schema() -> None:
+    """Register the structured schema with Hydra's ConfigStore (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name=SCHEMA_NAME, node=Config)
+
+
+def _all_keys(cls, prefix="") -> list[str]:
+    keys = []
+    for f in dataclasses.fields(cls):
+        keys.append(prefix + f.name)
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if dataclasses.is_dataclass(default):
+            keys += _all_keys(type(default), prefix + f.name + ".")
+    return keys
+
+
+def _group_options(group: str) -> list[str]:
+    from importlib.resources import files
+
+    root = files(CONFIG_MODULE) / group
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def explain_hydra_error(exc: Exception) -> ConfigError:
+    """Turn a Hydra/OmegaConf exception into a one-line ConfigError."""
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    full = f"{exc}\n{exc.__cause__ or ''}"
+    m = re.search(r"Key '[^']+' not in '\w+'\s+full_key: (\S+)", full) or re.search(
+        r"Could not override '([^']+)'", full
+    )
+    if m:
+        key = m.group(1)
+        return ConfigError(f"unknown key '{key}'{did_you_mean(key, _all_keys(Config))}; run 'replisim --cfg job' to list keys")
+    m = re.search(r"Could not find '([^/']+)/([^']+)'", full)
+    if m:
+        group, option = m.groups()
+        try:
+            options = _group_options(group)
+        except Exception:  # noqa: BLE001 - unknown group
+            options = []
+        return ConfigError(
+            f"{group}={option}: no such option; allowed: {', '.join(options)}{did_you_mean(option, options)}"
+        )
+    m = re.search(r"Value '([^']*)' (?:of type '[^']+' )?could not be converted to (\w+)", full)
+    if m:
+        key_m = re.search(r"full_key: (\S+)", full)
+        key = key_m.group(1) if key_m else "?"
+        return ConfigError(f"{key}={m.group(1)!r} has the wrong type; allowed: {m.group(2)}")
+    return ConfigError(msg)
+
+
+def to_config(omega_cfg) -> Config:
+    """Convert a composed OmegaConf node (schema-typed) into a validated Config dataclass."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        node = OmegaConf.masked_copy(omega_cfg, [f.name for f in dataclasses.fields(Config)])
+        merged = OmegaConf.merge(OmegaConf.structured(Config), node)
+        cfg = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:
+        raise explain_hydra_error(exc) from None
+    return validate(cfg)
+
+
+def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Config:
+    """Compose the packaged configuration with ``overrides`` (Hydra syntax) and validate it.
+
+    >>> cfg = compose(["scenario=minimal", "network.nodes=1000", "sim.steps=200"])
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    register_schema()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+            omega_cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise explain_hydra_error(exc) from None
+    finally:
+        GlobalHydra.instance().clear()
+    extra = [k for k in omega_cfg if k not in {f.name for f in dataclasses.fields(Config)} | {"hydra"}]
+    if extra:
+        raise ConfigError(f"unknown key '{extra[0]}'{did_you_mean(extra[0], _all_keys(Config))}; it is not in the schema")
+    return to_config(omega_cfg)
+

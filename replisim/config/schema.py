@@ -1,0 +1,188 @@
+"""The configuration schema: the single source of defaults and limits.
+
+Every key a user may set is a field here. Hydra composes YAML files in ``conf/`` on top of these
+dataclasses (structured configs), so a key that is not declared here fails at composition. Ranges and
+choices live in each field's metadata and are checked by :func:`replisim.config.validate.validate`,
+which names the key, the value and what is allowed.
+
+The engine never sees Hydra: it receives the validated :class:`Config` dataclass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+PROB = (0.0, 1.0)  # a probability or share
+POS = (1, None)  # a positive count
+NONNEG = (0, None)
+
+NODE_TYPES = ("frontier_lab", "hyperscale_cloud", "enterprise", "academic", "consumer_edge")
+NETWORK_KINDS = ("complete", "random_regular", "scale_free", "small_world", "datacenter")
+
+
+def _f(default, *, range=None, choices=None, doc=""):
+    """A schema field with its allowed range or choices kept in metadata."""
+    meta = {"range": range, "choices": choices, "doc": doc}
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class NodeTypeCfg:
+    """Defaults of one kind of compute node."""
+
+    capacity: int = _f(4, range=POS, doc="replica slots per node")
+    security: float = _f(0.2, range=PROB, doc="scales down replication success onto the node")
+    monitoring: float = _f(0.05, range=PROB, doc="per-step detection probability of a hosted replica")
+    kill_switch: float = _f(0.8, range=PROB, doc="probability that a shutdown order succeeds")
+
+
+def _default_node_types() -> dict:
+    # Orders of magnitude, not measurements: frontier labs are few, large, watched and hardened;
+    # consumer edge machines are many, small and unwatched.
+    return {
+        "frontier_lab": NodeTypeCfg(capacity=64, security=0.6, monitoring=0.20, kill_switch=0.95),
+        "hyperscale_cloud": NodeTypeCfg(capacity=32, security=0.3, monitoring=0.05, kill_switch=0.9),
+        "enterprise": NodeTypeCfg(capacity=8, security=0.3, monitoring=0.02, kill_switch=0.7),
+        "academic": NodeTypeCfg(capacity=8, security=0.1, monitoring=0.01, kill_switch=0.6),
+        "consumer_edge": NodeTypeCfg(capacity=1, security=0.1, monitoring=0.0, kill_switch=0.3),
+    }
+
+
+@dataclass
+class NetworkCfg:
+    kind: str = _f("complete", choices=NETWORK_KINDS, doc="topology of the compute network")
+    nodes: int = _f(1000, range=POS, doc="number of compute nodes")
+    degree: int = _f(8, range=(2, None), doc="mean degree (random_regular, small_world, scale_free=2m)")
+    rewire: float = _f(0.1, range=PROB, doc="small_world rewiring probability")
+    regions: int = _f(4, range=POS, doc="datacenter: regions")
+    sites_per_region: int = _f(5, range=POS, doc="datacenter: sites per region")
+    capacity: Optional[int] = _f(None, range=POS, doc="if set, every node has this capacity")
+    security: Optional[float] = _f(None, range=PROB, doc="if set, every node has this security")
+    mix: Dict[str, float] = _f(
+        {"frontier_lab": 0.01, "hyperscale_cloud": 0.09, "enterprise": 0.3, "academic": 0.1, "consumer_edge": 0.5},
+        doc="share of nodes of each type",
+    )
+    types: Dict[str, NodeTypeCfg] = field(default_factory=_default_node_types, metadata={"doc": "node type defaults"})
+
+
+@dataclass
+class ReplicaCfg:
+    initial: int = _f(10, range=POS, doc="replicas at step 0")
+    initial_misaligned: float = _f(1.0, range=PROB, doc="share of initial replicas that are misaligned")
+    attempt_rate: float = _f(0.5, range=PROB, doc="per-step probability of a replication attempt")
+    success: float = _f(0.5, range=PROB, doc="replication skill: success probability onto an unsecured node")
+    success_prior: bool = _f(False, doc="draw skill per run from Beta(1+trial_successes, 1+failures)")
+    trial_successes: int = _f(5, range=NONNEG, doc="successful self-replication trials (Pan et al. 2024)")
+    trial_total: int = _f(10, range=POS, doc="self-replication trials")
+    evasion: float = _f(0.0, range=PROB, doc="scales down detection: monitoring x (1 - evasion)")
+    shutdown_avoidance: float = _f(0.0, range=PROB, doc="P(last copy) of a misaligned replica facing shutdown")
+    misalignment_rate: float = _f(0.0, range=PROB, doc="P(an aligned parent's copy turns misaligned)")
+    mutation_sd: float = _f(0.0, range=(0.0, 1.0), doc="sd of Gaussian trait mutation per copy")
+    strategic: bool = _f(False, doc="prefer weakly monitored neighbours as targets")
+    strategic_samples: int = _f(2, range=POS, doc="neighbours a strategic replica compares")
+
+
+@dataclass
+class IfThenCfg:
+    enabled: bool = _f(False, doc="stricter measures switch on when a threshold is crossed")
+    incident_threshold: int = _f(10, range=POS, doc="cumulative detected incidents that trigger")
+    capability_threshold: float = _f(1.0, range=PROB, doc="mean skill of detected replicas that triggers")
+    delay: int = _f(24, range=NONNEG, doc="steps from trigger to effect")
+    monitoring_factor: float = _f(3.0, range=(1.0, 100.0), doc="monitoring multiplier once triggered")
+    kill_switch: float = _f(0.95, range=PROB, doc="kill-switch floor once triggered")
+    response_latency: int = _f(0, range=NONNEG, doc="response latency once triggered")
+
+
+@dataclass
+class ReportingCfg:
+    enabled: bool = _f(False, doc="jurisdictions share incident reports")
+    delay: int = _f(24, range=NONNEG, doc="steps before a report reaches other jurisdictions")
+    monitoring_factor: float = _f(2.0, range=(1.0, 100.0), doc="monitoring multiplier of alerted jurisdictions")
+
+
+@dataclass
+class LicensingCfg:
+    enabled: bool = _f(False, doc="only licensed nodes (labs, clouds) may host frontier models")
+    compliance: float = _f(0.8, range=PROB, doc="share of unlicensed capacity that refuses frontier models")
+    monitoring: float = _f(0.2, range=PROB, doc="monitoring floor on licensed nodes")
+
+
+@dataclass
+class GovernanceCfg:
+    name: str = _f("none", doc="label of the regime in tables and figures")
+    detection: Optional[float] = _f(None, range=PROB, doc="if set, monitoring of every node")
+    kill_switch: Optional[float] = _f(None, range=PROB, doc="if set, kill-switch coverage of every node")
+    response_latency: int = _f(0, range=NONNEG, doc="steps from detection to shutdown")
+    monitoring: Dict[str, float] = _f({}, doc="compute monitoring by node type (overrides the type default)")
+    kill_switch_mandate: Dict[str, float] = _f({}, doc="kill-switch coverage floor by node type")
+    hardening: float = _f(0.0, range=PROB, doc="security gained by a node per incident on it")
+    kyc: float = _f(0.0, range=PROB, doc="know-your-customer: extra security on hyperscale cloud nodes")
+    licensing: LicensingCfg = field(default_factory=LicensingCfg)
+    if_then: IfThenCfg = field(default_factory=IfThenCfg)
+    reporting: ReportingCfg = field(default_factory=ReportingCfg)
+    export_cap: float = _f(1.0, range=PROB, doc="share of capacity usable in export-controlled jurisdictions")
+    quarantine_steps: int = _f(0, range=NONNEG, doc="steps a node is offline after an incident on it")
+    retraining_rate: float = _f(0.0, range=PROB, doc="per-step P(a misaligned replica is retrained)")
+    false_positive_rate: float = _f(0.01, range=PROB, doc="slots taken offline per unit monitoring per step")
+    shutdown_cost_hours: float = _f(1.0, range=(0.0, None), doc="node-hours lost per executed shutdown")
+
+
+@dataclass
+class JurisdictionCfg:
+    share: float = _f(1.0, range=PROB, doc="share of global compute nodes")
+    regime: str = _f("default", doc="label of the local regime")
+    monitoring_factor: float = _f(1.0, range=(0.0, 100.0), doc="local multiplier on monitoring")
+    kill_switch_factor: float = _f(1.0, range=(0.0, 1.0), doc="local multiplier on kill-switch coverage")
+    reporting: bool = _f(True, doc="takes part in incident reporting")
+    export_controlled: bool = _f(False, doc="subject to governance.export_cap")
+
+
+@dataclass
+class JurisdictionsCfg:
+    name: str = _f("single", doc="label of the jurisdiction set")
+    regions: Dict[str, JurisdictionCfg] = field(default_factory=lambda: {"global": JurisdictionCfg()})
+
+
+@dataclass
+class CollusionCfg:
+    enabled: bool = _f(False, doc="misaligned replicas of one coalition cooperate")
+    warning_evasion: float = _f(0.5, range=PROB, doc="detection cut for coalition-mates of a detected replica")
+    warning_steps: int = _f(24, range=NONNEG, doc="how long a warning lasts")
+    flight: float = _f(0.3, range=PROB, doc="per-step P(a replica awaiting shutdown flees to a neighbour)")
+    foothold: float = _f(0.5, range=PROB, doc="cut in target security where a coalition-mate sits")
+    dominance: float = _f(0.5, range=PROB, doc="share of a node's replicas a coalition needs to blind it")
+    blinding: float = _f(0.8, range=PROB, doc="cut in monitoring of a dominated node")
+
+
+@dataclass
+class SimCfg:
+    steps: int = _f(500, range=POS, doc="steps per run")
+    hours_per_step: float = _f(1.0, range=(1e-6, None), doc="hours per step")
+    max_replicas: Optional[int] = _f(None, range=POS, doc="preallocated replica slots (default: total capacity)")
+    memory_limit_gb: Optional[float] = _f(None, range=(0.0, None), doc="refuse configs above this estimate")
+    validate: bool = _f(False, doc="check invariants every step (slow)")
+    threads: int = _f(0, range=NONNEG, doc="threads (0 = all cores)")
+
+
+@dataclass
+class OutcomeCfg:
+    loss_of_control_share: float = _f(0.1, range=PROB, doc="compute share held at the horizon = loss of control")
+
+
+@dataclass
+class Config:
+    """A whole replisim configuration."""
+
+    scenario: str = _f("default", doc="label of the scenario")
+    network: NetworkCfg = field(default_factory=NetworkCfg)
+    replica: ReplicaCfg = field(default_factory=ReplicaCfg)
+    governance: GovernanceCfg = field(default_factory=GovernanceCfg)
+    jurisdictions: JurisdictionsCfg = field(default_factory=JurisdictionsCfg)
+    collusion: CollusionCfg = field(default_factory=CollusionCfg)
+    sim: SimCfg = field(default_factory=SimCfg)
+    outcome: OutcomeCfg = field(default_factory=OutcomeCfg)
+    runs: int = _f(200, range=POS, doc="runs per ensemble")
+    seed: int = _f(0, range=NONNEG, doc="master seed")

@@ -1,0 +1,123 @@
+"""Range, choice and consistency checks of a composed :class:`Config`.
+
+Hydra's structured configs already reject unknown keys and wrong types; this module checks what a type
+cannot express (ranges, choices, cross-key constraints, memory) and says it in one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+
+from .errors import ConfigError
+from .schema import NODE_TYPES, Config
+
+# Bytes held per replica slot by the engine (see replisim/engine/state.py) plus per-slot scratch.
+BYTES_PER_REPLICA_SLOT = 40
+
+
+def did_you_mean(word: str, allowed) -> str:
+    close = difflib.get_close_matches(str(word), list(allowed), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _check_value(key: str, value, meta: dict) -> None:
+    lo_hi = meta.get("range")
+    choices = meta.get("choices")
+    if value is None:
+        return
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{key}={value!r} is not allowed; choose one of {', '.join(choices)}{did_you_mean(value, choices)}")
+    if lo_hi is not None and not isinstance(value, bool):
+        lo, hi = lo_hi
+        if (lo is not None and value < lo) or (hi is not None and value > hi) or value != value:
+            what = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
+            raise ConfigError(f"{key}={value!r} is out of range; allowed: {what}")
+
+
+def _walk(obj, prefix: str) -> None:
+    for f in dataclasses.fields(obj):
+        key = f"{prefix}{f.name}"
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            _walk(value, key + ".")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if dataclasses.is_dataclass(v):
+                    _walk(v, f"{key}.{k}.")
+        else:
+            _check_value(key, value, f.metadata)
+
+
+def _check_node_type_keys(key: str, mapping: dict) -> None:
+    for name, v in mapping.items():
+        if name not in NODE_TYPES:
+            raise ConfigError(f"{key}.{name}: unknown node type; allowed: {', '.join(NODE_TYPES)}{did_you_mean(name, NODE_TYPES)}")
+        if not 0.0 <= float(v) <= 1.0:
+            raise ConfigError(f"{key}.{name}={v!r} is out of range; allowed: in [0.0, 1.0]")
+
+
+def total_capacity_estimate(cfg: Config) -> int:
+    """Expected total replica slots of the network (exact when network.capacity is set)."""
+    net = cfg.network
+    if net.capacity is not None:
+        return net.nodes * net.capacity
+    total_mix = sum(net.mix.values())
+    mean_cap = sum(net.mix[t] / total_mix * net.types[t].capacity for t in net.mix)
+    return int(net.nodes * mean_cap)
+
+
+def memory_estimate_bytes(cfg: Config, threads: int = 1) -> int:
+    """Peak bytes of one run: replica columns and per-node arrays, times runs in flight."""
+    slots = cfg.sim.max_replicas or total_capacity_estimate(cfg)
+    per_run = slots * BYTES_PER_REPLICA_SLOT + cfg.network.nodes * 64 + (cfg.sim.steps + 1) * 64
+    return per_run * max(1, threads)
+
+
+def machine_memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):  # pragma: no cover - non-POSIX
+        return 8 << 30
+
+
+def validate(cfg: Config) -> Config:
+    """Raise :class:`ConfigError` on the first invalid value; return ``cfg`` unchanged otherwise."""
+    _walk(cfg, "")
+    net = cfg.network
+    _check_node_type_keys("network.mix", net.mix)
+    if sum(net.mix.values()) <= 0:
+        raise ConfigError(f"network.mix={dict(net.mix)} has no positive share; allowed: shares >= 0 with a positive sum")
+    for name in net.mix:
+        if name not in net.types:
+            raise ConfigError(f"network.mix.{name}: no defaults in network.types for this node type")
+    _check_node_type_keys("governance.monitoring", cfg.governance.monitoring)
+    _check_node_type_keys("governance.kill_switch_mandate", cfg.governance.kill_switch_mandate)
+    if net.kind == "random_regular" and (net.nodes * net.degree) % 2:
+        raise ConfigError(f"network.degree={net.degree} with network.nodes={net.nodes}: random_regular needs nodes x degree even")
+    if net.kind in ("random_regular", "small_world", "scale_free") and net.degree >= net.nodes:
+        raise ConfigError(f"network.degree={net.degree} must be below network.nodes={net.nodes} for a {net.kind} network")
+    regions = cfg.jurisdictions.regions
+    if not regions:
+        raise ConfigError("jurisdictions.regions is empty; allowed: at least one jurisdiction")
+    share = sum(r.share for r in regions.values())
+    if abs(share - 1.0) > 1e-6:
+        raise ConfigError(f"jurisdictions.regions shares sum to {share:g}; allowed: shares summing to 1")
+    if cfg.replica.trial_successes > cfg.replica.trial_total:
+        raise ConfigError(
+            f"replica.trial_successes={cfg.replica.trial_successes} exceeds replica.trial_total={cfg.replica.trial_total}"
+        )
+    cap = total_capacity_estimate(cfg)
+    if cfg.replica.initial > cap:
+        raise ConfigError(f"replica.initial={cfg.replica.initial} exceeds the total capacity {cap}; allowed: <= {cap}")
+    if cfg.sim.max_replicas is not None and cfg.replica.initial > cfg.sim.max_replicas:
+        raise ConfigError(f"replica.initial={cfg.replica.initial} exceeds sim.max_replicas={cfg.sim.max_replicas}")
+    need = memory_estimate_bytes(cfg)
+    limit = int(cfg.sim.memory_limit_gb * (1 << 30)) if cfg.sim.memory_limit_gb else machine_memory_bytes() // 2
+    if need > limit:
+        raise ConfigError(
+            f"network.nodes={net.nodes}: a run needs about {need / (1 << 30):.1f} GiB, "
+            f"more than the {limit / (1 << 30):.1f} GiB allowed (half the machine or sim.memory_limit_gb)"
+        )
+    return cfg
