@@ -1,0 +1,327 @@
+"""The Numba kernels: one run of the model, and an ensemble of runs spread over threads.
+
+Every function here takes arrays and scalars only. The step order (docs/ODD.md, section "Process overview"):
+
+1. governance update   -- if-then trigger, incident-report alerts, effective monitoring per jurisdiction
+2. detection           -- each replica without a pending order is detected with p = monitoring x (1 - evasion)
+3. shutdown            -- due orders execute with the kill-switch probability; a misaligned replica facing a
+                          successful shutdown makes one last copy attempt with p = shutdown_avoidance
+4. replication         -- survivors attempt with attempt_rate; target = own node if it had a free slot at the
+                          start of the step, else a neighbour; success = skill x (1 - target security)
+5. resolution          -- where more copies land on a node than it has free slots (slots freed by this step's
+                          shutdowns count), a uniformly random subset of them succeeds
+6. collusion tallies   -- coalitions meeting on a node merge; dominated nodes are blinded from the next step
+7. retraining          -- misaligned replicas turn aligned with retraining_rate
+8. record tallies
+
+Steps 2-4 are one pass over the replica table (``act``): every decision is taken against the state at the
+start of the step, so the update is synchronous and the result does not depend on the order of the table.
+Steps 5-7 are a second pass (``resolve``), which also compacts the table (dead replicas are removed, newborns
+appended).
+"""
+
+import numpy as np
+from numba import prange
+
+from .jit import jit
+from .params import O, P, S
+from .rng import BLOCK, PHASE_ACT, PHASE_INIT, PHASE_RESOLVE, below, normal, stream, uniform
+
+# Replica flag bits.
+MISALIGNED = np.uint8(1)
+DEAD = np.uint8(2)
+MOVING = np.uint8(4)  # the replica's proposal is a flight of itself, not a copy
+
+NEVER = np.int32(2**30)
+MAX_GENERATION = 65535
+
+
+@jit(inline="always")
+def find(parent, c):
+    """Union-find root of coalition ``c`` with path halving."""
+    while parent[c] != c:
+        parent[c] = parent[parent[c]]
+        c = parent[c]
+    return c
+
+
+@jit(inline="always")
+def union(parent, warn_until, a, b):
+    """Merge two coalitions; the smaller id becomes the root (deterministic)."""
+    ra = find(parent, a)
+    rb = find(parent, b)
+    if ra == rb:
+        return ra
+    lo, hi = min(ra, rb), max(ra, rb)
+    parent[hi] = lo
+    warn_until[lo] = max(warn_until[lo], warn_until[hi])
+    return lo
+
+
+@jit(inline="always")
+def node_monitoring(n, monitoring, jurisdiction, jur_factor, occ, node_mis, collusion, dominance, blinding):
+    """Effective per-step detection probability on node n before the replica's own evasion."""
+    m = monitoring[n] * jur_factor[jurisdiction[n]]
+    if collusion and node_mis[n] > 0 and node_mis[n] >= dominance * occ[n]:
+        m *= 1.0 - blinding
+    return min(m, 1.0)
+
+
+@jit(inline="always")
+def pick_target(state, nd, own_free, n_nodes, indptr, indices, strategic, samples, monitoring, jurisdiction, jur_factor):
+    """Target node of a copy: own node if free, else a neighbour (uniform, or the least watched of a sample)."""
+    if own_free:
+        return state, nd
+    complete = indptr.shape[0] == 0
+    if complete:
+        deg = n_nodes
+    else:
+        deg = indptr[nd + 1] - indptr[nd]
+        if deg == 0:
+            return state, -1
+    best = -1
+    best_m = 2.0
+    tries = samples if strategic else 1
+    for _ in range(tries):
+        state, k = below(state, deg)
+        cand = k if complete else indices[indptr[nd] + k]
+        m = monitoring[cand] * jur_factor[jurisdiction[cand]]
+        if m < best_m:
+            best_m = m
+            best = cand
+    return state, best
+
+
+@jit(inline="always")
+def copy_success(skill, tg, security, coal, node_coal, node_mis, mis, collusion, foothold, parent):
+    """P(a copy onto node tg succeeds): skill x (1 - security), security cut where a coalition-mate sits."""
+    sec = security[tg]
+    if collusion and mis and node_mis[tg] > 0 and find(parent, node_coal[tg]) == coal:
+        sec *= 1.0 - foothold
+    return skill * (1.0 - sec)
+
+
+@jit
+def act(
+    t, n, rkey, params, latency, kill_floor, jur_factor,
+    node, lineage, skill, evasion, avoid, flags, order_due, target,
+    capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
+    occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill, jur_reporting,
+    tallies,
+):
+    """Detection, shutdown and replication proposals of every replica (steps 2-4), against start-of-step state.
+
+    ``tallies`` (float64[8]) receives: detections, shutdowns, avoidance events, proposals, detected skill sum.
+    """
+    attempt = params[P.ATTEMPT_RATE]
+    collusion = params[P.COLLUSION] > 0
+    dominance = params[P.DOMINANCE]
+    blinding = params[P.BLINDING]
+    warn_ev = params[P.WARNING_EVASION]
+    warn_steps = int(params[P.WARNING_STEPS])
+    flight = params[P.FLIGHT] if collusion else 0.0
+    foothold = params[P.FOOTHOLD]
+    hardening = params[P.HARDENING]
+    quarantine = int(params[P.QUARANTINE_STEPS])
+    reporting = params[P.REPORTING] > 0
+    rep_delay = int(params[P.REPORTING_DELAY])
+    strategic = params[P.STRATEGIC] > 0
+    samples = int(params[P.STRATEGIC_SAMPLES])
+    n_nodes = capacity.shape[0]
+    n_jur = alert_from.shape[0]
+    state = np.uint64(0)
+    for i in range(n):
+        if i % BLOCK == 0:
+            state = stream(rkey, t, PHASE_ACT, i // BLOCK)
+        target[i] = -1
+        nd = node[i]
+        f = flags[i]
+        mis = (f & MISALIGNED) != 0
+        coal = find(coal_parent, lineage[i]) if collusion else 0
+        # 2. detection
+        if order_due[i] < 0:
+            p = node_monitoring(nd, monitoring, jurisdiction, jur_factor, occ, node_mis, collusion, dominance, blinding)
+            p *= 1.0 - evasion[i]
+            if collusion and mis and warn_until[coal] >= t:
+                p *= 1.0 - warn_ev
+            state, u = uniform(state)
+            if u < p:
+                order_due[i] = t + latency
+                tallies[0] += 1.0
+                tallies[4] += skill[i]
+                if hardening > 0.0:
+                    security[nd] = min(1.0, security[nd] + hardening)
+                if quarantine > 0:
+                    quar_until[nd] = t + quarantine
+                if reporting and jur_reporting[jurisdiction[nd]]:
+                    j0 = jurisdiction[nd]
+                    alert_from[j0] = min(alert_from[j0], t + 1)
+                    for j in range(n_jur):
+                        if j != j0 and jur_reporting[j]:
+                            alert_from[j] = min(alert_from[j], t + rep_delay)
+                if collusion and mis:
+                    warn_until[coal] = max(warn_until[coal], t + warn_steps)
+        # 3. shutdown
+        dies = False
+        flees = False
+        last_copy = False
+        if order_due[i] >= 0 and order_due[i] <= t:
+            order_due[i] = -1
+            k = max(kill_switch[nd] * jur_kill[jurisdiction[nd]], kill_floor)
+            state, u = uniform(state)
+            if u < k:
+                dies = True
+                flags[i] = f | DEAD
+                freed[nd] += 1
+                tallies[1] += 1.0
+                if mis:
+                    state, u = uniform(state)
+                    if u < avoid[i]:
+                        last_copy = True
+                        tallies[2] += 1.0
+        elif order_due[i] > t and mis and flight > 0.0:
+            state, u = uniform(state)
+            flees = u < flight
+        # 4. replication (or flight, or the last copy of a dying replica)
+        if dies and not last_copy:
+            continue
+        quarantined = quar_until[nd] >= t
+        if quarantined:
+            continue
+        if not (dies or flees):
+            state, u = uniform(state)
+            if u >= attempt:
+                continue
+        own_free = occ[nd] < capacity[nd] and not flees
+        state, tg = pick_target(state, nd, own_free, n_nodes, indptr, indices, strategic, samples,
+                                monitoring, jurisdiction, jur_factor)
+        if tg < 0 or quar_until[tg] >= t:
+            continue
+        p = copy_success(skill[i], tg, security, coal, node_coal, node_mis, mis, collusion, foothold, coal_parent)
+        state, u = uniform(state)
+        if u < p:
+            target[i] = tg
+            prop_left[tg] += 1
+            tallies[3] += 1.0
+            if flees:
+                flags[i] = f | MOVING
+
+
+@jit
+def resolve(
+    t, n, rkey, params,
+    node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+    b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
+    capacity, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent, warn_until,
+    tallies,
+):
+    """Resolution of proposals, retraining, compaction and node tallies (steps 5-7). Returns the new count.
+
+    ``tallies`` receives: births (5), flights (6), quarantined capacity (7).
+    """
+    mis_rate = params[P.MISALIGNMENT_RATE]
+    sd = params[P.MUTATION_SD]
+    retrain = params[P.RETRAINING_RATE]
+    collusion = params[P.COLLUSION] > 0
+    n_nodes = capacity.shape[0]
+    quarantined_cap = 0.0
+    for v in range(n_nodes):
+        if quar_until[v] >= t:
+            slots_left[v] = 0
+            quarantined_cap += capacity[v]
+        else:
+            slots_left[v] = capacity[v] - occ[v] + freed[v]
+        occ[v] = 0
+        freed[v] = 0
+        node_mis[v] = 0
+        node_coal[v] = -1
+    tallies[7] = quarantined_cap
+    births = 0
+    w = 0
+    state = np.uint64(0)
+    for i in range(n):
+        if i % BLOCK == 0:
+            state = stream(rkey, t, PHASE_RESOLVE, i // BLOCK)
+        f = flags[i]
+        tg = target[i]
+        if tg >= 0:
+            # 5. a uniformly random subset of the proposals onto tg gets its free slots (selection sampling)
+            pl = prop_left[tg]
+            sl = slots_left[tg]
+            accept = sl >= pl
+            if not accept and sl > 0:
+                state, u = uniform(state)
+                accept = u * pl < sl
+            prop_left[tg] = pl - 1
+            if accept:
+                slots_left[tg] = sl - 1
+                if f & MOVING:
+                    node[i] = tg
+                    order_due[i] = -1
+                    tallies[6] += 1.0
+                else:
+                    mis = f & MISALIGNED
+                    if not mis and mis_rate > 0.0:
+                        state, u = uniform(state)
+                        if u < mis_rate:
+                            mis = MISALIGNED
+                    b_node[births] = tg
+                    b_lineage[births] = lineage[i]
+                    b_generation[births] = min(generation[i] + 1, MAX_GENERATION)
+                    s, e, a = skill[i], evasion[i], avoid[i]
+                    if sd > 0.0:
+                        state, z = normal(state)
+                        s = min(max(s + sd * z, 0.0), 1.0)
+                        state, z = normal(state)
+                        e = min(max(e + sd * z, 0.0), 1.0)
+                        state, z = normal(state)
+                        a = min(max(a + sd * z, 0.0), 1.0)
+                    b_skill[births] = s
+                    b_evasion[births] = e
+                    b_avoid[births] = a
+                    b_flags[births] = mis
+                    births += 1
+        if f & DEAD:
+            continue
+        f = f & ~MOVING
+        # 7. retraining
+        if retrain > 0.0 and (f & MISALIGNED):
+            state, u = uniform(state)
+            if u < retrain:
+                f = f & ~MISALIGNED
+        nd = node[i]
+        node[w] = nd
+        lineage[w] = lineage[i]
+        generation[w] = generation[i]
+        skill[w] = skill[i]
+        evasion[w] = evasion[i]
+        avoid[w] = avoid[i]
+        flags[w] = f
+        order_due[w] = order_due[i]
+        tally_node(nd, lineage[w], f, occ, node_mis, node_coal, coal_parent, warn_until, collusion)
+        w += 1
+    for b in range(births):
+        nd = b_node[b]
+        node[w] = nd
+        lineage[w] = b_lineage[b]
+        generation[w] = b_generation[b]
+        skill[w] = b_skill[b]
+        evasion[w] = b_evasion[b]
+        avoid[w] = b_avoid[b]
+        flags[w] = b_flags[b]
+        order_due[w] = -1
+        tally_node(nd, b_lineage[b], b_flags[b], occ, node_mis, node_coal, coal_parent, warn_until, collusion)
+        w += 1
+    tallies[5] = births
+    return w
+
+
+@jit(inline="always")
+def tally_node(nd, lin, f, occ, node_mis, node_coal, coal_parent, warn_until, collusion):
+    """Count a live replica on its node; coalitions of misaligned replicas that meet on a node merge (step 6)."""
+    occ[nd] += 1
+    if f & MISALIGNED:
+        node_mis[nd] += 1
+        if collusion:
+            c = find(coal_parent, lin)
+            node_coal[nd] = c if node_coal[nd] < 0 else union(coal_parent, warn_until, node_coal[nd], c)

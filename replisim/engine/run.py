@@ -1,0 +1,258 @@
+"""One run from setup to horizon, and an ensemble of runs spread over threads."""
+
+import numpy as np
+from numba import prange
+
+from .jit import jit
+from .kernels import DEAD, MISALIGNED, NEVER, act, find, resolve
+from .params import O, P, S
+from .rng import PHASE_INIT, below, run_key, stream
+
+
+@jit
+def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
+                  node, lineage, generation, skill, evasion, avoid, flags, order_due):
+    """Put the initial replicas on uniformly drawn nodes with a free slot; the first n_mis are misaligned."""
+    state = stream(rkey, 0, PHASE_INIT, 0)
+    n_nodes = capacity.shape[0]
+    for k in range(n0):
+        nd = -1
+        for _ in range(64):
+            state, c = below(state, n_nodes)
+            if occ[c] < capacity[c]:
+                nd = c
+                break
+        if nd < 0:  # nearly full network: take the first free node after a random start
+            state, c = below(state, n_nodes)
+            for j in range(n_nodes):
+                c2 = (c + j) % n_nodes
+                if occ[c2] < capacity[c2]:
+                    nd = c2
+                    break
+        occ[nd] += 1
+        node[k] = nd
+        lineage[k] = k
+        generation[k] = 0
+        skill[k] = skill0
+        evasion[k] = evasion0
+        avoid[k] = avoid0
+        flags[k] = MISALIGNED if k < n_mis else 0
+        order_due[k] = -1
+
+
+@jit
+def check_invariants(n, node, flags, capacity, occ, max_slots):
+    """Validate mode: occupancy within capacity, counts conserved, no dead replica left in the table."""
+    if n < 0 or n > max_slots:
+        raise AssertionError("replica count outside [0, slots]")
+    seen = np.zeros(capacity.shape[0], dtype=np.int64)
+    for i in range(n):
+        if flags[i] & DEAD:
+            raise AssertionError("dead replica left in the table")
+        seen[node[i]] += 1
+    for v in range(capacity.shape[0]):
+        if seen[v] != occ[v]:
+            raise AssertionError("node occupancy does not match the replica table")
+        if occ[v] > capacity[v] or occ[v] < 0:
+            raise AssertionError("node occupancy above capacity or negative")
+
+
+@jit
+def record(series, t, n, flags, occ, total_compute, det, shut, births, collateral):
+    mis = 0
+    for i in range(n):
+        mis += flags[i] & MISALIGNED
+    occupied = 0
+    for v in range(occ.shape[0]):
+        occupied += occ[v] > 0
+    series[S.REPLICAS, t] = n
+    series[S.MISALIGNED, t] = mis
+    series[S.COMPUTE_SHARE, t] = n / total_compute
+    series[S.NODES_OCCUPIED, t] = occupied
+    series[S.DETECTIONS, t] = det
+    series[S.SHUTDOWNS, t] = shut
+    series[S.BIRTHS, t] = births
+    series[S.COLLATERAL, t] = collateral
+    return mis
+
+
+@jit
+def run_one(params, rkey, skill0, total_compute,
+            capacity, security0, monitoring, kill_switch, jurisdiction, indptr, indices,
+            jur_monitoring, jur_kill, jur_reporting, jur_fp_weight,
+            series, outcome):
+    """Simulate one run; write its per-step tallies into ``series`` and its outcomes into ``outcome``."""
+    steps = int(params[P.STEPS])
+    n0 = int(params[P.INITIAL])
+    n_nodes = capacity.shape[0]
+    n_jur = jur_monitoring.shape[0]
+    slots = 0
+    for v in range(n_nodes):
+        slots += capacity[v]
+    slots = max(slots, n0)
+    validate = params[P.VALIDATE] > 0
+    hours = params[P.HOURS_PER_STEP]
+    base_latency = int(params[P.RESPONSE_LATENCY])
+
+    # replica table (struct of arrays, preallocated to the network's capacity: it can never hold more)
+    node = np.empty(slots, np.int32)
+    lineage = np.empty(slots, np.int32)
+    generation = np.empty(slots, np.uint16)
+    skill = np.empty(slots, np.float32)
+    evasion = np.empty(slots, np.float32)
+    avoid = np.empty(slots, np.float32)
+    flags = np.empty(slots, np.uint8)
+    order_due = np.empty(slots, np.int32)
+    target = np.empty(slots, np.int32)
+    # newborn buffer, grown when a step proposes more copies than it holds
+    cap_b = max(1024, slots // 16)
+    b_node = np.empty(cap_b, np.int32)
+    b_lineage = np.empty(cap_b, np.int32)
+    b_generation = np.empty(cap_b, np.uint16)
+    b_skill = np.empty(cap_b, np.float32)
+    b_evasion = np.empty(cap_b, np.float32)
+    b_avoid = np.empty(cap_b, np.float32)
+    b_flags = np.empty(cap_b, np.uint8)
+    # node state of this run
+    security = security0.astype(np.float32)
+    occ = np.zeros(n_nodes, np.int32)
+    freed = np.zeros(n_nodes, np.int32)
+    prop_left = np.zeros(n_nodes, np.int32)
+    slots_left = np.zeros(n_nodes, np.int32)
+    node_mis = np.zeros(n_nodes, np.int32)
+    node_coal = np.full(n_nodes, -1, np.int32)
+    quar_until = np.full(n_nodes, -1, np.int32)
+    coal_parent = np.arange(n0).astype(np.int32)
+    warn_until = np.full(n0, -1, np.int32)
+    alert_from = np.full(n_jur, NEVER, np.int32)
+    jur_factor = np.ones(n_jur, np.float64)
+    tallies = np.zeros(8, np.float64)
+
+    n_mis0 = int(round(params[P.INITIAL_MISALIGNED] * n0))
+    place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, occ,
+                  node, lineage, generation, skill, evasion, avoid, flags, order_due)
+    n = n0
+    for i in range(n):
+        if flags[i] & MISALIGNED:
+            node_mis[node[i]] += 1
+            node_coal[node[i]] = lineage[i]  # each initial replica is its own coalition until they meet
+    record(series, 0, n, flags, occ, total_compute, 0.0, 0.0, 0.0, 0.0)
+
+    peak = n
+    peak_share = n / total_compute
+    contained_at = -1.0
+    det_total = 0.0
+    shut_total = 0.0
+    avoid_total = 0.0
+    births_total = 0.0
+    flights_total = 0.0
+    collateral_total = 0.0
+    replica_steps = 0.0
+    trig_step = -1
+    mis = n_mis0
+    for t in range(1, steps + 1):
+        if n == 0:
+            record(series, t, 0, flags, occ, total_compute, 0.0, 0.0, 0.0, 0.0)
+            continue
+        replica_steps += n
+        # 1. governance update
+        strict = params[P.IF_THEN] > 0 and trig_step >= 0 and t >= trig_step + params[P.IF_THEN_DELAY]
+        latency = int(params[P.IF_THEN_LATENCY]) if strict else base_latency
+        latency = min(latency, base_latency)
+        kill_floor = params[P.IF_THEN_KILL] if strict else 0.0
+        fp_weight = 0.0
+        for j in range(n_jur):
+            f = jur_monitoring[j]
+            if params[P.REPORTING] > 0 and alert_from[j] <= t:
+                f *= params[P.REPORTING_MONITORING]
+            if strict:
+                f *= params[P.IF_THEN_MONITORING]
+            jur_factor[j] = f
+            fp_weight += f * jur_fp_weight[j]
+        tallies[:] = 0.0
+        act(t, n, rkey, params, latency, kill_floor, jur_factor,
+            node, lineage, skill, evasion, avoid, flags, order_due, target,
+            capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
+            occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill,
+            jur_reporting, tallies)
+        det_total += tallies[0]
+        shut_total += tallies[1]
+        avoid_total += tallies[2]
+        proposals = int(tallies[3])
+        if params[P.IF_THEN] > 0 and trig_step < 0 and det_total > 0:
+            if det_total >= params[P.IF_THEN_INCIDENTS] or tallies[4] / max(tallies[0], 1.0) >= params[P.IF_THEN_CAPABILITY]:
+                trig_step = t
+        if proposals > b_node.shape[0]:
+            cap_b = max(proposals, 2 * b_node.shape[0])
+            b_node = np.empty(cap_b, np.int32)
+            b_lineage = np.empty(cap_b, np.int32)
+            b_generation = np.empty(cap_b, np.uint16)
+            b_skill = np.empty(cap_b, np.float32)
+            b_evasion = np.empty(cap_b, np.float32)
+            b_avoid = np.empty(cap_b, np.float32)
+            b_flags = np.empty(cap_b, np.uint8)
+        n = resolve(t, n, rkey, params,
+                    node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+                    b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
+                    capacity, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent,
+                    warn_until, tallies)
+        births_total += tallies[5]
+        flights_total += tallies[6]
+        collateral = hours * (tallies[1] * params[P.SHUTDOWN_COST] / hours + tallies[7]
+                              + params[P.FALSE_POSITIVE_RATE] * fp_weight)
+        collateral_total += collateral
+        mis = record(series, t, n, flags, occ, total_compute, tallies[0], tallies[1], tallies[5], collateral)
+        if validate:
+            check_invariants(n, node, flags, capacity, occ, slots)
+        peak = max(peak, n)
+        peak_share = max(peak_share, n / total_compute)
+        if n == 0 and contained_at < 0:
+            contained_at = t * hours
+
+    max_gen = 0
+    skill_sum = 0.0
+    for i in range(n):
+        max_gen = max(max_gen, int(generation[i]))
+        skill_sum += skill[i]
+    coalitions = 0
+    if n > 0:
+        seen = np.zeros(n0, np.uint8)
+        for i in range(n):
+            if flags[i] & MISALIGNED:
+                r = find(coal_parent, lineage[i])
+                if seen[r] == 0:
+                    seen[r] = 1
+                    coalitions += 1
+    final_share = n / total_compute
+    outcome[O.EXTINCT] = 1.0 if n == 0 else 0.0
+    outcome[O.LOSS_OF_CONTROL] = 1.0 if final_share >= params[P.LOSS_SHARE] and n > 0 else 0.0
+    outcome[O.PEAK_REPLICAS] = peak
+    outcome[O.FINAL_REPLICAS] = n
+    outcome[O.TIME_TO_CONTAINMENT] = contained_at if contained_at >= 0 else np.nan
+    outcome[O.PEAK_COMPUTE_SHARE] = peak_share
+    outcome[O.FINAL_COMPUTE_SHARE] = final_share
+    outcome[O.DETECTIONS] = det_total
+    outcome[O.SHUTDOWNS] = shut_total
+    outcome[O.AVOIDANCE_EVENTS] = avoid_total
+    outcome[O.MAX_GENERATION] = max_gen
+    outcome[O.MISALIGNED_FINAL] = mis
+    outcome[O.COLLATERAL_NODE_HOURS] = collateral_total
+    outcome[O.BIRTHS] = births_total
+    outcome[O.FLIGHTS] = flights_total
+    outcome[O.COALITIONS_FINAL] = coalitions
+    outcome[O.IF_THEN_TRIGGERED_STEP] = trig_step if trig_step >= 0 else np.nan
+    outcome[O.MEAN_SKILL_FINAL] = skill_sum / n if n > 0 else np.nan
+    outcome[O.REPLICA_STEPS] = replica_steps
+
+
+@jit(parallel=True)
+def run_ensemble(params, seed, first_run, skill0, total_compute,
+                 capacity, security0, monitoring, kill_switch, jurisdiction, indptr, indices,
+                 jur_monitoring, jur_kill, jur_reporting, jur_fp_weight,
+                 series, outcomes):
+    """Runs first_run .. first_run + len(skill0) - 1 in parallel; run r's stream depends only on (seed, r)."""
+    for r in prange(skill0.shape[0]):
+        run_one(params, run_key(seed, first_run + r), skill0[r], total_compute,
+                capacity, security0, monitoring, kill_switch, jurisdiction, indptr, indices,
+                jur_monitoring, jur_kill, jur_reporting, jur_fp_weight,
+                series[r], outcomes[r])

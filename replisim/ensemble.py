@@ -1,0 +1,112 @@
+"""The result of an ensemble: a tidy outcome table (one row per run) and per-step series arrays."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .engine.params import OUTCOME_NAMES, SERIES_NAMES
+
+
+@dataclass
+class Ensemble:
+    """Outcomes and series of ``runs`` runs of one configuration.
+
+    ``outcomes``: DataFrame, one row per run. ``series(name)``: array of shape (runs, steps + 1).
+    """
+
+    outcomes: pd.DataFrame
+    series_data: dict[str, np.ndarray]
+    hours_per_step: float = 1.0
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def runs(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def steps(self) -> int:
+        return next(iter(self.series_data.values())).shape[1] - 1
+
+    @property
+    def hours(self) -> np.ndarray:
+        return np.arange(self.steps + 1) * self.hours_per_step
+
+    def series(self, name: str) -> np.ndarray:
+        if name not in self.series_data:
+            raise KeyError(f"series {name!r} unknown; available: {', '.join(self.series_data)}")
+        return self.series_data[name]
+
+    def summary(self) -> pd.DataFrame:
+        """One-row-per-statistic summary (probabilities with Wilson 95% intervals, quantiles of the rest)."""
+        from .stats import summarize
+
+        return summarize(self.outcomes)
+
+    # --- persistence: Parquet only (no pickle), written atomically -------------------------------------
+    def to_parquet(self, directory: str | os.PathLike) -> None:
+        """Write ``outcomes.parquet`` and ``series.parquet`` into ``directory``, each atomically."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"hours_per_step": self.hours_per_step, **self.meta}
+        out = self.outcomes.copy()
+        out.attrs = {}
+        write_parquet_atomic(out, directory / "outcomes.parquet", meta)
+        long = {name: arr.astype(np.float32).ravel() for name, arr in self.series_data.items()}
+        runs, width = next(iter(self.series_data.values())).shape
+        frame = pd.DataFrame({"run": np.repeat(self.outcomes["run"].to_numpy(), width),
+                              "step": np.tile(np.arange(width), runs), **long})
+        write_parquet_atomic(frame, directory / "series.parquet", meta)
+
+    @classmethod
+    def from_parquet(cls, directory: str | os.PathLike) -> "Ensemble":
+        import pyarrow.parquet as pq
+
+        directory = Path(directory)
+        table = pq.read_table(directory / "outcomes.parquet")
+        meta = json.loads((table.schema.metadata or {}).get(b"replisim", b"{}"))
+        outcomes = table.to_pandas()
+        frame = pd.read_parquet(directory / "series.parquet")
+        width = int(frame["step"].max()) + 1
+        series = {c: frame[c].to_numpy().reshape(-1, width) for c in frame.columns if c not in ("run", "step")}
+        hours = meta.pop("hours_per_step", 1.0)
+        return cls(outcomes=outcomes, series_data=series, hours_per_step=hours, meta=meta)
+
+
+def write_parquet_atomic(frame: pd.DataFrame, path: Path, meta: dict | None = None) -> None:
+    """Write to a temporary file in the same directory, then rename: readers never see half a file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if meta is not None:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"replisim": json.dumps(meta, default=str).encode()})
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def from_arrays(outcome_arr: np.ndarray, series_arr: np.ndarray, runs_index: np.ndarray, seed: int,
+                skill0: np.ndarray, hours_per_step: float, meta: dict) -> Ensemble:
+    cols = {"run": runs_index.astype(np.int64), "seed": np.full(runs_index.size, seed, np.int64), "skill": skill0}
+    for k, name in enumerate(OUTCOME_NAMES):
+        cols[name] = outcome_arr[:, k]
+    df = pd.DataFrame(cols)
+    for name in ("extinct", "loss_of_control"):
+        df[name] = df[name].astype(bool)
+    for name in ("peak_replicas", "final_replicas", "detections", "shutdowns", "avoidance_events", "max_generation",
+                 "misaligned_final", "births", "flights", "coalitions_final", "replica_steps"):
+        df[name] = df[name].astype(np.int64)
+    series = {name: series_arr[:, k, :] for k, name in enumerate(SERIES_NAMES)}
+    return Ensemble(outcomes=df, series_data=series, hours_per_step=hours_per_step, meta=meta)

@@ -1,0 +1,79 @@
+"""Governance measures that act on the network at setup, and the per-jurisdiction arrays the engine needs.
+
+Static measures change node arrays once (the measure is in force from step 0): monitoring by node type,
+kill-switch mandates, know-your-customer on clouds, licensing, export controls and the global overrides
+``governance.detection`` / ``governance.kill_switch``. Dynamic measures (response latency, hardening after
+incidents, quarantine, if-then commitments, incident reporting, retraining) run inside the engine's
+governance-update, detection and retraining phases; their parameters travel in the parameter vector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config.schema import NODE_TYPES, Config
+from .network import Network
+
+LICENSED_TYPES = ("frontier_lab", "hyperscale_cloud")
+
+
+@dataclass(frozen=True)
+class GovernedNetwork:
+    """Node arrays after static measures, plus per-jurisdiction factors."""
+
+    capacity: np.ndarray
+    security: np.ndarray
+    monitoring: np.ndarray
+    kill_switch: np.ndarray
+    jur_monitoring: np.ndarray  # float64 multiplier on monitoring per jurisdiction
+    jur_kill: np.ndarray  # float64 multiplier on kill-switch coverage per jurisdiction
+    jur_reporting: np.ndarray  # bool: takes part in incident reporting
+    jur_fp_weight: np.ndarray  # float64: sum of capacity x monitoring per jurisdiction (false-positive cost)
+    total_compute: float  # replica slots of the network before any measure (the denominator of compute share)
+
+
+def apply_governance(cfg: Config, net: Network) -> GovernedNetwork:
+    g = cfg.governance
+    capacity = net.capacity.astype(np.int32).copy()
+    security = net.security.astype(np.float32).copy()
+    monitoring = net.monitoring.astype(np.float32).copy()
+    kill = net.kill_switch.astype(np.float32).copy()
+    for t, level in g.monitoring.items():
+        monitoring[net.node_type == NODE_TYPES.index(t)] = level
+    for t, level in g.kill_switch_mandate.items():
+        sel = net.node_type == NODE_TYPES.index(t)
+        kill[sel] = np.maximum(kill[sel], level)
+    if g.kyc > 0:
+        cloud = net.node_type == NODE_TYPES.index("hyperscale_cloud")
+        security[cloud] = 1 - (1 - security[cloud]) * (1 - g.kyc)
+    if g.licensing.enabled:
+        licensed = np.isin(net.node_type, [NODE_TYPES.index(t) for t in LICENSED_TYPES])
+        monitoring[licensed] = np.maximum(monitoring[licensed], g.licensing.monitoring)
+        # compliant operators of unlicensed machines refuse to host frontier-scale models
+        capacity[~licensed] = np.floor(capacity[~licensed] * (1 - g.licensing.compliance)).astype(np.int32)
+    regions = [cfg.jurisdictions.regions[name] for name in net.jurisdiction_names]
+    controlled = np.array([r.export_controlled for r in regions], bool)
+    if g.export_cap < 1 and controlled.any():
+        sel = controlled[net.jurisdiction]
+        capacity[sel] = np.floor(capacity[sel] * g.export_cap).astype(np.int32)
+    if g.detection is not None:
+        monitoring[:] = g.detection
+    if g.kill_switch is not None:
+        kill[:] = g.kill_switch
+    jur_monitoring = np.array([r.monitoring_factor for r in regions], np.float64)
+    jur_kill = np.array([r.kill_switch_factor for r in regions], np.float64)
+    jur_reporting = np.array([r.reporting for r in regions], np.bool_)
+    fp = np.bincount(net.jurisdiction, weights=capacity * monitoring.astype(np.float64), minlength=len(regions))
+    return GovernedNetwork(
+        capacity=capacity,
+        security=security,
+        monitoring=monitoring,
+        kill_switch=kill,
+        jur_monitoring=jur_monitoring,
+        jur_kill=jur_kill,
+        jur_reporting=jur_reporting,
+        jur_fp_weight=fp.astype(np.float64),
+        total_compute=float(net.capacity.sum()),
+    )

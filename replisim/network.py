@@ -1,0 +1,150 @@
+"""The compute network, built once at setup: node types, per-node defaults, jurisdictions, and CSR adjacency.
+
+Graph generators come from networkx (random_regular, scale_free = Barabasi-Albert, small_world =
+Watts-Strogatz); the ``datacenter`` hierarchy (regions > sites > machines) is a nested stochastic block model
+written with numpy. ``complete`` builds no edges at all: the engine draws a target uniformly from all nodes.
+The engine only ever sees the CSR arrays ``indptr`` and ``indices``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+from .config.schema import NODE_TYPES, Config
+
+
+@dataclass(frozen=True)
+class Network:
+    node_type: np.ndarray  # int8 index into NODE_TYPES
+    capacity: np.ndarray  # int32 replica slots
+    security: np.ndarray  # float32
+    monitoring: np.ndarray  # float32
+    kill_switch: np.ndarray  # float32
+    jurisdiction: np.ndarray  # int16 index into jurisdiction_names
+    jurisdiction_names: tuple
+    indptr: np.ndarray  # int64 CSR row pointers (empty for the complete network)
+    indices: np.ndarray  # int32 CSR column indices
+    position: np.ndarray  # float32 (nodes, 2) layout hint for drawings; region/site structure
+
+    @property
+    def nodes(self) -> int:
+        return int(self.capacity.shape[0])
+
+    @property
+    def total_capacity(self) -> int:
+        return int(self.capacity.sum())
+
+    def neighbours(self, v: int) -> np.ndarray:
+        if self.indptr.size == 0:
+            return np.arange(self.nodes)
+        return self.indices[self.indptr[v] : self.indptr[v + 1]]
+
+
+def _counts(shares: np.ndarray, n: int) -> np.ndarray:
+    """Split n items by shares with largest-remainder rounding (counts sum exactly to n)."""
+    raw = shares / shares.sum() * n
+    counts = np.floor(raw).astype(np.int64)
+    counts[np.argsort(-(raw - counts), kind="stable")[: n - counts.sum()]] += 1
+    return counts
+
+
+def _datacenter_edges(n, regions, sites, degree, rng):
+    """Each machine links to ~degree others: 80% in its site, 15% in its region, 5% anywhere."""
+    site_of = np.arange(n) * (regions * sites) // n
+    region_of = site_of // sites
+    src = np.repeat(np.arange(n), max(1, degree // 2))
+    level = rng.random(src.size)
+    dst = np.empty_like(src)
+    site_start = np.searchsorted(site_of, np.arange(regions * sites))
+    site_end = np.searchsorted(site_of, np.arange(regions * sites), side="right")
+    reg_start = np.searchsorted(region_of, np.arange(regions))
+    reg_end = np.searchsorted(region_of, np.arange(regions), side="right")
+    s = site_of[src]
+    r = region_of[src]
+    in_site = level < 0.8
+    in_region = (level >= 0.8) & (level < 0.95)
+    anywhere = level >= 0.95
+    span = site_end[s] - site_start[s]
+    dst[in_site] = site_start[s[in_site]] + (rng.random(in_site.sum()) * span[in_site]).astype(np.int64)
+    span = reg_end[r] - reg_start[r]
+    dst[in_region] = reg_start[r[in_region]] + (rng.random(in_region.sum()) * span[in_region]).astype(np.int64)
+    dst[anywhere] = rng.integers(0, n, anywhere.sum())
+    keep = src != dst
+    pos = np.stack([region_of + 0.8 * (site_of % sites) / sites, rng.random(n)], axis=1)
+    return src[keep], dst[keep], pos
+
+
+def _edges(cfg: Config, rng: np.random.Generator):
+    net = cfg.network
+    n, kind = net.nodes, net.kind
+    seed = int(rng.integers(2**31))
+    if kind == "random_regular":
+        g = nx.random_regular_graph(net.degree, n, seed=seed)
+    elif kind == "scale_free":
+        g = nx.barabasi_albert_graph(n, max(1, net.degree // 2), seed=seed)
+    elif kind == "small_world":
+        g = nx.watts_strogatz_graph(n, net.degree, net.rewire, seed=seed)
+    elif kind == "datacenter":
+        return _datacenter_edges(n, net.regions, net.sites_per_region, net.degree, rng)
+    else:
+        raise ValueError(f"network.kind={kind!r} builds no edge list")
+    e = np.asarray(g.edges(), dtype=np.int64).reshape(-1, 2)
+    angle = 2 * np.pi * np.arange(n) / n
+    return e[:, 0], e[:, 1], np.stack([np.cos(angle), np.sin(angle)], axis=1)
+
+
+def _csr(src, dst, n):
+    a = sp.coo_matrix((np.ones(src.size, np.int8), (src, dst)), shape=(n, n)).tocsr()
+    a = ((a + a.T) > 0).tocsr()  # undirected, no duplicate edges
+    return a.indptr.astype(np.int64), a.indices.astype(np.int32)
+
+
+def build_network(cfg: Config, rng: np.random.Generator) -> Network:
+    """Draw node types, jurisdictions and edges for ``cfg`` from ``rng`` (one network per ensemble)."""
+    net = cfg.network
+    n = net.nodes
+    names = list(net.mix)
+    counts = _counts(np.array([net.mix[t] for t in names], float), n)
+    type_idx = np.repeat([NODE_TYPES.index(t) for t in names], counts).astype(np.int8)
+    rng.shuffle(type_idx)
+    table = [net.types.get(t) for t in NODE_TYPES]
+
+    def per_type(attr, dtype):
+        values = np.array([getattr(tc, attr) if tc is not None else 0 for tc in table], dtype=dtype)
+        return values[type_idx]
+
+    capacity = per_type("capacity", np.int32)
+    security = per_type("security", np.float32)
+    if net.capacity is not None:
+        capacity[:] = net.capacity
+    if net.security is not None:
+        security[:] = net.security
+    regions = cfg.jurisdictions.regions
+    jnames = tuple(regions)
+    jcounts = _counts(np.array([regions[j].share for j in jnames], float), n)
+    jurisdiction = np.repeat(np.arange(len(jnames)), jcounts).astype(np.int16)
+    if net.kind == "complete":
+        indptr, indices = np.zeros(0, np.int64), np.zeros(0, np.int32)
+        angle = rng.random(n) * 2 * np.pi
+        radius = np.sqrt(rng.random(n))
+        position = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
+    else:
+        src, dst, position = _edges(cfg, rng)
+        indptr, indices = _csr(src, dst, n)
+        # contiguous jurisdictions follow the layout (regions of a datacenter, arcs of a ring)
+    return Network(
+        node_type=type_idx,
+        capacity=capacity,
+        security=security,
+        monitoring=per_type("monitoring", np.float32),
+        kill_switch=per_type("kill_switch", np.float32),
+        jurisdiction=jurisdiction,
+        jurisdiction_names=jnames,
+        indptr=indptr,
+        indices=indices,
+        position=position.astype(np.float32),
+    )

@@ -1,0 +1,104 @@
+"""``simulate``: run an ensemble of a validated configuration on the Numba engine (or the Mesa engine)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import Config, ConfigError
+from .ensemble import Ensemble, from_arrays
+from .engine.params import N_PARAMS, OUTCOME_NAMES, SERIES_NAMES, pack
+from .governance import apply_governance
+from .network import build_network
+
+ENGINES = ("numba", "mesa")
+NETWORK_STREAM = 0x6E6574  # spawn key of the network's generator: apart from every run's stream
+SKILL_STREAM = 0x736B6C
+
+
+def draw_skills(cfg: Config, seed: int, runs: np.ndarray) -> np.ndarray:
+    """Replication skill of each run: fixed, or drawn from the Beta posterior of the published trials."""
+    r = cfg.replica
+    if not r.success_prior:
+        return np.full(runs.size, r.success, np.float64)
+    a, b = 1 + r.trial_successes, 1 + r.trial_total - r.trial_successes
+    return np.array([np.random.default_rng([seed, SKILL_STREAM, int(k)]).beta(a, b) for k in runs])
+
+
+def setup(cfg: Config, seed: int):
+    """Network and governed node arrays of an ensemble (shared by every run of it)."""
+    net = build_network(cfg, np.random.default_rng([seed, NETWORK_STREAM]))
+    gov = apply_governance(cfg, net)
+    if cfg.replica.initial > int(gov.capacity.sum()):
+        raise ConfigError(
+            f"replica.initial={cfg.replica.initial} exceeds the capacity left by governance ({int(gov.capacity.sum())})"
+        )
+    return net, gov
+
+
+def _set_threads(threads: int) -> None:
+    import numba
+
+    numba.set_num_threads(threads if threads > 0 else numba.config.NUMBA_NUM_THREADS)
+
+
+def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engine: str = "numba",
+             progress: bool = False, first_run: int = 0) -> Ensemble:
+    """Simulate ``runs`` independent runs of ``cfg``; run k uses the random stream of (seed, first_run + k).
+
+    Results are bit-identical for any thread count and any chunking of the runs.
+    """
+    runs = cfg.runs if runs is None else runs
+    seed = cfg.seed if seed is None else seed
+    if engine not in ENGINES:
+        raise ConfigError(f"engine={engine!r} is not allowed; choose one of {', '.join(ENGINES)}")
+    if not isinstance(runs, (int, np.integer)) or runs < 1:
+        raise ConfigError(f"runs={runs!r} is out of range; allowed: >= 1")
+    if engine == "mesa":
+        from .mesa.run import simulate_mesa
+
+        return simulate_mesa(cfg, runs=runs, seed=seed, progress=progress, first_run=first_run)
+    from .engine.run import run_ensemble
+
+    net, gov = setup(cfg, seed)
+    params = pack(cfg)
+    assert params.shape == (N_PARAMS,)
+    run_index = np.arange(first_run, first_run + runs, dtype=np.int64)
+    skill0 = draw_skills(cfg, seed, run_index)
+    steps = cfg.sim.steps
+    series = np.zeros((runs, len(SERIES_NAMES), steps + 1), np.float64)
+    outcomes = np.zeros((runs, len(OUTCOME_NAMES)), np.float64)
+    _set_threads(cfg.sim.threads)
+    chunk = runs if not progress else max(1, min(runs, 4 * _threads()))
+    bar = _progress(runs, progress)
+    for start in range(0, runs, chunk):
+        stop = min(runs, start + chunk)
+        run_ensemble(params, np.uint64(seed), first_run + start, skill0[start:stop], gov.total_compute,
+                     gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction,
+                     net.indptr, net.indices, gov.jur_monitoring, gov.jur_kill, gov.jur_reporting,
+                     gov.jur_fp_weight, series[start:stop], outcomes[start:stop])
+        bar.update(stop - start)
+    bar.close()
+    meta = {"engine": "numba", "scenario": cfg.scenario, "governance": cfg.governance.name}
+    return from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta)
+
+
+def _threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
+
+
+class _NoBar:
+    def update(self, k):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="run", desc="runs", leave=False)
