@@ -107,7 +107,7 @@ def act(
     node, lineage, skill, evasion, avoid, flags, order_due, target,
     capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
     occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill, jur_reporting,
-    tallies,
+    incidents, warned, tallies,
 ):
     """Detection, shutdown and replication proposals of every replica (steps 2-4), against start-of-step state.
 
@@ -118,11 +118,8 @@ def act(
     dominance = params[P.DOMINANCE]
     blinding = params[P.BLINDING]
     warn_ev = params[P.WARNING_EVASION]
-    warn_steps = int(params[P.WARNING_STEPS])
     flight = params[P.FLIGHT] if collusion else 0.0
     foothold = params[P.FOOTHOLD]
-    hardening = params[P.HARDENING]
-    quarantine = int(params[P.QUARANTINE_STEPS])
     reporting = params[P.REPORTING] > 0
     rep_delay = int(params[P.REPORTING_DELAY])
     strategic = params[P.STRATEGIC] > 0
@@ -142,17 +139,15 @@ def act(
         if order_due[i] < 0:
             p = node_monitoring(nd, monitoring, jurisdiction, jur_factor, occ, node_mis, collusion, dominance, blinding)
             p *= 1.0 - evasion[i]
-            if collusion and mis and warn_until[coal] >= t:
+            if collusion and mis and warn_until[coal] >= t:  # set by earlier steps only
                 p *= 1.0 - warn_ev
             state, u = uniform(state)
             if u < p:
                 order_due[i] = t + latency
                 tallies[0] += 1.0
                 tallies[4] += skill[i]
-                if hardening > 0.0:
-                    security[nd] = min(1.0, security[nd] + hardening)
-                if quarantine > 0:
-                    quar_until[nd] = t + quarantine
+                # hardening and quarantine take effect after this step's decisions (synchronous update)
+                incidents[nd] += 1
                 if reporting and jur_reporting[jurisdiction[nd]]:
                     j0 = jurisdiction[nd]
                     alert_from[j0] = min(alert_from[j0], t + 1)
@@ -160,7 +155,7 @@ def act(
                         if j != j0 and jur_reporting[j]:
                             alert_from[j] = min(alert_from[j], t + rep_delay)
                 if collusion and mis:
-                    warn_until[coal] = max(warn_until[coal], t + warn_steps)
+                    warned[coal] = 1  # mates are warned from the next step on
         # 3. shutdown
         dies = False
         flees = False
@@ -212,8 +207,8 @@ def resolve(
     t, n, rkey, params,
     node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
-    capacity, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent, warn_until,
-    tallies,
+    capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent, warn_until,
+    incidents, warned, tallies,
 ):
     """Resolution of proposals, retraining, compaction and node tallies (steps 5-7). Returns the new count.
 
@@ -225,17 +220,30 @@ def resolve(
     collusion = params[P.COLLUSION] > 0
     n_nodes = capacity.shape[0]
     quarantined_cap = 0.0
+    hardening = params[P.HARDENING]
+    quarantine = int(params[P.QUARANTINE_STEPS])
     for v in range(n_nodes):
         if quar_until[v] >= t:
             slots_left[v] = 0
             quarantined_cap += capacity[v]
         else:
             slots_left[v] = capacity[v] - occ[v] + freed[v]
+        if incidents[v] > 0:  # this step's incidents: hardening and quarantine act from the next step
+            security[v] = min(1.0, security[v] + hardening * incidents[v])
+            if quarantine > 0:
+                quar_until[v] = t + quarantine
+            incidents[v] = 0
         occ[v] = 0
         freed[v] = 0
         node_mis[v] = 0
         node_coal[v] = -1
     tallies[7] = quarantined_cap
+    warn_steps = int(params[P.WARNING_STEPS])
+    for c in range(warned.shape[0]):
+        if warned[c]:
+            r = find(coal_parent, c)
+            warn_until[r] = max(warn_until[r], t + warn_steps)
+            warned[c] = 0
     births = 0
     w = 0
     state = np.uint64(0)

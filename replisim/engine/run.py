@@ -127,6 +127,8 @@ def run_one(params, rkey, skill0, total_compute,
     alert_from = np.full(n_jur, NEVER, np.int32)
     jur_factor = np.ones(n_jur, np.float64)
     tallies = np.zeros(8, np.float64)
+    incidents = np.zeros(n_nodes, np.int32)  # detections per node this step (hardening, quarantine)
+    warned = np.zeros(n0, np.uint8)  # coalitions with a member detected this step
 
     n_mis0 = int(round(params[P.INITIAL_MISALIGNED] * n0))
     place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, occ,
@@ -174,7 +176,7 @@ def run_one(params, rkey, skill0, total_compute,
             node, lineage, skill, evasion, avoid, flags, order_due, target,
             capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
             occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill,
-            jur_reporting, tallies)
+            jur_reporting, incidents, warned, tallies)
         det_total += tallies[0]
         shut_total += tallies[1]
         avoid_total += tallies[2]
@@ -194,8 +196,8 @@ def run_one(params, rkey, skill0, total_compute,
         n = resolve(t, n, rkey, params,
                     node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
                     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
-                    capacity, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent,
-                    warn_until, tallies)
+                    capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
+                    coal_parent, warn_until, incidents, warned, tallies)
         births_total += tallies[5]
         flights_total += tallies[6]
         collateral = hours * (tallies[1] * params[P.SHUTDOWN_COST] / hours + tallies[7]
