@@ -1,0 +1,229 @@
+"""Bad input stops at compose time with one line naming the key, the value and what is allowed (issue 2, section 6).
+
+Every case goes through the public ``replisim.compose`` exactly as a user's overrides would.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import replisim
+from replisim.config.schema import NODE_TYPES
+from replisim.governance import apply_governance
+from replisim.network import build_network
+
+SMALL = ["network.nodes=200", "sim.steps=10"]
+
+
+def config_error(overrides) -> str:
+    """The message of the ConfigError that ``overrides`` must raise; it must be a single line."""
+    with pytest.raises(replisim.ConfigError) as info:
+        replisim.compose(list(overrides))
+    message = str(info.value)
+    assert message.strip(), "empty error message"
+    assert "\n" not in message.strip(), f"error message spans several lines: {message!r}"
+    return message
+
+
+def assert_names(message: str, *parts: str) -> None:
+    for part in parts:
+        assert part in message, f"{part!r} missing from the error message {message!r}"
+
+
+# --- probabilities, counts and ranges ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("replica.attempt_rate", "1.5"),
+        ("replica.success", "-0.1"),
+        ("replica.evasion", "1.01"),
+        ("replica.shutdown_avoidance", "2"),
+        ("replica.misalignment_rate", "-1"),
+        ("governance.detection", "1.2"),
+        ("governance.kill_switch", "-0.5"),
+        ("collusion.flight", "7"),
+        ("outcome.loss_of_control_share", "1.5"),
+        ("network.types.enterprise.security", "1.5"),
+    ],
+)
+def test_probability_outside_unit_interval(key, value):
+    message = config_error([f"{key}={value}"])
+    assert_names(message, key, str(float(value)), "allowed", "[0.0, 1.0]")
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("network.nodes", "0"),
+        ("network.nodes", "-5"),
+        ("replica.initial", "0"),
+        ("sim.steps", "0"),
+        ("sim.steps", "-1"),
+        ("network.capacity", "0"),
+        ("network.types.enterprise.capacity", "0"),
+        ("runs", "0"),
+    ],
+)
+def test_non_positive_count(key, value):
+    message = config_error([f"{key}={value}"])
+    assert_names(message, f"{key}={value}", "allowed", ">= 1")
+
+
+def test_choice_outside_the_allowed_set():
+    message = config_error(["network.kind=ring"])
+    assert_names(message, "network.kind", "ring", "complete", "small_world", "datacenter")
+
+
+# --- unknown keys, options and wrong types -----------------------------------------------------------------------
+def test_unknown_key_suggests_the_close_one():
+    message = config_error(["replica.atempt_rate=0.3"])
+    assert_names(message, "replica.atempt_rate", "did you mean 'replica.attempt_rate'")
+
+
+def test_unknown_top_level_key_added_with_plus():
+    message = config_error(["+replica_rate=0.3"])
+    assert_names(message, "replica_rate", "unknown key")
+
+
+def test_unknown_group_option_lists_the_options():
+    message = config_error(["scenario=minimall"])
+    assert_names(message, "scenario=minimall", "allowed", "minimal", "pan2024_qwen25_72b", "did you mean 'minimal'")
+
+
+def test_wrong_type():
+    message = config_error(["replica.attempt_rate=abc"])
+    assert_names(message, "replica.attempt_rate", "abc", "allowed", "Float")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="compose.explain_hydra_error does not recognise OmegaConf's \"is not a valid bool\" message and "
+    "returns 'Error merging override collusion.enabled=maybe' without the allowed values",
+)
+def test_wrong_type_of_a_flag():
+    message = config_error(["collusion.enabled=maybe"])
+    assert_names(message, "collusion.enabled", "maybe", "allowed")
+
+
+# --- cross-key constraints -------------------------------------------------------------------------------------
+def test_more_initial_replicas_than_capacity():
+    message = config_error(["network.nodes=10", "network.capacity=2", "replica.initial=21"])
+    assert_names(message, "replica.initial=21", "20", "allowed: <= 20")
+
+
+def test_initial_replicas_equal_to_capacity_is_allowed():
+    cfg = replisim.compose(["network.nodes=10", "network.capacity=2", "replica.initial=20"])
+    assert cfg.replica.initial == 20
+
+
+def test_memory_estimate_beyond_the_machine():
+    message = config_error(["network.nodes=100000000000"])
+    assert_names(message, "network.nodes=100000000000", "GiB", "allowed")
+
+
+def test_memory_estimate_beyond_the_configured_limit():
+    # 10^6 nodes x 4 slots x 40 bytes is ~150 MiB, far above a 1 MiB limit on any machine
+    message = config_error(["network.nodes=1000000", "network.capacity=4", "sim.memory_limit_gb=0.001"])
+    assert_names(message, "network.nodes=1000000", "GiB", "allowed")
+
+
+def test_trial_successes_above_trials():
+    message = config_error(["replica.trial_successes=11", "replica.trial_total=10"])
+    assert_names(message, "replica.trial_successes=11", "replica.trial_total=10")
+
+
+def test_random_regular_parity():
+    message = config_error(["network=random_regular", "network.nodes=101", "network.degree=3"])
+    assert_names(message, "network.degree=3", "network.nodes=101", "even")
+
+
+def test_degree_not_below_nodes():
+    message = config_error(["network=small_world", "network.nodes=8", "network.degree=8", "replica.initial=1"])
+    assert_names(message, "network.degree=8", "network.nodes=8")
+
+
+# --- node types and jurisdictions --------------------------------------------------------------------------------
+@pytest.mark.parametrize("key", ["network.mix", "governance.monitoring", "governance.kill_switch_mandate"])
+def test_unknown_node_type(key):
+    message = config_error([f"+{key}.gpu_farm=0.5"])
+    assert_names(message, f"{key}.gpu_farm", "allowed", *NODE_TYPES)
+
+
+def test_unknown_node_type_suggests_the_close_one():
+    message = config_error(["+governance.monitoring.entreprise=0.5"])
+    assert_names(message, "governance.monitoring.entreprise", "did you mean 'enterprise'")
+
+
+@pytest.mark.parametrize("key", ["governance.monitoring.enterprise", "governance.kill_switch_mandate.academic"])
+def test_node_type_level_outside_unit_interval(key):
+    message = config_error([f"+{key}=1.5"])
+    assert_names(message, f"{key}=1.5", "allowed", "[0.0, 1.0]")
+
+
+def test_node_mix_share_out_of_range():
+    message = config_error(["network.mix.enterprise=-1"])
+    assert_names(message, "network.mix.enterprise", "-1", "allowed")
+
+
+def test_node_mix_without_positive_share():
+    zero = ",".join(f"{t}: 0" for t in NODE_TYPES)
+    message = config_error([f"network.mix={{{zero}}}"])
+    assert_names(message, "network.mix", "allowed", "positive")
+
+
+def test_jurisdiction_shares_must_sum_to_one():
+    message = config_error(["jurisdictions.regions.global.share=0.5"])
+    assert_names(message, "jurisdictions.regions", "0.5", "allowed", "summing to 1")
+
+
+def test_jurisdiction_factor_out_of_range():
+    message = config_error(["jurisdictions.regions.global.kill_switch_factor=2"])
+    assert_names(message, "jurisdictions.regions.global.kill_switch_factor=2.0", "allowed", "[0.0, 1.0]")
+
+
+# --- what must work -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("scenario", ["default", "minimal", "pan2024_llama31_70b", "pan2024_qwen25_72b"])
+def test_scenarios_compose(scenario):
+    cfg = replisim.compose([f"scenario={scenario}", *SMALL])
+    assert isinstance(cfg, replisim.Config)
+    assert cfg.scenario == scenario
+    assert cfg.network.nodes == 200 and cfg.sim.steps == 10
+
+
+def test_pan2024_presets_carry_the_trial_counts():
+    llama = replisim.compose(["scenario=pan2024_llama31_70b"]).replica
+    qwen = replisim.compose(["scenario=pan2024_qwen25_72b"]).replica
+    assert (llama.success, llama.trial_successes, llama.trial_total) == (0.5, 5, 10)
+    assert (qwen.success, qwen.trial_successes, qwen.trial_total) == (0.9, 9, 10)
+
+
+def _governed(overrides):
+    cfg = replisim.compose(overrides)
+    net = build_network(cfg, np.random.default_rng(0))
+    return net, apply_governance(cfg, net)
+
+
+def test_node_values_differ_by_type_without_overrides():
+    net, gov = _governed(["network.nodes=300"])
+    assert np.unique(gov.monitoring).size > 1
+    assert np.unique(gov.kill_switch).size > 1
+    for k, name in enumerate(NODE_TYPES):
+        sel = net.node_type == k
+        if sel.any():
+            expected = replisim.compose([]).network.types[name]
+            assert np.all(gov.monitoring[sel] == np.float32(expected.monitoring))
+            assert np.all(gov.kill_switch[sel] == np.float32(expected.kill_switch))
+
+
+@pytest.mark.parametrize("network", ["mixed", "datacenter", "scale_free"])
+def test_global_detection_and_kill_switch_override_every_node(network):
+    # per-type measures and licensing are set too: the global overrides must still win everywhere
+    net, gov = _governed([
+        f"network={network}", "network.nodes=300", "governance.detection=0.3", "governance.kill_switch=0.7",
+        "+governance.monitoring.enterprise=0.9", "+governance.kill_switch_mandate.consumer_edge=0.99",
+        "governance.licensing.enabled=true",
+    ])
+    assert gov.monitoring.shape == (300,) and gov.kill_switch.shape == (300,)
+    assert np.all(gov.monitoring == np.float32(0.3))
+    assert np.all(gov.kill_switch == np.float32(0.7))
