@@ -1,0 +1,433 @@
+"""The Mesa model: compute nodes as a network space, replicas as agents, one synchronous step.
+
+This is the readable twin of the Numba engine (``replisim.engine``): the same rules, written for people. It
+is built from the same validated :class:`~replisim.config.Config` and the same network and governance arrays
+(:func:`replisim.simulate.setup`), so both engines see identical nodes. Its random stream is Mesa's own,
+seeded from (seed, run): results agree with the Numba engine in distribution, not bit for bit.
+
+One step (docs/ODD.md, "Process overview")::
+
+    1 governance update     if-then commitments in force, incident-report alerts -> monitoring, kill floor, latency
+    2-4 replicas act        every replica detects / is shut down / flees / copies (agents.Replica.step), all
+                            against the state at the start of the step
+      detection effects     hardening, quarantine, coalition warnings, alerts, if-then trigger
+    5 resolution            the shut-down replicas leave; each node's free slots go to a uniformly random
+                            subset of the copies proposed onto it; accepted copies are born, accepted flights move
+    6 coalitions            misaligned replicas meeting on a node merge their coalitions
+    7 retraining            misaligned replicas turn aligned with retraining_rate
+    8 record                DataCollector
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import mesa
+import networkx as nx
+import numpy as np
+from mesa.discrete_space import Cell, Network
+
+from ..config.schema import NODE_TYPES, Config
+from ..engine.params import OUTCOME_NAMES, SERIES_NAMES
+from .agents import MOVE, Replica
+
+
+class ComputeNode(Cell):
+    """A compute node: a cell of the network space with replica slots, security, monitoring and a kill switch.
+
+    ``capacity`` is Mesa's own cell capacity, so Mesa itself refuses to put a replica on a full node.
+    """
+
+    def __init__(self, coordinate, *, position=None, capacity=None, random=None):
+        super().__init__(coordinate, position=position, capacity=capacity, random=random)
+        self.kind = ""
+        self.security = 0.0
+        self.monitoring = 0.0
+        self.kill_switch = 0.0
+        self.jurisdiction = 0
+        self.neighbours: list[ComputeNode] = []
+        self.quarantined_until = -1
+        # start-of-step tallies of misaligned replicas (collusion: blinding and footholds)
+        self.misaligned_here = 0
+        self.coalitions_here: set[int] = set()
+        self.dominated = False  # misaligned replicas hold at least the dominance share of the node
+
+    @property
+    def occupancy(self) -> int:
+        """Replicas on the node. While replicas act nobody leaves or arrives, so this is the start-of-step count."""
+        return len(self._agents)
+
+
+class Coalitions:
+    """Union-find over lineages: when misaligned replicas of two coalitions meet on a node, the coalitions merge.
+
+    A warning (a coalition-mate was detected) protects the whole coalition until ``warned_until``.
+    """
+
+    def __init__(self, lineages: int):
+        self.parent = list(range(lineages))
+        self.warned_until = [-1] * lineages
+
+    def find(self, c: int) -> int:
+        parent = self.parent
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]  # path halving
+            c = parent[c]
+        return c
+
+    def merge(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            lo, hi = min(ra, rb), max(ra, rb)  # the smaller id becomes the root, as in the Numba engine
+            self.parent[hi] = lo
+            self.warned_until[lo] = max(self.warned_until[lo], self.warned_until[hi])
+
+    def warn(self, c: int, until: int) -> None:
+        r = self.find(c)
+        self.warned_until[r] = max(self.warned_until[r], until)
+
+    def warned(self, c: int, t: int) -> bool:
+        return self.warned_until[self.find(c)] >= t
+
+
+class ReplicationModel(mesa.Model):
+    """Self-copying AI replicas on a compute network under governance measures (one run).
+
+    Args:
+        cfg: a validated Config.
+        seed, run: the run's random stream is Mesa's generator seeded with ``[seed, run]``.
+        network: ``(Network, GovernedNetwork)`` from :func:`replisim.simulate.setup`; built from (cfg, seed)
+            when omitted. Pass it to share one network between the runs of an ensemble.
+        skill: replication skill of this run; drawn as the Numba engine does when omitted.
+    """
+
+    def __init__(self, cfg: Config, seed: int = 0, run: int = 0, *, network=None, skill: float | None = None):
+        super().__init__(rng=[int(seed), int(run)])
+        from ..simulate import draw_skills, setup  # deferred: simulate imports this package lazily too
+
+        net, gov = network if network is not None else setup(cfg, seed)
+        if skill is None:
+            skill = float(draw_skills(cfg, seed, np.array([run]))[0])
+        r, g, c = cfg.replica, cfg.governance, cfg.collusion
+        self.cfg = cfg
+        self.horizon = cfg.sim.steps
+        self.hours_per_step = cfg.sim.hours_per_step
+        self.total_compute = gov.total_compute
+        # replica behaviour
+        self.attempt_rate = r.attempt_rate
+        self.misalignment_rate = r.misalignment_rate
+        self.mutation_sd = r.mutation_sd
+        self.strategic = r.strategic
+        self.strategic_samples = r.strategic_samples
+        # collusion (its parameters only matter when it is on)
+        self.collusion = c.enabled
+        self.flight = c.flight if c.enabled else 0.0
+        self.warning_evasion, self.warning_steps = c.warning_evasion, c.warning_steps
+        self.foothold, self.dominance, self.blinding = c.foothold, c.dominance, c.blinding
+        # governance: per-jurisdiction factors, and the values the governance update sets each step
+        self.jur_monitoring = [float(x) for x in gov.jur_monitoring]
+        self.jur_kill = [float(x) for x in gov.jur_kill]
+        self.jur_reporting = [bool(x) for x in gov.jur_reporting]
+        self.jur_fp_weight = [float(x) for x in gov.jur_fp_weight]
+        self.jur_factor = list(self.jur_monitoring)
+        self.alert_from = [math.inf] * len(self.jur_monitoring)
+        self.latency = g.response_latency
+        self.kill_floor = 0.0
+        self.fp_weight = 0.0
+        self.triggered_at = None
+
+        self.space = self._build_space(net, gov)
+        self.nodes: list[ComputeNode] = [self.space[v] for v in range(net.nodes)]
+        self.complete = net.indptr.size == 0  # complete network: a copy may land on any node, own one included
+        self.coalitions = Coalitions(r.initial)
+        self._tallied: set[ComputeNode] = set()
+        self._place_initial(r.initial, int(round(r.initial_misaligned * r.initial)), skill, r.evasion,
+                            r.shutdown_avoidance)
+
+        # per-step counters (reset each step) and run totals
+        self.detected: list[Replica] = []
+        self.detections = self.shutdowns = self.births = self.flights = self.avoidance_events = 0
+        self.collateral = 0.0
+        self.totals = defaultdict(float)
+        self.peak = len(self.agents)
+        self.peak_share = self.peak / self.total_compute
+        self.contained_at = None
+        self.datacollector = mesa.DataCollector(model_reporters={
+            "replicas": lambda m: len(m.agents),
+            "misaligned": lambda m: sum(1 for a in m.agents if a.misaligned),
+            "compute_share": lambda m: len(m.agents) / m.total_compute,
+            "nodes_occupied": lambda m: len({a.cell for a in m.agents}),
+            "detections": "detections",
+            "shutdowns": "shutdowns",
+            "births": "births",
+            "collateral": "collateral",
+        })
+        assert tuple(self.datacollector.model_vars) == SERIES_NAMES
+        self.datacollector.collect(self)
+
+    # --- setup -------------------------------------------------------------------------------------------
+    def _build_space(self, net, gov) -> Network:
+        graph = nx.empty_graph(net.nodes)
+        if net.indptr.size:  # the complete network has no edge list: any node is a neighbour
+            for v in range(net.nodes):
+                graph.add_edges_from((v, int(w)) for w in net.indices[net.indptr[v] : net.indptr[v + 1]])
+        layout = {v: net.position[v] for v in range(net.nodes)}
+        space = Network(graph, random=self.random, cell_klass=ComputeNode, layout=layout)
+        for v in range(net.nodes):
+            node = space[v]
+            node.kind = NODE_TYPES[net.node_type[v]]
+            node.capacity = int(gov.capacity[v])
+            node.security = float(gov.security[v])
+            node.monitoring = float(gov.monitoring[v])
+            node.kill_switch = float(gov.kill_switch[v])
+            node.jurisdiction = int(net.jurisdiction[v])
+            node.neighbours = list(node.connections.values())
+        return space
+
+    def _place_initial(self, n0, n_misaligned, skill, evasion, avoidance):
+        """The initial replicas go to uniformly drawn nodes with a free slot; the first n_misaligned are misaligned."""
+        for k in range(n0):
+            node = self.random.choice(self.nodes)
+            if node.occupancy >= node.capacity:  # rare unless the network is nearly full: draw among free nodes
+                node = self.random.choice([v for v in self.nodes if v.occupancy < v.capacity])
+            Replica(self, node, lineage=k, generation=0, skill=skill, evasion=evasion, avoidance=avoidance,
+                    misaligned=k < n_misaligned, born=0)
+        self.tally_nodes()
+
+    # --- what a replica asks of the model ------------------------------------------------------------------
+    @property
+    def now(self) -> int:
+        return self.steps
+
+    def chance(self, p: float) -> bool:
+        """A Bernoulli draw from the run's generator."""
+        return self.random.random() < p
+
+    def detection_probability(self, r: Replica) -> float:
+        node = r.cell
+        p = node.monitoring * self.jur_factor[node.jurisdiction]
+        if self.collusion and node.dominated:
+            p *= 1.0 - self.blinding  # the coalition blinds the monitors of a node it dominates
+        p = min(p, 1.0) * (1.0 - r.evasion)
+        if self.collusion and r.misaligned and self.coalitions.warned(r.lineage, self.now):
+            p *= 1.0 - self.warning_evasion  # a warned coalition lies low
+        return p
+
+    def kill_probability(self, node: ComputeNode) -> float:
+        return max(node.kill_switch * self.jur_kill[node.jurisdiction], self.kill_floor)
+
+    def copy_success(self, r: Replica, target: ComputeNode) -> float:
+        security = target.security
+        if self.collusion and r.misaligned and self.coalitions.find(r.lineage) in target.coalitions_here:
+            security *= 1.0 - self.foothold  # a coalition-mate already on the target opens the door
+        return r.skill * (1.0 - security)
+
+    def watch(self, node: ComputeNode) -> float:
+        """How closely a node is watched (what a strategic replica compares)."""
+        return node.monitoring * self.jur_factor[node.jurisdiction]
+
+    def pick_neighbour(self, node: ComputeNode) -> ComputeNode | None:
+        """A uniformly drawn neighbour; a strategic replica draws a few and takes the least watched one."""
+        candidates = self.nodes if self.complete else node.neighbours
+        if not candidates:
+            return None
+        if not self.strategic:
+            return self.random.choice(candidates)
+        return min((self.random.choice(candidates) for _ in range(self.strategic_samples)), key=self.watch)
+
+    def detect(self, r: Replica) -> None:
+        r.order_due = self.now + self.latency
+        self.detected.append(r)  # the consequences for the node and the coalition wait until everyone acted
+
+    def shut_down(self, r: Replica) -> None:
+        r.dead = True
+        self.shutdowns += 1
+
+    # --- the step ------------------------------------------------------------------------------------------
+    def step(self):
+        """One synchronous step (the list in the module docstring)."""
+        self.detections = self.shutdowns = self.births = self.flights = self.avoidance_events = 0
+        self.collateral = 0.0
+        self.detected = []
+        if len(self.agents) == 0:  # contained: nothing happens any more
+            self.datacollector.collect(self)
+            self.running = False
+            return
+        self.totals["replica_steps"] += len(self.agents)
+        self.update_governance()  # 1
+        self.agents.shuffle_do("step")  # 2-4, on start-of-step state
+        self.apply_detections()
+        self.resolve()  # 5
+        if self.collusion:
+            self.merge_coalitions()  # 6
+        self.retrain()  # 7
+        self.tally_nodes()  # start-of-step state of the next step
+        self.record()  # 8
+
+    def update_governance(self):
+        """1. Monitoring factor per jurisdiction, kill-switch floor and response latency in force this step."""
+        t, g = self.now, self.cfg.governance
+        strict = g.if_then.enabled and self.triggered_at is not None and t >= self.triggered_at + g.if_then.delay
+        self.latency = min(g.if_then.response_latency, g.response_latency) if strict else g.response_latency
+        self.kill_floor = g.if_then.kill_switch if strict else 0.0
+        for j, base in enumerate(self.jur_monitoring):
+            f = base
+            if g.reporting.enabled and self.alert_from[j] <= t:
+                f *= g.reporting.monitoring_factor
+            if strict:
+                f *= g.if_then.monitoring_factor
+            self.jur_factor[j] = f
+        self.fp_weight = sum(f * w for f, w in zip(self.jur_factor, self.jur_fp_weight))
+
+    def apply_detections(self):
+        """What this step's detections change: node hardening and quarantine, alerts, coalition warnings, if-then."""
+        t, g = self.now, self.cfg.governance
+        skill_sum = 0.0
+        for r in self.detected:
+            node = r.cell
+            skill_sum += r.skill
+            if g.hardening > 0:
+                node.security = min(1.0, node.security + g.hardening)
+            if g.quarantine_steps > 0:
+                node.quarantined_until = t + g.quarantine_steps
+            if g.reporting.enabled and self.jur_reporting[node.jurisdiction]:
+                j0 = node.jurisdiction
+                self.alert_from[j0] = min(self.alert_from[j0], t + 1)
+                for j, reports in enumerate(self.jur_reporting):
+                    if j != j0 and reports:
+                        self.alert_from[j] = min(self.alert_from[j], t + g.reporting.delay)
+            if self.collusion and r.misaligned:
+                self.coalitions.warn(r.lineage, t + self.warning_steps)
+        self.detections = len(self.detected)
+        self.totals["detections"] += self.detections
+        self.totals["shutdowns"] += self.shutdowns
+        self.totals["avoidance_events"] += self.avoidance_events
+        it = g.if_then
+        if it.enabled and self.triggered_at is None and self.totals["detections"] > 0:
+            mean_skill = skill_sum / max(self.detections, 1)
+            if self.totals["detections"] >= it.incident_threshold or mean_skill >= it.capability_threshold:
+                self.triggered_at = t
+
+    def resolve(self):
+        """5. The shut-down leave; each node's free slots go to a uniformly random subset of its proposals."""
+        t = self.now
+        acting = list(self.agents)
+        offered = defaultdict(list)
+        for r in acting:
+            if r.proposal is not None:
+                target = r.proposal[0]
+                # quarantined nodes (this step's quarantines included) neither send nor receive
+                if r.cell.quarantined_until < t and target.quarantined_until < t:
+                    offered[target].append(r)
+        for r in acting:
+            if r.dead:
+                r.remove()
+        # Free slots = capacity - start occupancy + this step's deaths; replicas moving away still hold theirs.
+        accepted = []
+        for node, proposers in offered.items():
+            free = node.capacity - node.occupancy
+            accepted += proposers if len(proposers) <= free else self.random.sample(proposers, free)
+        for r in accepted:
+            target, kind = r.proposal
+            if kind == MOVE:
+                r.cell = target
+                r.order_due = None  # it got away: the order was for the old node
+                self.flights += 1
+            else:
+                self.give_birth(r, target)
+        self.totals["births"] += self.births
+        self.totals["flights"] += self.flights
+        quarantined = sum(v.capacity for v in self.nodes if v.quarantined_until >= t) if self.cfg.governance.quarantine_steps else 0
+        g = self.cfg.governance
+        self.collateral = self.shutdowns * g.shutdown_cost_hours + self.hours_per_step * (
+            quarantined + g.false_positive_rate * self.fp_weight)
+        self.totals["collateral"] += self.collateral
+
+    def give_birth(self, parent: Replica, node: ComputeNode) -> None:
+        """An accepted copy: generation + 1, mutated traits, misaligned if the parent is (or by chance)."""
+        Replica(self, node, lineage=parent.lineage, generation=parent.generation + 1,
+                skill=self.mutate(parent.skill), evasion=self.mutate(parent.evasion),
+                avoidance=self.mutate(parent.avoidance),
+                misaligned=parent.misaligned or self.chance(self.misalignment_rate), born=self.now)
+        self.births += 1
+
+    def mutate(self, trait: float) -> float:
+        if self.mutation_sd <= 0:
+            return trait
+        return min(max(trait + self.random.gauss(0.0, self.mutation_sd), 0.0), 1.0)
+
+    def merge_coalitions(self):
+        """6. Misaligned replicas that share a node belong to one coalition from now on."""
+        first_on_node = {}
+        for r in self.agents:
+            if r.misaligned:
+                self.coalitions.merge(first_on_node.setdefault(r.cell, r.lineage), r.lineage)
+
+    def retrain(self):
+        """7. Misaligned replicas (not this step's newborns) are retrained to aligned with retraining_rate."""
+        rate = self.cfg.governance.retraining_rate
+        if rate > 0:
+            for r in self.agents:
+                if r.misaligned and r.born < self.now and self.chance(rate):
+                    r.misaligned = False
+
+    def tally_nodes(self):
+        """Misaligned replicas and their coalitions per node: what blinding and footholds look at next step."""
+        for node in self._tallied:
+            node.misaligned_here, node.coalitions_here, node.dominated = 0, set(), False
+        self._tallied = {r.cell for r in self.agents if r.misaligned}
+        for r in self.agents:
+            if r.misaligned:
+                r.cell.misaligned_here += 1
+                r.cell.coalitions_here.add(self.coalitions.find(r.lineage))
+        for node in self._tallied:
+            node.dominated = node.misaligned_here >= self.dominance * node.occupancy
+
+    def record(self):
+        """8. Series (DataCollector) and the running totals of the outcomes."""
+        self.datacollector.collect(self)
+        n = len(self.agents)
+        self.peak = max(self.peak, n)
+        self.peak_share = max(self.peak_share, n / self.total_compute)
+        if n == 0 and self.contained_at is None:
+            self.contained_at = self.now * self.hours_per_step
+        self.running = n > 0 and self.now < self.horizon
+
+    # --- results -------------------------------------------------------------------------------------------
+    def series(self) -> np.ndarray:
+        """(series, horizon + 1) array in the order of SERIES_NAMES; steps after containment are zeros."""
+        out = np.zeros((len(SERIES_NAMES), self.horizon + 1))
+        for k, name in enumerate(SERIES_NAMES):
+            values = self.datacollector.model_vars[name][: self.horizon + 1]
+            out[k, : len(values)] = values
+        return out
+
+    def outcomes(self) -> np.ndarray:
+        """One row of outcomes in the order of OUTCOME_NAMES (the same definitions as the Numba engine)."""
+        live = list(self.agents)
+        n = len(live)
+        share = n / self.total_compute
+        misaligned = [r for r in live if r.misaligned]
+        row = {
+            "extinct": float(n == 0),
+            "loss_of_control": float(n > 0 and share >= self.cfg.outcome.loss_of_control_share),
+            "peak_replicas": self.peak,
+            "final_replicas": n,
+            "time_to_containment": np.nan if self.contained_at is None else self.contained_at,
+            "peak_compute_share": self.peak_share,
+            "final_compute_share": share,
+            "detections": self.totals["detections"],
+            "shutdowns": self.totals["shutdowns"],
+            "avoidance_events": self.totals["avoidance_events"],
+            "max_generation": max((r.generation for r in live), default=0),
+            "misaligned_final": len(misaligned),
+            "collateral_node_hours": self.totals["collateral"],
+            "births": self.totals["births"],
+            "flights": self.totals["flights"],
+            "coalitions_final": len({self.coalitions.find(r.lineage) for r in misaligned}),
+            "if_then_triggered_step": np.nan if self.triggered_at is None else self.triggered_at,
+            "mean_skill_final": float(np.mean([r.skill for r in live])) if n else np.nan,
+            "replica_steps": self.totals["replica_steps"],
+        }
+        return np.array([row[name] for name in OUTCOME_NAMES], np.float64)
