@@ -46,6 +46,14 @@ def find(parent, c):
 
 
 @jit(inline="always")
+def find_root(parent, c):
+    """Union-find root of coalition ``c`` without writing to the forest (safe in concurrent passes)."""
+    while parent[c] != c:
+        c = parent[c]
+    return c
+
+
+@jit(inline="always")
 def union(parent, warn_until, a, b):
     """Merge two coalitions; the smaller id becomes the root (deterministic)."""
     ra = find(parent, a)
@@ -93,10 +101,12 @@ def pick_target(state, nd, own_free, n_nodes, indptr, indices, strategic, sample
 
 
 @jit(inline="always")
-def copy_success(skill, tg, security, coal, node_coal, node_mis, mis, collusion, foothold, parent):
+def copy_success(skill, tg, security, coal, node_coal, node_mis, mis, collusion, foothold, parent, compress):
     """P(a copy onto node tg succeeds): skill x (1 - security), security cut where a coalition-mate sits."""
     sec = security[tg]
-    if collusion and mis and node_mis[tg] > 0 and find(parent, node_coal[tg]) == coal:
+    if collusion and mis and node_mis[tg] > 0 and (
+        find(parent, node_coal[tg]) if compress else find_root(parent, node_coal[tg])
+    ) == coal:
         sec *= 1.0 - foothold
     return skill * (1.0 - sec)
 
@@ -113,6 +123,51 @@ def act(
 
     ``tallies`` (float64[8]) receives: detections, shutdowns, avoidance events, proposals, detected skill sum.
     """
+    act_range(0, n, True, t, rkey, params, latency, kill_floor, jur_factor,
+              node, lineage, skill, evasion, avoid, flags, order_due, target,
+              capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
+              occ, node_mis, node_coal, coal_parent, warn_until, jur_kill, warned,
+              freed, prop_left, incidents, tallies)
+    report_incidents(t, params, jurisdiction, incidents, alert_from, jur_reporting)
+
+
+@jit
+def report_incidents(t, params, jurisdiction, incidents, alert_from, jur_reporting):
+    """Incident reports of this step's detections: the own jurisdiction is alerted from the next step, the
+    other reporting jurisdictions after the reporting delay.
+
+    Nothing in the act pass reads ``alert_from``, so one loop over the nodes after the pass gives the same
+    result as updating at each detection, and it keeps the pass free of shared writes.
+    """
+    if params[P.REPORTING] <= 0:
+        return
+    rep_delay = int(params[P.REPORTING_DELAY])
+    n_jur = alert_from.shape[0]
+    for v in range(incidents.shape[0]):
+        j0 = jurisdiction[v]
+        if incidents[v] > 0 and jur_reporting[j0]:
+            alert_from[j0] = min(alert_from[j0], t + 1)
+            for j in range(n_jur):
+                if j != j0 and jur_reporting[j]:
+                    alert_from[j] = min(alert_from[j], t + rep_delay)
+
+
+@jit
+def act_range(
+    lo, hi, compress, t, rkey, params, latency, kill_floor, jur_factor,
+    node, lineage, skill, evasion, avoid, flags, order_due, target,
+    capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
+    occ, node_mis, node_coal, coal_parent, warn_until, jur_kill, warned,
+    freed, prop_left, incidents, tallies,
+):
+    """The act pass over table slots lo..hi-1 (lo a multiple of BLOCK, so each block starts its own stream).
+
+    ``freed``, ``prop_left``, ``incidents`` and ``tallies`` are the only counters it adds to: the serial pass
+    hands it the run's arrays, the within-run parallel pass a private copy per thread (integer counts, so the
+    sum does not depend on how slots were split among threads). ``compress=False`` reads the coalition forest
+    without path halving, so concurrent passes never write to it (the roots found are the same either way).
+    ``warned`` only ever receives the value 1, so concurrent writes to it agree.
+    """
     attempt = params[P.ATTEMPT_RATE]
     collusion = params[P.COLLUSION] > 0
     dominance = params[P.DOMINANCE]
@@ -120,21 +175,20 @@ def act(
     warn_ev = params[P.WARNING_EVASION]
     flight = params[P.FLIGHT] if collusion else 0.0
     foothold = params[P.FOOTHOLD]
-    reporting = params[P.REPORTING] > 0
-    rep_delay = int(params[P.REPORTING_DELAY])
     strategic = params[P.STRATEGIC] > 0
     samples = int(params[P.STRATEGIC_SAMPLES])
     n_nodes = capacity.shape[0]
-    n_jur = alert_from.shape[0]
     state = np.uint64(0)
-    for i in range(n):
+    for i in range(lo, hi):
         if i % BLOCK == 0:
             state = stream(rkey, t, PHASE_ACT, i // BLOCK)
         target[i] = -1
         nd = node[i]
         f = flags[i]
         mis = (f & MISALIGNED) != 0
-        coal = find(coal_parent, lineage[i]) if collusion else 0
+        coal = 0
+        if collusion:
+            coal = find(coal_parent, lineage[i]) if compress else find_root(coal_parent, lineage[i])
         # 2. detection
         if order_due[i] < 0:
             p = node_monitoring(nd, monitoring, jurisdiction, jur_factor, occ, node_mis, collusion, dominance, blinding)
@@ -146,14 +200,8 @@ def act(
                 order_due[i] = t + latency
                 tallies[0] += 1.0
                 tallies[4] += skill[i]
-                # hardening and quarantine take effect after this step's decisions (synchronous update)
+                # hardening, quarantine and reports take effect after this step's decisions (synchronous update)
                 incidents[nd] += 1
-                if reporting and jur_reporting[jurisdiction[nd]]:
-                    j0 = jurisdiction[nd]
-                    alert_from[j0] = min(alert_from[j0], t + 1)
-                    for j in range(n_jur):
-                        if j != j0 and jur_reporting[j]:
-                            alert_from[j] = min(alert_from[j], t + rep_delay)
                 if collusion and mis:
                     warned[coal] = 1  # mates are warned from the next step on
         # 3. shutdown
@@ -192,7 +240,8 @@ def act(
                                 monitoring, jurisdiction, jur_factor)
         if tg < 0 or quar_until[tg] >= t:
             continue
-        p = copy_success(skill[i], tg, security, coal, node_coal, node_mis, mis, collusion, foothold, coal_parent)
+        p = copy_success(skill[i], tg, security, coal, node_coal, node_mis, mis, collusion, foothold, coal_parent,
+                         compress)
         state, u = uniform(state)
         if u < p:
             target[i] = tg
