@@ -263,36 +263,11 @@ def resolve(
 
     ``tallies`` receives: births (5), flights (6), quarantined capacity (7).
     """
-    mis_rate = params[P.MISALIGNMENT_RATE]
-    sd = params[P.MUTATION_SD]
     retrain = params[P.RETRAINING_RATE]
     collusion = params[P.COLLUSION] > 0
-    n_nodes = capacity.shape[0]
-    quarantined_cap = 0.0
-    hardening = params[P.HARDENING]
-    quarantine = int(params[P.QUARANTINE_STEPS])
-    for v in range(n_nodes):
-        if quar_until[v] >= t:
-            slots_left[v] = 0
-            quarantined_cap += capacity[v]
-        else:
-            slots_left[v] = capacity[v] - occ[v] + freed[v]
-        if incidents[v] > 0:  # this step's incidents: hardening and quarantine act from the next step
-            security[v] = min(1.0, security[v] + hardening * incidents[v])
-            if quarantine > 0:
-                quar_until[v] = t + quarantine
-            incidents[v] = 0
-        occ[v] = 0
-        freed[v] = 0
-        node_mis[v] = 0
-        node_coal[v] = -1
-    tallies[7] = quarantined_cap
-    warn_steps = int(params[P.WARNING_STEPS])
-    for c in range(warned.shape[0]):
-        if warned[c]:
-            r = find(coal_parent, c)
-            warn_until[r] = max(warn_until[r], t + warn_steps)
-            warned[c] = 0
+    tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, node_mis, node_coal,
+                             incidents)
+    apply_warnings(t, params, coal_parent, warn_until, warned)
     births = 0
     w = 0
     state = np.uint64(0)
@@ -317,26 +292,8 @@ def resolve(
                     order_due[i] = -1
                     tallies[6] += 1.0
                 else:
-                    mis = f & MISALIGNED
-                    if not mis and mis_rate > 0.0:
-                        state, u = uniform(state)
-                        if u < mis_rate:
-                            mis = MISALIGNED
-                    b_node[births] = tg
-                    b_lineage[births] = lineage[i]
-                    b_generation[births] = min(generation[i] + 1, MAX_GENERATION)
-                    s, e, a = skill[i], evasion[i], avoid[i]
-                    if sd > 0.0:
-                        state, z = normal(state)
-                        s = min(max(s + sd * z, 0.0), 1.0)
-                        state, z = normal(state)
-                        e = min(max(e + sd * z, 0.0), 1.0)
-                        state, z = normal(state)
-                        a = min(max(a + sd * z, 0.0), 1.0)
-                    b_skill[births] = s
-                    b_evasion[births] = e
-                    b_avoid[births] = a
-                    b_flags[births] = mis
+                    state = give_birth(state, params, i, births, tg, f, lineage, generation, skill, evasion, avoid,
+                                       b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
                     births += 1
         if f & DEAD:
             continue
@@ -346,31 +303,109 @@ def resolve(
             state, u = uniform(state)
             if u < retrain:
                 f = f & ~MISALIGNED
-        nd = node[i]
-        node[w] = nd
-        lineage[w] = lineage[i]
-        generation[w] = generation[i]
-        skill[w] = skill[i]
-        evasion[w] = evasion[i]
-        avoid[w] = avoid[i]
-        flags[w] = f
-        order_due[w] = order_due[i]
-        tally_node(nd, lineage[w], f, occ, node_mis, node_coal, coal_parent, warn_until, collusion)
+        move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, order_due)
+        tally_node(node[w], lineage[w], f, occ, node_mis, node_coal, coal_parent, warn_until, collusion)
         w += 1
     for b in range(births):
-        nd = b_node[b]
-        node[w] = nd
-        lineage[w] = b_lineage[b]
-        generation[w] = b_generation[b]
-        skill[w] = b_skill[b]
-        evasion[w] = b_evasion[b]
-        avoid[w] = b_avoid[b]
-        flags[w] = b_flags[b]
-        order_due[w] = -1
-        tally_node(nd, b_lineage[b], b_flags[b], occ, node_mis, node_coal, coal_parent, warn_until, collusion)
+        append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, order_due,
+                     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+        tally_node(b_node[b], b_lineage[b], b_flags[b], occ, node_mis, node_coal, coal_parent, warn_until, collusion)
         w += 1
     tallies[5] = births
     return w
+
+
+@jit
+def reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, node_mis, node_coal, incidents):
+    """Free slots of each node for this step's copies; this step's incidents harden and quarantine nodes from
+    the next step on; node tallies are cleared for the recount. Returns the quarantined capacity."""
+    hardening = params[P.HARDENING]
+    quarantine = int(params[P.QUARANTINE_STEPS])
+    quarantined_cap = 0.0
+    for v in range(capacity.shape[0]):
+        if quar_until[v] >= t:
+            slots_left[v] = 0
+            quarantined_cap += capacity[v]
+        else:
+            slots_left[v] = capacity[v] - occ[v] + freed[v]
+        if incidents[v] > 0:  # this step's incidents: hardening and quarantine act from the next step
+            security[v] = min(1.0, security[v] + hardening * incidents[v])
+            if quarantine > 0:
+                quar_until[v] = t + quarantine
+            incidents[v] = 0
+        occ[v] = 0
+        freed[v] = 0
+        node_mis[v] = 0
+        node_coal[v] = -1
+    return quarantined_cap
+
+
+@jit
+def apply_warnings(t, params, coal_parent, warn_until, warned):
+    """Coalitions with a member detected this step are warned from the next step on."""
+    warn_steps = int(params[P.WARNING_STEPS])
+    for c in range(warned.shape[0]):
+        if warned[c]:
+            r = find(coal_parent, c)
+            warn_until[r] = max(warn_until[r], t + warn_steps)
+            warned[c] = 0
+
+
+@jit(inline="always")
+def give_birth(state, params, i, k, tg, f, lineage, generation, skill, evasion, avoid,
+               b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
+    """Write the copy of replica i onto node tg into newborn slot k: generation + 1, mutated traits, emergent
+    misalignment. Draws (in this order): misalignment if the parent is aligned, then three normals."""
+    mis_rate = params[P.MISALIGNMENT_RATE]
+    sd = params[P.MUTATION_SD]
+    mis = f & MISALIGNED
+    if not mis and mis_rate > 0.0:
+        state, u = uniform(state)
+        if u < mis_rate:
+            mis = MISALIGNED
+    b_node[k] = tg
+    b_lineage[k] = lineage[i]
+    b_generation[k] = min(generation[i] + 1, MAX_GENERATION)
+    s, e, a = skill[i], evasion[i], avoid[i]
+    if sd > 0.0:
+        state, z = normal(state)
+        s = min(max(s + sd * z, 0.0), 1.0)
+        state, z = normal(state)
+        e = min(max(e + sd * z, 0.0), 1.0)
+        state, z = normal(state)
+        a = min(max(a + sd * z, 0.0), 1.0)
+    b_skill[k] = s
+    b_evasion[k] = e
+    b_avoid[k] = a
+    b_flags[k] = mis
+    return state
+
+
+@jit(inline="always")
+def move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, order_due):
+    """Copy table row i to row w (w <= i: compaction) with flags f."""
+    node[w] = node[i]
+    lineage[w] = lineage[i]
+    generation[w] = generation[i]
+    skill[w] = skill[i]
+    evasion[w] = evasion[i]
+    avoid[w] = avoid[i]
+    flags[w] = f
+    order_due[w] = order_due[i]
+
+
+@jit(inline="always")
+def append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, order_due,
+                 b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
+    """Copy newborn b from the newborn buffer into table row w."""
+    node[w] = b_node[b]
+    lineage[w] = b_lineage[b]
+    generation[w] = b_generation[b]
+    skill[w] = b_skill[b]
+    evasion[w] = b_evasion[b]
+    avoid[w] = b_avoid[b]
+    flags[w] = b_flags[b]
+    order_due[w] = -1
 
 
 @jit(inline="always")
