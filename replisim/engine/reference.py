@@ -1,0 +1,337 @@
+"""A slow, plain-Python reference of the engine's step, used only by the tests.
+
+It is written from the documented model (the step order in :mod:`replisim.engine.kernels` and docs/ODD.md), not
+copied from the kernels, and it draws the same random numbers in the same order: SplitMix64 is re-implemented
+here with Python integers, one stream per (run, step, phase, block of ``BLOCK`` replica slots). On a small state
+the kernels and this reference must therefore give identical arrays, bit for bit; any difference is a
+difference in what the two do, not in luck.
+
+``act`` and ``resolve`` take the same arguments as the kernels (and mutate them the same way), so a test can
+call both on copies of one state. Two things are deliberately different and compared only up to meaning:
+union-find here never compresses paths, so ``coal_parent`` is compared by the roots it implies
+(:func:`coalition_roots`), and ``warn_until`` is meaningful only at coalition roots.
+
+Synchronous update: every decision of a step is taken against the state at the start of the step. ``act``
+therefore only records what this step's detections cause (``incidents`` per node, ``warned`` coalitions) and
+reads security, quarantine and warnings as they were; ``resolve`` applies them at the end of the step, so a
+node hardened or quarantined in step t is harder or offline from step t + 1 (for ``quarantine_steps`` steps),
+and a warned coalition evades better from step t + 1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .params import P
+from .rng import BLOCK, PHASE_ACT, PHASE_INIT, PHASE_RESOLVE
+
+MASK = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+M1 = 0xBF58476D1CE4E5B9
+M2 = 0x94D049BB133111EB
+
+MISALIGNED, DEAD, MOVING = 1, 2, 4
+MAX_GENERATION = 65535
+
+
+# --- SplitMix64 with Python integers ----------------------------------------------------------------------------
+def mix64(z: int) -> int:
+    z &= MASK
+    z = ((z ^ (z >> 30)) * M1) & MASK
+    z = ((z ^ (z >> 27)) * M2) & MASK
+    return z ^ (z >> 31)
+
+
+def run_key(seed: int, run: int) -> int:
+    return mix64(mix64(seed + GOLDEN) + GOLDEN * (run + 1))
+
+
+def stream_state(rkey: int, step: int, phase: int, block: int) -> int:
+    h = mix64(rkey + GOLDEN * (step + 1))
+    h = mix64(h + GOLDEN * phase)
+    return mix64(h + GOLDEN * (block + 1))
+
+
+class Stream:
+    """The random numbers of one pass of one step: a fresh SplitMix64 stream for every block of BLOCK slots."""
+
+    def __init__(self, rkey: int, step: int, phase: int):
+        self.rkey, self.step, self.phase = int(rkey), int(step), int(phase)
+        self.state = 0
+
+    def enter(self, i: int) -> None:
+        """Called before replica slot ``i`` is handled: slot i starts a new block every BLOCK slots."""
+        if i % BLOCK == 0:
+            self.state = stream_state(self.rkey, self.step, self.phase, i // BLOCK)
+
+    def uniform(self) -> float:
+        self.state = (self.state + GOLDEN) & MASK
+        return (mix64(self.state) >> 11) * 2.0**-53
+
+    def below(self, n: int) -> int:
+        return min(int(self.uniform() * n), n - 1)
+
+    def normal(self) -> float:
+        u1 = self.uniform()
+        u2 = self.uniform()
+        return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
+
+
+# --- coalitions --------------------------------------------------------------------------------------------------
+def root(parent, c: int) -> int:
+    while parent[c] != c:
+        c = parent[c]
+    return int(c)
+
+
+def coalition_roots(parent) -> np.ndarray:
+    """The root of every coalition id: the meaning of a union-find array, whatever its path compression."""
+    return np.array([root(parent, c) for c in range(len(parent))], dtype=np.int64)
+
+
+def merge(parent, warn_until, a: int, b: int) -> int:
+    """Merge two coalitions; the smaller root becomes the root and keeps the later warning."""
+    ra, rb = root(parent, a), root(parent, b)
+    lo, hi = min(ra, rb), max(ra, rb)
+    if lo != hi:
+        parent[hi] = lo
+        warn_until[lo] = max(warn_until[lo], warn_until[hi])
+    return lo
+
+
+# --- setup -------------------------------------------------------------------------------------------------------
+def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
+                  node, lineage, generation, skill, evasion, avoid, flags, order_due):
+    """Initial replicas on uniformly drawn nodes with a free slot (64 tries, then a scan from a random node).
+
+    The first ``n_mis`` replicas are misaligned; each replica is its own lineage and coalition.
+    """
+    rng = Stream(rkey, 0, PHASE_INIT)
+    rng.enter(0)
+    n_nodes = len(capacity)
+    for k in range(n0):
+        nd = -1
+        for _ in range(64):
+            c = rng.below(n_nodes)
+            if occ[c] < capacity[c]:
+                nd = c
+                break
+        if nd < 0:
+            start = rng.below(n_nodes)
+            ring = [(start + j) % n_nodes for j in range(n_nodes)]
+            nd = next(c for c in ring if occ[c] < capacity[c])
+        occ[nd] += 1
+        node[k] = nd
+        lineage[k], generation[k], order_due[k] = k, 0, -1
+        skill[k], evasion[k], avoid[k] = skill0, evasion0, avoid0
+        flags[k] = MISALIGNED if k < n_mis else 0
+
+
+# --- one step ----------------------------------------------------------------------------------------------------
+def act(
+    t, n, rkey, params, latency, kill_floor, jur_factor,
+    node, lineage, skill, evasion, avoid, flags, order_due, target,
+    capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
+    occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill, jur_reporting,
+    incidents, warned, tallies,
+):
+    """Steps 2-4 (detection, shutdown, replication proposals) of every replica, in table order.
+
+    ``tallies``: [0] detections, [1] shutdowns, [2] last-copy (avoidance) events, [3] successful proposals,
+    [4] sum of the skill of detected replicas. A successful proposal is ``target[i] = node`` and one more
+    ``prop_left[node]``; a replica that flees proposes to move itself (flag MOVING).
+    """
+    attempt = params[P.ATTEMPT_RATE]
+    collusion = params[P.COLLUSION] > 0
+    flight = params[P.FLIGHT] if collusion else 0.0
+    strategic = params[P.STRATEGIC] > 0
+    samples = int(params[P.STRATEGIC_SAMPLES]) if strategic else 1
+    complete = len(indptr) == 0
+    n_nodes = len(capacity)
+
+    def monitored(v):
+        """Detection probability on node v before the replica's own evasion."""
+        m = float(monitoring[v]) * float(jur_factor[jurisdiction[v]])
+        dominated = node_mis[v] > 0 and node_mis[v] >= params[P.DOMINANCE] * occ[v]
+        if collusion and dominated:
+            m *= 1.0 - params[P.BLINDING]
+        return min(m, 1.0)
+
+    rng = Stream(rkey, t, PHASE_ACT)
+    for i in range(n):
+        rng.enter(i)
+        target[i] = -1
+        v = int(node[i])
+        # Python floats are float64 throughout, as in the kernels (numpy would compute float32 x float in float32)
+        s_i, e_i, a_i = float(skill[i]), float(evasion[i]), float(avoid[i])
+        mis = bool(flags[i] & MISALIGNED)
+        coal = root(coal_parent, lineage[i]) if collusion else 0
+
+        # 2. detection of a replica without a pending order
+        if order_due[i] < 0:
+            p = monitored(v) * (1.0 - e_i)
+            if collusion and mis and warn_until[coal] >= t:
+                p *= 1.0 - params[P.WARNING_EVASION]
+            if rng.uniform() < p:
+                order_due[i] = t + latency
+                tallies[0] += 1.0
+                tallies[4] += s_i
+                incidents[v] += 1  # hardening and quarantine follow at the end of the step
+                j0 = jurisdiction[v]
+                if params[P.REPORTING] > 0 and jur_reporting[j0]:
+                    alert_from[j0] = min(alert_from[j0], t + 1)
+                    for j in range(len(alert_from)):
+                        if j != j0 and jur_reporting[j]:
+                            alert_from[j] = min(alert_from[j], t + int(params[P.REPORTING_DELAY]))
+                if collusion and mis:
+                    warned[coal] = 1  # coalition-mates are warned from the next step
+
+        # 3. shutdown of a due order; a misaligned replica that is shut down may make one last copy
+        dies = flees = last_copy = False
+        if 0 <= order_due[i] <= t:
+            order_due[i] = -1
+            if rng.uniform() < max(float(kill_switch[v]) * float(jur_kill[jurisdiction[v]]), kill_floor):
+                dies = True
+                flags[i] |= DEAD
+                freed[v] += 1
+                tallies[1] += 1.0
+                if mis and rng.uniform() < a_i:
+                    last_copy = True
+                    tallies[2] += 1.0
+        elif order_due[i] > t and mis and flight > 0.0:
+            flees = rng.uniform() < flight
+
+        # 4. replication: an attempt, a flight, or the last copy of a dying replica
+        if dies and not last_copy:
+            continue
+        if quar_until[v] >= t:  # a quarantined node sends nothing
+            continue
+        if not (dies or flees) and rng.uniform() >= attempt:
+            continue
+        if occ[v] < capacity[v] and not flees:
+            tg = v  # own node had a free slot at the start of the step
+        else:
+            degree = n_nodes if complete else int(indptr[v + 1] - indptr[v])
+            if degree == 0:
+                continue
+            tg, best = -1, 2.0
+            for _ in range(samples):  # strategic replicas keep the least watched of a few neighbours
+                k = rng.below(degree)
+                cand = k if complete else int(indices[indptr[v] + k])
+                m = float(monitoring[cand]) * float(jur_factor[jurisdiction[cand]])
+                if m < best:
+                    tg, best = cand, m
+        if quar_until[tg] >= t:  # a quarantined node receives nothing
+            continue
+        sec = float(security[tg])
+        if collusion and mis and node_mis[tg] > 0 and root(coal_parent, node_coal[tg]) == coal:
+            sec *= 1.0 - params[P.FOOTHOLD]
+        if rng.uniform() < s_i * (1.0 - sec):
+            target[i] = tg
+            prop_left[tg] += 1
+            tallies[3] += 1.0
+            if flees:
+                flags[i] |= MOVING
+
+
+def resolve(
+    t, n, rkey, params,
+    node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+    b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
+    capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent, warn_until,
+    incidents, warned, tallies,
+):
+    """Steps 5-7: capacity resolution, births, retraining, removal of the dead, node tallies. Returns the count.
+
+    ``tallies``: [5] births, [6] flights, [7] capacity of quarantined nodes. Last, this step's incidents harden
+    and quarantine their nodes and warned coalitions get their warning (effective from the next step).
+    """
+    collusion = params[P.COLLUSION] > 0
+    sd = params[P.MUTATION_SD]
+    mis_rate = params[P.MISALIGNMENT_RATE]
+    retrain = params[P.RETRAINING_RATE]
+
+    # 5. free slots: capacity - start-of-step occupancy + this step's deaths; none on a quarantined node
+    offline = quar_until >= t
+    slots_left[:] = np.where(offline, 0, capacity - occ + freed)
+    tallies[7] = float(capacity[offline].sum())
+
+    rng = Stream(rkey, t, PHASE_RESOLVE)
+    survivors, newborns = [], []
+    for i in range(n):
+        rng.enter(i)
+        f = int(flags[i])
+        tg = int(target[i])
+        if tg >= 0:
+            # selection sampling: each of the prop_left remaining proposals gets one of slots_left slots
+            # with probability slots_left / prop_left, which accepts a uniformly random subset
+            pl, sl = int(prop_left[tg]), int(slots_left[tg])
+            if sl >= pl:
+                accept = True
+            elif sl > 0:
+                accept = rng.uniform() * pl < sl
+            else:
+                accept = False
+            prop_left[tg] = pl - 1
+            if accept:
+                slots_left[tg] = sl - 1
+                if f & MOVING:
+                    node[i] = tg
+                    order_due[i] = -1
+                    tallies[6] += 1.0
+                else:
+                    child_mis = f & MISALIGNED
+                    if not child_mis and mis_rate > 0.0 and rng.uniform() < mis_rate:
+                        child_mis = MISALIGNED
+                    traits = [float(skill[i]), float(evasion[i]), float(avoid[i])]
+                    if sd > 0.0:
+                        traits = [min(max(x + sd * rng.normal(), 0.0), 1.0) for x in traits]
+                    newborns.append((tg, int(lineage[i]), min(int(generation[i]) + 1, MAX_GENERATION),
+                                     *traits, child_mis))
+        if f & DEAD:
+            continue
+        f &= ~MOVING
+        # 7. retraining
+        if retrain > 0.0 and f & MISALIGNED and rng.uniform() < retrain:
+            f &= ~MISALIGNED
+        survivors.append((int(node[i]), int(lineage[i]), int(generation[i]), skill[i], evasion[i], avoid[i], f,
+                          int(order_due[i])))
+
+    # compaction: survivors in table order, then newborns in the order of their parents
+    table = survivors + [(nd, lin, gen, s, e, a, fl, -1) for nd, lin, gen, s, e, a, fl in newborns]
+    for w, (nd, lin, gen, s, e, a, fl, due) in enumerate(table):
+        node[w], lineage[w], generation[w] = nd, lin, gen
+        skill[w], evasion[w], avoid[w], flags[w], order_due[w] = s, e, a, fl, due
+    for b, (nd, lin, gen, s, e, a, fl) in enumerate(newborns):
+        b_node[b], b_lineage[b], b_generation[b] = nd, lin, gen
+        b_skill[b], b_evasion[b], b_avoid[b], b_flags[b] = s, e, a, fl
+    tallies[5] = len(newborns)
+
+    # 6. node tallies; misaligned replicas that share a node form one coalition
+    occ[:] = 0
+    freed[:] = 0
+    node_mis[:] = 0
+    node_coal[:] = -1
+    for nd, lin, _, _, _, _, fl, _ in table:
+        occ[nd] += 1
+        if fl & MISALIGNED:
+            node_mis[nd] += 1
+            if collusion:
+                node_coal[nd] = lin if node_coal[nd] < 0 else merge(coal_parent, warn_until, node_coal[nd], lin)
+    if collusion:
+        for v in np.flatnonzero(node_coal >= 0):
+            node_coal[v] = root(coal_parent, node_coal[v])
+
+    # effects of this step's detections, from the next step on
+    for v in np.flatnonzero(incidents):
+        security[v] = min(1.0, float(security[v]) + params[P.HARDENING] * int(incidents[v]))
+        if params[P.QUARANTINE_STEPS] > 0:
+            quar_until[v] = t + int(params[P.QUARANTINE_STEPS])
+    incidents[:] = 0
+    for c in np.flatnonzero(warned):
+        r = root(coal_parent, c)
+        warn_until[r] = max(warn_until[r], t + int(params[P.WARNING_STEPS]))
+    warned[:] = 0
+    return len(table)

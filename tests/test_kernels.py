@@ -1,0 +1,333 @@
+"""The Numba kernels against the plain-Python reference (replisim.engine.reference), and the random streams.
+
+The reference draws the same random numbers in the same order, so on small states every array the kernels
+write must be identical, not merely close: ``assert_array_equal`` after every pass of every step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import replisim
+from replisim.config.schema import JurisdictionCfg
+from replisim.engine import kernels, reference, rng
+from replisim.engine.jit import jit
+from replisim.engine.params import P, pack
+from replisim.engine.run import place_initial
+from replisim.simulate import draw_skills, setup
+
+NEVER = 2**30
+
+
+# --- a state of the engine, and one step of it driven from Python --------------------------------------------------
+class State:
+    """Everything ``run_one`` allocates for one run, built the same way, as named numpy arrays."""
+
+    TABLE = ("node", "lineage", "generation", "skill", "evasion", "avoid", "flags", "order_due", "target")
+    NODES = ("security", "quar_until", "occ", "freed", "prop_left", "slots_left", "node_mis", "node_coal",
+             "incidents")
+    COALITIONS = ("coal_parent", "warn_until")
+
+    def __init__(self, cfg, seed=0, run=0):
+        net, gov = setup(cfg, seed)
+        self.params = pack(cfg)
+        self.rkey = np.uint64(rng.run_key(np.uint64(seed), run))
+        n0 = cfg.replica.initial
+        slots = max(int(gov.capacity.sum()), n0)
+        self.capacity, self.monitoring, self.kill_switch = gov.capacity, gov.monitoring, gov.kill_switch
+        self.jurisdiction, self.indptr, self.indices = net.jurisdiction, net.indptr, net.indices
+        self.jur_monitoring, self.jur_kill, self.jur_reporting = gov.jur_monitoring, gov.jur_kill, gov.jur_reporting
+        nodes = len(self.capacity)
+        self.node, self.lineage, self.order_due, self.target = (np.zeros(slots, np.int32) for _ in range(4))
+        self.generation = np.zeros(slots, np.uint16)
+        self.skill, self.evasion, self.avoid = (np.zeros(slots, np.float32) for _ in range(3))
+        self.flags = np.zeros(slots, np.uint8)
+        self.security = gov.security.astype(np.float32)
+        self.quar_until = np.full(nodes, -1, np.int32)
+        self.occ, self.freed, self.prop_left, self.slots_left, self.node_mis = (
+            np.zeros(nodes, np.int32) for _ in range(5))
+        self.node_coal = np.full(nodes, -1, np.int32)
+        self.coal_parent = np.arange(n0).astype(np.int32)
+        self.warn_until = np.full(n0, -1, np.int32)
+        self.alert_from = np.full(len(self.jur_monitoring), NEVER, np.int32)
+        self.b_node, self.b_lineage = np.zeros(slots, np.int32), np.zeros(slots, np.int32)
+        self.b_generation = np.zeros(slots, np.uint16)
+        self.b_skill, self.b_evasion, self.b_avoid = (np.zeros(slots, np.float32) for _ in range(3))
+        self.b_flags = np.zeros(slots, np.uint8)
+        self.incidents = np.zeros(nodes, np.int32)
+        self.warned = np.zeros(n0, np.uint8)
+        self.tallies = np.zeros(8)
+        skill0 = draw_skills(cfg, seed, np.array([run]))[0]
+        n_mis = int(round(self.params[P.INITIAL_MISALIGNED] * n0))
+        place_initial(self.rkey, n0, n_mis, skill0, self.params[P.EVASION], self.params[P.SHUTDOWN_AVOIDANCE],
+                      self.capacity, self.occ, self.node, self.lineage, self.generation, self.skill, self.evasion,
+                      self.avoid, self.flags, self.order_due)
+        self.n = n0
+        for i in range(n0):
+            if self.flags[i] & kernels.MISALIGNED:
+                self.node_mis[self.node[i]] += 1
+                self.node_coal[self.node[i]] = self.lineage[i]
+
+    def copy(self):
+        other = object.__new__(State)
+        for k, v in self.__dict__.items():
+            other.__dict__[k] = v.copy() if isinstance(v, np.ndarray) else v
+        return other
+
+    def jur_factor(self, t):
+        """Step 1 for the measures these tests use: incident reports raise monitoring of alerted jurisdictions."""
+        f = self.jur_monitoring.copy()
+        if self.params[P.REPORTING] > 0:
+            f[self.alert_from <= t] *= self.params[P.REPORTING_MONITORING]
+        return f
+
+    def args(self, fn, **scalars):
+        """The arguments of kernel ``fn``, looked up by parameter name (robust to reordering)."""
+        names = inspect.signature(getattr(fn, "py_func", fn)).parameters
+        missing = [x for x in names if x not in scalars and not hasattr(self, x)]
+        assert not missing, f"{fn.__name__} takes {missing}, which this test's State does not know"
+        return [scalars[x] if x in scalars else getattr(self, x) for x in names]
+
+    def act_args(self, fn, t, kill_floor):
+        return self.args(fn, t=t, n=self.n, latency=int(self.params[P.RESPONSE_LATENCY]), kill_floor=kill_floor,
+                         jur_factor=self.jur_factor(t))
+
+    def resolve_args(self, fn, t):
+        return self.args(fn, t=t, n=self.n)
+
+
+def assert_same(k: State, r: State, where: str, table_rows: int):
+    """Every array of the two states equal; union-find arrays compared by the coalitions they mean."""
+    for name in State.TABLE:
+        np.testing.assert_array_equal(getattr(k, name)[:table_rows], getattr(r, name)[:table_rows],
+                                      err_msg=f"{name} differs {where}")
+    for name in State.NODES + ("alert_from", "tallies", "warned"):
+        a, b = getattr(k, name), getattr(r, name)
+        if name == "node_coal":
+            a = np.where(a >= 0, reference.coalition_roots(k.coal_parent)[np.maximum(a, 0)], -1)
+            b = np.where(b >= 0, reference.coalition_roots(r.coal_parent)[np.maximum(b, 0)], -1)
+        np.testing.assert_array_equal(a, b, err_msg=f"{name} differs {where}")
+    roots_k, roots_r = reference.coalition_roots(k.coal_parent), reference.coalition_roots(r.coal_parent)
+    np.testing.assert_array_equal(roots_k, roots_r, err_msg=f"coalitions differ {where}")
+    np.testing.assert_array_equal(k.warn_until[roots_k], r.warn_until[roots_r], err_msg=f"warnings differ {where}")
+
+
+def step_both(k: State, t: int, kill_floor=0.0):
+    """One step by the kernels on ``k`` and by the reference on a copy; compare after each pass."""
+    r = k.copy()
+    kernels.act(*k.act_args(kernels.act, t, kill_floor))
+    reference.act(*r.act_args(reference.act, t, kill_floor))
+    assert_same(k, r, f"after act of step {t}", k.n)
+    n_k = kernels.resolve(*k.resolve_args(kernels.resolve, t))
+    n_r = reference.resolve(*r.resolve_args(reference.resolve, t))
+    assert n_k == n_r, f"replica count differs after resolve of step {t}: kernels {n_k}, reference {n_r}"
+    k.n = r.n = n_k
+    assert_same(k, r, f"after resolve of step {t}", n_k)
+    return r
+
+
+def run_both(overrides, steps, seed=0, run=0, kill_floor=0.0, edit=None):
+    """Compare kernels and reference for ``steps`` steps; return what happened, to show the test was not idle."""
+    cfg = replisim.compose(overrides)
+    if edit is not None:
+        cfg = replisim.validate(edit(cfg))
+    k = State(cfg, seed, run)
+    seen = np.zeros(8)
+    for t in range(1, steps + 1):
+        if k.n == 0:
+            break
+        k.tallies[:] = 0.0
+        step_both(k, t, kill_floor)
+        seen += k.tallies
+    return dict(zip(["detections", "shutdowns", "avoidance", "proposals", "skill", "births", "flights",
+                     "quarantined"], seen)), k
+
+
+SMALL = ["network.nodes=40", "sim.steps=30"]
+
+
+def two_jurisdictions(cfg):
+    regions = {"north": JurisdictionCfg(share=0.5, monitoring_factor=1.5, kill_switch_factor=0.9, reporting=True),
+               "south": JurisdictionCfg(share=0.3, monitoring_factor=0.5, kill_switch_factor=0.5, reporting=True),
+               "haven": JurisdictionCfg(share=0.2, monitoring_factor=0.1, kill_switch_factor=0.2, reporting=False)}
+    return dataclasses.replace(cfg, jurisdictions=dataclasses.replace(cfg.jurisdictions, regions=regions))
+
+
+# Each case: overrides, steps, extra keyword arguments of run_both, and the tallies that must be non-zero.
+SYNCHRONOUS_CASES = {
+    "minimal latency 0": (["scenario=minimal", *SMALL], 30, {}, ["detections", "births"]),
+    "minimal latency 3": (["scenario=minimal", *SMALL, "governance.response_latency=3", "governance.detection=0.3"],
+                          30, {}, ["detections", "shutdowns", "births"]),
+    "kill floor and partial kill switch": (["scenario=minimal", *SMALL, "governance.kill_switch=0.2",
+                                            "governance.detection=0.3"], 20, {"kill_floor": 0.5}, ["shutdowns"]),
+    "misalignment mutation retraining": (
+        ["scenario=minimal", *SMALL, "replica.misalignment_rate=0.3", "replica.mutation_sd=0.1",
+         "replica.shutdown_avoidance=0.7", "replica.evasion=0.3", "replica.initial_misaligned=0.5",
+         "governance.retraining_rate=0.1", "governance.detection=0.3"], 30, {},
+        ["births", "avoidance", "shutdowns"]),
+    "collusion mixed nodes": (["scenario=default", *SMALL, "collusion.warning_evasion=0",
+                               "governance.response_latency=2", "governance.detection=0.2",
+                               "collusion.dominance=0.3", "collusion.flight=0.6"], 30, {},
+                              ["births", "flights", "avoidance"]),
+    "strategic on scale_free": (["scenario=default", "network=scale_free", *SMALL, "network.degree=4",
+                                 "collusion.warning_evasion=0", "replica.strategic=true",
+                                 "replica.strategic_samples=3", "governance.response_latency=1"], 30, {},
+                                ["births", "detections"]),
+    "small_world CSR": (["scenario=minimal", "network=small_world", *SMALL, "network.degree=4",
+                         "network.capacity=2", "governance.detection=0.05"], 30, {}, ["births"]),
+    "datacenter CSR strategic": (["scenario=minimal", "network=datacenter", "network.nodes=60", "network.degree=6",
+                                  "network.regions=2", "network.sites_per_region=3", "replica.strategic=true",
+                                  "+governance.monitoring.enterprise=0.3"], 30, {}, ["births"]),
+    "jurisdictions and reporting": (["scenario=default", *SMALL, "collusion.enabled=false",
+                                     "governance.reporting.enabled=true", "governance.reporting.delay=3",
+                                     "governance.response_latency=1"], 30, {"edit": two_jurisdictions},
+                                    ["detections", "births"]),
+    "success prior": (["scenario=pan2024_qwen25_72b", *SMALL, "replica.success_prior=true",
+                       "collusion.warning_evasion=0"], 25, {"run": 3}, ["births"]),
+}
+
+
+@pytest.mark.parametrize("case", list(SYNCHRONOUS_CASES))
+def test_kernels_match_reference(case):
+    overrides, steps, kwargs, must_happen = SYNCHRONOUS_CASES[case]
+    seen, _ = run_both(overrides, steps, **kwargs)
+    for what in must_happen:
+        assert seen[what] > 0, f"no {what} in {steps} steps: the comparison did not exercise that path"
+
+
+def test_kernels_match_reference_across_random_blocks():
+    """More than BLOCK replicas: the stream switches at slot 4096 in both."""
+    overrides = ["scenario=minimal", "network.nodes=1600", "network.capacity=4", "replica.initial=5000",
+                 "replica.misalignment_rate=0.1", "replica.mutation_sd=0.05", "governance.detection=0.2"]
+    seen, k = run_both(overrides, 2)
+    assert k.n > rng.BLOCK and seen["births"] > 0
+
+
+# Effects of a detection that must wait for the next step: node hardening, quarantine, coalition warnings.
+NEXT_STEP_CASES = {
+    "hardening": (["scenario=minimal", *SMALL, "governance.hardening=0.2", "network.security=0.1",
+                   "governance.detection=0.3"], ["detections"]),
+    "quarantine": (["scenario=minimal", *SMALL, "governance.quarantine_steps=2", "governance.detection=0.2",
+                    "governance.response_latency=1"], ["quarantined"]),
+    "coalition warnings": (["scenario=default", *SMALL, "collusion.warning_evasion=0.9", "governance.detection=0.4",
+                            "governance.response_latency=1"], ["detections"]),
+}
+
+
+@pytest.mark.parametrize("case", list(NEXT_STEP_CASES))
+def test_kernels_match_reference_with_next_step_effects(case):
+    overrides, must_happen = NEXT_STEP_CASES[case]
+    seen, _ = run_both(overrides, 30)
+    for what in must_happen:
+        assert seen[what] > 0
+
+
+def test_place_initial_matches_reference():
+    cfg = replisim.compose(["scenario=minimal", "network.nodes=30", "network.capacity=2", "replica.initial=55"])
+    a, b = State(cfg), State(cfg)  # State places with the kernel; redo b's placement with the reference
+    b.occ[:] = 0
+    reference.place_initial(int(b.rkey), 55, 0, 0.5, 0.0, 0.0, b.capacity, b.occ, b.node, b.lineage, b.generation,
+                            b.skill, b.evasion, b.avoid, b.flags, b.order_due)
+    np.testing.assert_array_equal(a.node, b.node)  # nearly full: exercises the scan after 64 failed draws
+    np.testing.assert_array_equal(a.occ, b.occ)
+    assert a.occ.max() <= 2
+
+
+# --- the random streams ---------------------------------------------------------------------------------------------
+@jit
+def draw_uniform(rkey, step, phase, block, k):
+    state = rng.stream(rkey, step, phase, block)
+    out = np.empty(k)
+    for i in range(k):
+        state, out[i] = rng.uniform(state)
+    return out
+
+
+@jit
+def draw_below(rkey, n, k):
+    state = rng.stream(rkey, 0, 1, 0)
+    out = np.empty(k, np.int64)
+    for i in range(k):
+        state, out[i] = rng.below(state, n)
+    return out
+
+
+@jit
+def draw_normal(rkey, k):
+    state = rng.stream(rkey, 0, 1, 0)
+    out = np.empty(k)
+    for i in range(k):
+        state, out[i] = rng.normal(state)
+    return out
+
+
+def key(seed, run):
+    return np.uint64(rng.run_key(np.uint64(seed), run))
+
+
+KEY = key(12345, 0)
+
+
+def test_python_splitmix_is_the_engine_splitmix():
+    for seed, run in [(0, 0), (1, 5), (2**63, 2**20)]:
+        assert int(rng.run_key(np.uint64(seed), run)) == reference.run_key(seed, run)
+    s = reference.Stream(int(KEY), 7, 3)
+    s.enter(2 * rng.BLOCK)
+    np.testing.assert_array_equal(draw_uniform(KEY, 7, 3, 2, 1000), [s.uniform() for _ in range(1000)])
+    s = reference.Stream(int(KEY), 0, 1)
+    s.enter(0)
+    # Box-Muller with the same libm: identical bits, not merely close
+    np.testing.assert_array_equal(draw_normal(KEY, 1000), [s.normal() for _ in range(1000)])
+    s.enter(0)
+    np.testing.assert_array_equal(draw_below(KEY, 37, 1000), [s.below(37) for _ in range(1000)])
+
+
+# Goodness of fit: 200,000 draws, rejecting at alpha = 1e-4, so a correct generator fails one of these tests
+# about once in 10,000 runs; the seeds are fixed, so a pass is repeatable and a failure is a real change.
+N_DRAWS = 200_000
+ALPHA = 1e-4
+
+
+def test_uniform_is_uniform():
+    u = draw_uniform(KEY, 0, 1, 0, N_DRAWS)
+    assert u.min() >= 0.0 and u.max() < 1.0
+    assert stats.kstest(u, "uniform").pvalue > ALPHA
+    # pairs of consecutive draws are not correlated (|r| < 5 standard errors of r under independence)
+    assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 5 / np.sqrt(N_DRAWS)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000])
+def test_below_is_uniform_on_its_range(n):
+    k = draw_below(KEY, n, N_DRAWS)
+    assert k.min() >= 0 and k.max() <= n - 1
+    if n == 1:
+        return
+    counts = np.bincount(k, minlength=n)
+    assert counts.min() > 0
+    assert stats.chisquare(counts).pvalue > ALPHA
+
+
+def test_normal_is_standard_normal():
+    z = draw_normal(KEY, N_DRAWS)
+    assert np.isfinite(z).all()
+    assert stats.kstest(z, "norm").pvalue > ALPHA
+
+
+def test_streams_are_distinct():
+    """Different run, step, phase or block: a different sequence, and no shared draws."""
+    base = draw_uniform(KEY, 3, 2, 0, 1000)
+    others = [draw_uniform(key(12345, 1), 3, 2, 0, 1000),  # next run
+              draw_uniform(key(12346, 0), 3, 2, 0, 1000),  # next seed
+              draw_uniform(KEY, 4, 2, 0, 1000),  # next step
+              draw_uniform(KEY, 3, 3, 0, 1000),  # next phase
+              draw_uniform(KEY, 3, 2, 1, 1000)]  # next block
+    for other in others:
+        assert np.intersect1d(base, other).size == 0
+        # independent uniforms: correlation within 5 standard errors of zero
+        assert abs(np.corrcoef(base, other)[0, 1]) < 5 / np.sqrt(1000)
+    assert np.array_equal(base, draw_uniform(KEY, 3, 2, 0, 1000))
