@@ -11,6 +11,12 @@ from .governance import apply_governance
 from .network import build_network
 
 ENGINES = ("numba", "mesa")
+PARALLEL_MODES = ("auto", "ensemble", "within_run")
+# auto: a run with at least this many replica slots is spread over threads by itself (within_run); smaller
+# runs are spread over threads whole (ensemble). 2^22 slots = 1024 random-stream blocks, enough to keep any
+# thread count busy inside one run; below it a run's steps are too short to share well. The rule looks at the
+# workload only, never at the thread count, so a config and seed give the same numbers on every machine.
+WITHIN_RUN_SLOTS = 1 << 22
 NETWORK_STREAM = 0x6E6574  # spawn key of the network's generator: apart from every run's stream
 SKILL_STREAM = 0x736B6C
 
@@ -41,11 +47,30 @@ def _set_threads(threads: int) -> None:
     numba.set_num_threads(threads if threads > 0 else numba.config.NUMBA_NUM_THREADS)
 
 
+def parallel_mode(cfg: Config, slots: int, parallel: str | None = None) -> str:
+    """``ensemble`` or ``within_run`` for a run of ``slots`` replica slots (see WITHIN_RUN_SLOTS)."""
+    mode = parallel or getattr(cfg.sim, "parallel", "auto")
+    if mode not in PARALLEL_MODES:
+        raise ConfigError(f"sim.parallel={mode!r} is not allowed; choose one of {', '.join(PARALLEL_MODES)}")
+    if mode == "auto":
+        return "within_run" if slots >= WITHIN_RUN_SLOTS else "ensemble"
+    return mode
+
+
 def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engine: str = "numba",
-             progress: bool = False, first_run: int = 0) -> Ensemble:
+             progress: bool = False, first_run: int = 0, parallel: str | None = None) -> Ensemble:
     """Simulate ``runs`` independent runs of ``cfg``; run k uses the random stream of (seed, first_run + k).
 
-    Results are bit-identical for any thread count and any chunking of the runs.
+    Parallelism (``parallel``, default ``cfg.sim.parallel``, else ``auto``):
+
+    * ``ensemble``: whole runs are spread over threads; each run is the serial reference pass.
+    * ``within_run``: runs go one after another, each run's replica table is spread over threads; proposals
+      that compete for a node's last slots are settled by random priorities instead of sequential selection
+      sampling (same distribution, different numbers from ``ensemble``).
+    * ``auto``: ``within_run`` when a run holds at least 2^22 replica slots (the network's total capacity),
+      else ``ensemble``. The rule depends on the workload only, not on the thread count.
+
+    Either way results are bit-identical for any thread count and any chunking of the runs.
     """
     runs = cfg.runs if runs is None else runs
     seed = cfg.seed if seed is None else seed
@@ -68,9 +93,23 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     series = np.zeros((runs, len(SERIES_NAMES), steps + 1), np.float64)
     outcomes = np.zeros((runs, len(OUTCOME_NAMES)), np.float64)
     _set_threads(cfg.sim.threads)
-    chunk = runs if not progress else max(1, min(runs, 4 * _threads()))
+    mode = parallel_mode(cfg, int(gov.capacity.sum()), parallel)
     bar = _progress(runs, progress)
-    for start in range(0, runs, chunk):
+    if mode == "within_run":
+        from .engine.run import run_one
+        from .engine.rng import run_key
+
+        for r in range(runs):
+            run_one(params, run_key(np.uint64(seed), first_run + r), skill0[r], gov.total_compute,
+                    gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction,
+                    net.indptr, net.indices, gov.jur_monitoring, gov.jur_kill, gov.jur_reporting,
+                    gov.jur_fp_weight, series[r], outcomes[r], _threads())
+            bar.update(1)
+        runs_done = runs
+    else:
+        runs_done = 0
+    chunk = runs if not progress else max(1, min(runs, 4 * _threads()))
+    for start in range(runs_done, runs, chunk):
         stop = min(runs, start + chunk)
         run_ensemble(params, np.uint64(seed), first_run + start, skill0[start:stop], gov.total_compute,
                      gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction,
@@ -78,7 +117,7 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
                      gov.jur_fp_weight, series[start:stop], outcomes[start:stop])
         bar.update(stop - start)
     bar.close()
-    meta = {"engine": "numba", "scenario": cfg.scenario, "governance": cfg.governance.name}
+    meta = {"engine": "numba", "scenario": cfg.scenario, "governance": cfg.governance.name, "parallel": mode}
     return from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta)
 
 

@@ -287,22 +287,14 @@ def resolve(
             prop_left[tg] = pl - 1
             if accept:
                 slots_left[tg] = sl - 1
-                if f & MOVING:
-                    node[i] = tg
-                    order_due[i] = -1
-                    tallies[6] += 1.0
-                else:
-                    state = give_birth(state, params, i, births, tg, f, lineage, generation, skill, evasion, avoid,
-                                       b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
-                    births += 1
+                state, born = settle(state, params, i, births, tg, f, node, order_due, lineage, generation, skill,
+                                     evasion, avoid, b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid,
+                                     b_flags)
+                births += born
+                tallies[6] += 1 - born
         if f & DEAD:
             continue
-        f = f & ~MOVING
-        # 7. retraining
-        if retrain > 0.0 and (f & MISALIGNED):
-            state, u = uniform(state)
-            if u < retrain:
-                f = f & ~MISALIGNED
+        state, f = survive(state, retrain, f)
         move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, order_due)
         tally_node(node[w], lineage[w], f, occ, node_mis, node_coal, coal_parent, warn_until, collusion)
         w += 1
@@ -349,6 +341,31 @@ def apply_warnings(t, params, coal_parent, warn_until, warned):
             r = find(coal_parent, c)
             warn_until[r] = max(warn_until[r], t + warn_steps)
             warned[c] = 0
+
+
+@jit(inline="always")
+def settle(state, params, i, k, tg, f, node, order_due, lineage, generation, skill, evasion, avoid,
+           b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
+    """An accepted proposal of replica i onto node tg: a flight moves the replica, a copy becomes newborn k.
+    Returns (state, 1 if a newborn was written else 0)."""
+    if f & MOVING:
+        node[i] = tg
+        order_due[i] = -1
+        return state, 0
+    state = give_birth(state, params, i, k, tg, f, lineage, generation, skill, evasion, avoid,
+                       b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+    return state, 1
+
+
+@jit(inline="always")
+def survive(state, retrain, f):
+    """Flags of a surviving replica for the next step: flight done, and step 7, retraining with ``retrain``."""
+    f = f & ~MOVING
+    if retrain > 0.0 and (f & MISALIGNED):
+        state, u = uniform(state)
+        if u < retrain:
+            f = f & ~MISALIGNED
+    return state, f
 
 
 @jit(inline="always")

@@ -5,8 +5,9 @@ from numba import prange
 
 from .jit import jit
 from .kernels import DEAD, MISALIGNED, NEVER, act, find, resolve
+from .parallel import act_par, resolve_par
 from .params import O, P, S
-from .rng import PHASE_INIT, below, run_key, stream
+from .rng import BLOCK, PHASE_INIT, below, run_key, stream
 
 
 @jit
@@ -80,8 +81,13 @@ def record(series, t, n, flags, occ, total_compute, det, shut, births, collatera
 def run_one(params, rkey, skill0, total_compute,
             capacity, security0, monitoring, kill_switch, jurisdiction, indptr, indices,
             jur_monitoring, jur_kill, jur_reporting, jur_fp_weight,
-            series, outcome):
-    """Simulate one run; write its per-step tallies into ``series`` and its outcomes into ``outcome``."""
+            series, outcome, within=0):
+    """Simulate one run; write its per-step tallies into ``series`` and its outcomes into ``outcome``.
+
+    ``within=0``: the serial passes (ensemble mode). ``within=k >= 1``: the run's replica table is spread over
+    threads (``parallel.act_par``/``resolve_par``) with k private counter rows (pass the thread count; the
+    numbers do not depend on k): same model and distribution, but not the serial passes' numbers.
+    """
     steps = int(params[P.STEPS])
     n0 = int(params[P.INITIAL])
     n_nodes = capacity.shape[0]
@@ -129,6 +135,14 @@ def run_one(params, rkey, skill0, total_compute,
     tallies = np.zeros(8, np.float64)
     incidents = np.zeros(n_nodes, np.int32)  # detections per node this step (hardening, quarantine)
     warned = np.zeros(n0, np.uint8)  # coalitions with a member detected this step
+    # private buffers of the within-run parallel passes (empty in the ensemble mode)
+    n_blocks = (slots + BLOCK - 1) // BLOCK if within else 0
+    node_buf = np.zeros((3, within, n_nodes if within else 0), np.int32)
+    block_tallies = np.zeros((n_blocks, 8), np.float64)
+    block_counts = np.zeros((n_blocks, 4), np.int64)
+    rule = np.zeros(n_nodes if within else 0, np.int8)
+    threshold = np.zeros(n_nodes if within else 0, np.uint64)
+    offset = np.zeros(n_nodes + 1 if within else 0, np.int64)
 
     n_mis0 = int(round(params[P.INITIAL_MISALIGNED] * n0))
     place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, occ,
@@ -172,11 +186,18 @@ def run_one(params, rkey, skill0, total_compute,
             jur_factor[j] = f
             fp_weight += f * jur_fp_weight[j]
         tallies[:] = 0.0
-        act(t, n, rkey, params, latency, kill_floor, jur_factor,
-            node, lineage, skill, evasion, avoid, flags, order_due, target,
-            capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
-            occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill,
-            jur_reporting, incidents, warned, tallies)
+        if within > 0:
+            act_par(t, n, rkey, params, latency, kill_floor, jur_factor,
+                    node, lineage, skill, evasion, avoid, flags, order_due, target,
+                    capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
+                    occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill,
+                    jur_reporting, incidents, warned, tallies, node_buf, block_tallies)
+        else:
+            act(t, n, rkey, params, latency, kill_floor, jur_factor,
+                node, lineage, skill, evasion, avoid, flags, order_due, target,
+                capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
+                occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill,
+                jur_reporting, incidents, warned, tallies)
         det_total += tallies[0]
         shut_total += tallies[1]
         avoid_total += tallies[2]
@@ -193,11 +214,19 @@ def run_one(params, rkey, skill0, total_compute,
             b_evasion = np.empty(cap_b, np.float32)
             b_avoid = np.empty(cap_b, np.float32)
             b_flags = np.empty(cap_b, np.uint8)
-        n = resolve(t, n, rkey, params,
-                    node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
-                    b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
-                    capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
-                    coal_parent, warn_until, incidents, warned, tallies)
+        if within > 0:
+            n = resolve_par(t, n, rkey, params,
+                            node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+                            b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
+                            capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
+                            coal_parent, warn_until, incidents, warned, tallies, rule, threshold, offset,
+                            block_tallies, block_counts)
+        else:
+            n = resolve(t, n, rkey, params,
+                        node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+                        b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
+                        capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
+                        coal_parent, warn_until, incidents, warned, tallies)
         births_total += tallies[5]
         flights_total += tallies[6]
         collateral = hours * (tallies[1] * params[P.SHUTDOWN_COST] / hours + tallies[7]
@@ -257,4 +286,4 @@ def run_ensemble(params, seed, first_run, skill0, total_compute,
         run_one(params, run_key(seed, first_run + r), skill0[r], total_compute,
                 capacity, security0, monitoring, kill_switch, jurisdiction, indptr, indices,
                 jur_monitoring, jur_kill, jur_reporting, jur_fp_weight,
-                series[r], outcomes[r])
+                series[r], outcomes[r], 0)

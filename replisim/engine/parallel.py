@@ -1,0 +1,212 @@
+"""Within-run parallel passes: one run's replica table split over threads (a single huge run).
+
+The ensemble mode puts whole runs on threads. A single run of 10^7 replicas has one run only, so here the
+slots of one run are split instead. The random streams are already per (run, step, phase, block of BLOCK
+slots), so the blocks can be processed in any order by any thread. What stays shared is handled without atomics:
+
+* act: each thread adds its node counters (freed slots, proposals, incidents) to its own row of a
+  (3, chunks, nodes) buffer and its tallies to one row per block; rows are summed afterwards in a fixed order
+  (integer counts; the float tallies are summed block by block), so the totals do not depend on the split.
+* resolve: the serial pass decides, node by node, which proposals get the free slots by selection sampling in
+  table order, which is inherently sequential. Here every proposal gets a random priority, a hash of
+  (run, step, slot) that is distinct for distinct slots; a node with S free slots and P > S proposals accepts
+  the S smallest priorities. That is again a uniformly random subset of size S (the same distribution), and it
+  does not depend on which thread looks at which proposal. The rest of resolve (births with mutation and
+  emergent misalignment, retraining) draws from the same per-block streams in the same order as the serial
+  pass, minus the selection draws.
+* compaction: each block compacts its survivors to its own start (threads touch disjoint rows), then the block
+  prefixes are moved down in block order and the newborns appended after them.
+
+So a run in this mode gives the same numbers for any thread count, and numbers distributed like the ensemble
+mode's (not the same numbers: the selection rule consumes no draws from the block streams).
+"""
+
+import numpy as np
+from numba import prange
+
+from .jit import jit
+from .kernels import (
+    DEAD, MOVING, act_range, append_birth, apply_warnings, move_row, report_incidents, reset_nodes, settle,
+    survive, tally_node,
+)
+from .params import P
+from .rng import BLOCK, GOLDEN, PHASE_RESOLVE, mix64, stream
+
+PHASE_SELECT = 4  # key of the priority hash of proposals (apart from the act/resolve streams)
+NONE_ACCEPTED, ALL_ACCEPTED, BY_PRIORITY = 0, 1, 2
+
+
+@jit(parallel=True)
+def act_par(
+    t, n, rkey, params, latency, kill_floor, jur_factor,
+    node, lineage, skill, evasion, avoid, flags, order_due, target,
+    capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
+    occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill, jur_reporting,
+    incidents, warned, tallies, node_buf, block_tallies,
+):
+    """The act pass of one run over threads; same arguments as ``kernels.act`` plus the private buffers
+    ``node_buf`` (3, chunks, nodes) int32 and ``block_tallies`` (blocks, 8) float64."""
+    nb = (n + BLOCK - 1) // BLOCK
+    n_chunks = node_buf.shape[1]
+    n_nodes = capacity.shape[0]
+    for c in prange(n_chunks):
+        fr = node_buf[0, c]
+        pr = node_buf[1, c]
+        ic = node_buf[2, c]
+        fr[:] = 0
+        pr[:] = 0
+        ic[:] = 0
+        for b in range(c * nb // n_chunks, (c + 1) * nb // n_chunks):
+            bt = block_tallies[b]
+            bt[:] = 0.0
+            act_range(b * BLOCK, min(n, (b + 1) * BLOCK), False, t, rkey, params, latency, kill_floor, jur_factor,
+                      node, lineage, skill, evasion, avoid, flags, order_due, target,
+                      capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
+                      occ, node_mis, node_coal, coal_parent, warn_until, jur_kill, warned,
+                      fr, pr, ic, bt)
+    for v in prange(n_nodes):
+        f_sum = 0
+        p_sum = 0
+        i_sum = 0
+        for c in range(n_chunks):
+            f_sum += node_buf[0, c, v]
+            p_sum += node_buf[1, c, v]
+            i_sum += node_buf[2, c, v]
+        freed[v] += f_sum
+        prop_left[v] += p_sum
+        incidents[v] += i_sum
+    for b in range(nb):  # fixed order: float sums independent of the thread count
+        for k in range(5):
+            tallies[k] += block_tallies[b, k]
+    report_incidents(t, params, jurisdiction, incidents, alert_from, jur_reporting)
+
+
+@jit(inline="always")
+def priority(pkey, i):
+    """Random priority of the proposal of slot i: mix64 is a bijection, so distinct slots never tie."""
+    return mix64(pkey + GOLDEN * np.uint64(i + 1))
+
+
+@jit(inline="always")
+def accepted(i, tg, pkey, rule, threshold):
+    r = rule[tg]
+    if r == ALL_ACCEPTED:
+        return True
+    if r == BY_PRIORITY:
+        return priority(pkey, i) <= threshold[tg]
+    return False
+
+
+@jit(parallel=True)
+def select_by_priority(n, pkey, target, prop_left, slots_left, rule, threshold, offset):
+    """Step 5 without a sequential pass: per node, accept all, none, or the S smallest priorities."""
+    n_nodes = prop_left.shape[0]
+    contested = 0
+    for v in range(n_nodes):
+        p, s = prop_left[v], slots_left[v]
+        offset[v] = contested
+        if p <= s:
+            rule[v] = ALL_ACCEPTED
+        elif s <= 0:
+            rule[v] = NONE_ACCEPTED
+        else:
+            rule[v] = BY_PRIORITY
+            contested += p
+    offset[n_nodes] = contested
+    if contested == 0:
+        return
+    prio = np.empty(contested, np.uint64)
+    fill = offset[:n_nodes].copy()
+    for i in range(n):  # one sequential gather of the contested proposals (a light pass: no random draws)
+        tg = target[i]
+        if tg >= 0 and rule[tg] == BY_PRIORITY:
+            prio[fill[tg]] = priority(pkey, i)
+            fill[tg] += 1
+    for v in prange(n_nodes):
+        if rule[v] == BY_PRIORITY:
+            seg = prio[offset[v]:offset[v + 1]]
+            seg.sort()
+            threshold[v] = seg[slots_left[v] - 1]
+
+
+@jit(parallel=True)
+def resolve_par(
+    t, n, rkey, params,
+    node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+    b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
+    capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent, warn_until,
+    incidents, warned, tallies, rule, threshold, offset, block_tallies, block_counts,
+):
+    """The resolve pass of one run over threads; same arguments and result as ``kernels.resolve`` plus
+    ``rule`` (nodes) int8, ``threshold`` (nodes) uint64, ``offset`` (nodes + 1) int64, ``block_tallies``
+    (blocks, 8) float64 and ``block_counts`` (blocks, 4) int64."""
+    retrain = params[P.RETRAINING_RATE]
+    collusion = params[P.COLLUSION] > 0
+    nb = (n + BLOCK - 1) // BLOCK
+    tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, node_mis, node_coal,
+                             incidents)
+    apply_warnings(t, params, coal_parent, warn_until, warned)
+    pkey = stream(rkey, t, PHASE_SELECT, 0)
+    select_by_priority(n, pkey, target, prop_left, slots_left, rule, threshold, offset)
+    prop_left[:] = 0
+    # survivors and births per block, then their offsets
+    for b in prange(nb):
+        survivors = 0
+        born = 0
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            f = flags[i]
+            survivors += (f & DEAD) == 0
+            tg = target[i]
+            if tg >= 0 and (f & MOVING) == 0 and accepted(i, tg, pkey, rule, threshold):
+                born += 1
+        block_counts[b, 0] = survivors
+        block_counts[b, 1] = born
+    w_total = 0
+    births = 0
+    for b in range(nb):
+        block_counts[b, 2] = w_total
+        block_counts[b, 3] = births
+        w_total += block_counts[b, 0]
+        births += block_counts[b, 1]
+    # births, flights, retraining and compaction of each block to its own start
+    for b in prange(nb):
+        state = stream(rkey, t, PHASE_RESOLVE, b)
+        k = block_counts[b, 3]
+        w = b * BLOCK
+        flights = 0.0
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            f = flags[i]
+            tg = target[i]
+            if tg >= 0 and accepted(i, tg, pkey, rule, threshold):
+                state, born = settle(state, params, i, k, tg, f, node, order_due, lineage, generation, skill,
+                                     evasion, avoid, b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid,
+                                     b_flags)
+                k += born
+                flights += 1 - born
+            if f & DEAD:
+                continue
+            state, f = survive(state, retrain, f)
+            move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, order_due)
+            w += 1
+        block_tallies[b, 6] = flights
+    # block prefixes down to their final rows, in block order (a row only ever moves to a lower index)
+    for b in range(nb):
+        dst = block_counts[b, 2]
+        src = b * BLOCK
+        if dst != src:
+            for r in range(block_counts[b, 0]):
+                move_row(src + r, dst + r, flags[src + r], node, lineage, generation, skill, evasion, avoid, flags,
+                         order_due)
+    for k in prange(births):
+        append_birth(k, w_total + k, node, lineage, generation, skill, evasion, avoid, flags, order_due,
+                     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+    w = w_total + births
+    # node tallies and coalition merges (merging is order-independent: the smaller id becomes the root)
+    for i in range(w):
+        tally_node(node[i], lineage[i], flags[i], occ, node_mis, node_coal, coal_parent, warn_until, collusion)
+    flights = 0.0
+    for b in range(nb):
+        flights += block_tallies[b, 6]
+    tallies[5] = births
+    tallies[6] += flights
+    return w
