@@ -9,11 +9,12 @@ One step (docs/ODD.md, "Process overview")::
 
     1 governance update     if-then commitments in force, incident-report alerts -> monitoring, kill floor, latency
     2-4 replicas act        every replica detects / is shut down / flees / copies (agents.Replica.step), all
-                            against the state at the start of the step
-      detection effects     hardening, quarantine, coalition warnings, alerts, if-then trigger
+                            against the state at the start of the step; then incidents are counted (alerts,
+                            if-then trigger)
     5 resolution            the shut-down replicas leave; each node's free slots go to a uniformly random
                             subset of the copies proposed onto it; accepted copies are born, accepted flights move
-    6 coalitions            misaligned replicas meeting on a node merge their coalitions
+    6 incidents, coalitions nodes with incidents harden and go offline, coalitions of detected replicas are
+                            warned (all from the next step); misaligned replicas meeting on a node merge
     7 retraining            misaligned replicas turn aligned with retraining_rate
     8 record                DataCollector
 """
@@ -146,7 +147,7 @@ class ReplicationModel(mesa.Model):
                             r.shutdown_avoidance)
 
         # per-step counters (reset each step) and run totals
-        self.detected: list[Replica] = []
+        self.incidents: list[tuple[Replica, ComputeNode]] = []  # this step's detections and where they happened
         self.detections = self.shutdowns = self.births = self.flights = self.avoidance_events = 0
         self.collateral = 0.0
         self.totals = defaultdict(float)
@@ -238,7 +239,7 @@ class ReplicationModel(mesa.Model):
 
     def detect(self, r: Replica) -> None:
         r.order_due = self.now + self.latency
-        self.detected.append(r)  # the consequences for the node and the coalition wait until everyone acted
+        self.incidents.append((r, r.cell))  # the consequences wait until everyone has acted
 
     def shut_down(self, r: Replica) -> None:
         r.dead = True
@@ -249,7 +250,7 @@ class ReplicationModel(mesa.Model):
         """One synchronous step (the list in the module docstring)."""
         self.detections = self.shutdowns = self.births = self.flights = self.avoidance_events = 0
         self.collateral = 0.0
-        self.detected = []
+        self.incidents = []
         if len(self.agents) == 0:  # contained: nothing happens any more
             self.datacollector.collect(self)
             self.running = False
@@ -257,8 +258,9 @@ class ReplicationModel(mesa.Model):
         self.totals["replica_steps"] += len(self.agents)
         self.update_governance()  # 1
         self.agents.shuffle_do("step")  # 2-4, on start-of-step state
-        self.apply_detections()
+        self.count_incidents()
         self.resolve()  # 5
+        self.react_to_incidents()  # 6: hardening, quarantine, warnings (from the next step)
         if self.collusion:
             self.merge_coalitions()  # 6
         self.retrain()  # 7
@@ -280,34 +282,38 @@ class ReplicationModel(mesa.Model):
             self.jur_factor[j] = f
         self.fp_weight = sum(f * w for f, w in zip(self.jur_factor, self.jur_fp_weight))
 
-    def apply_detections(self):
-        """What this step's detections change: node hardening and quarantine, alerts, coalition warnings, if-then."""
+    def count_incidents(self):
+        """This step's detections: tallies, incident-report alerts and the if-then trigger."""
         t, g = self.now, self.cfg.governance
-        skill_sum = 0.0
-        for r in self.detected:
-            node = r.cell
-            skill_sum += r.skill
-            if g.hardening > 0:
-                node.security = min(1.0, node.security + g.hardening)
-            if g.quarantine_steps > 0:
-                node.quarantined_until = t + g.quarantine_steps
-            if g.reporting.enabled and self.jur_reporting[node.jurisdiction]:
-                j0 = node.jurisdiction
+        for _, node in self.incidents:
+            j0 = node.jurisdiction
+            if g.reporting.enabled and self.jur_reporting[j0]:
+                # the reporting jurisdiction is alerted from the next step, the others after the delay
                 self.alert_from[j0] = min(self.alert_from[j0], t + 1)
                 for j, reports in enumerate(self.jur_reporting):
                     if j != j0 and reports:
                         self.alert_from[j] = min(self.alert_from[j], t + g.reporting.delay)
-            if self.collusion and r.misaligned:
-                self.coalitions.warn(r.lineage, t + self.warning_steps)
-        self.detections = len(self.detected)
+        self.detections = len(self.incidents)
         self.totals["detections"] += self.detections
         self.totals["shutdowns"] += self.shutdowns
         self.totals["avoidance_events"] += self.avoidance_events
         it = g.if_then
         if it.enabled and self.triggered_at is None and self.totals["detections"] > 0:
-            mean_skill = skill_sum / max(self.detections, 1)
+            mean_skill = sum(r.skill for r, _ in self.incidents) / max(self.detections, 1)
             if self.totals["detections"] >= it.incident_threshold or mean_skill >= it.capability_threshold:
                 self.triggered_at = t
+
+    def react_to_incidents(self):
+        """Nodes with incidents harden and go offline, coalitions of detected replicas are warned: all from the
+        next step, so that this step's decisions stay on start-of-step state."""
+        t, g = self.now, self.cfg.governance
+        for r, node in self.incidents:
+            if g.hardening > 0:
+                node.security = min(1.0, node.security + g.hardening)
+            if g.quarantine_steps > 0:
+                node.quarantined_until = t + g.quarantine_steps
+            if self.collusion and r.misaligned:
+                self.coalitions.warn(r.lineage, t + self.warning_steps)
 
     def resolve(self):
         """5. The shut-down leave; each node's free slots go to a uniformly random subset of its proposals."""
@@ -317,7 +323,7 @@ class ReplicationModel(mesa.Model):
         for r in acting:
             if r.proposal is not None:
                 target = r.proposal[0]
-                # quarantined nodes (this step's quarantines included) neither send nor receive
+                # quarantined nodes neither send nor receive
                 if r.cell.quarantined_until < t and target.quarantined_until < t:
                     offered[target].append(r)
         for r in acting:
