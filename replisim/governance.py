@@ -64,6 +64,11 @@ def apply_governance(cfg: Config, net: Network) -> GovernedNetwork:
         kill[:] = g.kill_switch
     jur_monitoring = np.array([r.monitoring_factor for r in regions], np.float64)
     jur_kill = np.array([r.kill_switch_factor for r in regions], np.float64)
+    if g.harmonize > 0:
+        # a common international standard lifts lax jurisdictions toward the reference level (factor 1);
+        # stricter jurisdictions keep their own, stricter factors
+        jur_monitoring = np.where(jur_monitoring < 1, jur_monitoring + g.harmonize * (1 - jur_monitoring), jur_monitoring)
+        jur_kill = np.where(jur_kill < 1, jur_kill + g.harmonize * (1 - jur_kill), jur_kill)
     jur_reporting = np.array([r.reporting for r in regions], np.bool_)
     fp = np.bincount(net.jurisdiction, weights=capacity * monitoring.astype(np.float64), minlength=len(regions))
     return GovernedNetwork(

@@ -124,6 +124,9 @@ class GovernanceCfg:
     if_then: IfThenCfg = field(default_factory=IfThenCfg)
     reporting: ReportingCfg = field(default_factory=ReportingCfg)
     export_cap: float = _f(1.0, range=PROB, doc="share of capacity usable in export-controlled jurisdictions")
+    harmonize: float = _f(
+        0.0, range=PROB, doc="common standard: moves each lax jurisdiction's monitoring and kill-switch factors toward 1"
+    )
     quarantine_steps: int = _f(0, range=NONNEG, doc="steps a node is offline after an incident on it")
     retraining_rate: float = _f(0.0, range=PROB, doc="per-step P(a misaligned replica is retrained)")
     false_positive_rate: float = _f(0.01, range=PROB, doc="slots taken offline per unit monitoring per step")

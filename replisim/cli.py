@@ -1,0 +1,288 @@
+"""The ``replisim`` command: a Hydra app over the packaged ``conf/`` tree, plus the subcommands ``demo`` and ``aggregate``.
+
+::
+
+    replisim                                   # main job: every governance regime on the default scenario
+    replisim scenario=pan2024_qwen25_72b runs=500
+    replisim governance=if_then                # that regime against the baseline 'none'
+    replisim -m governance=glob(*) scenario=pan2024_llama31_70b,pan2024_qwen25_72b   # a sweep
+    replisim aggregate multirun/2026-01-01/12-00-00                                # (re)aggregate a sweep
+    replisim demo ...                          # the classroom demo
+
+Every override is composed and validated before Hydra starts (for a sweep: every combination of swept
+values), so a bad override prints one line ``replisim: error: ...``, exits with status 2, shows no traceback
+and writes nothing: Hydra would otherwise create its output directory before the task sees the config.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+
+from .config import ConfigError, compose, register_schema, to_config
+from .config.compose import CONFIG_MODULE, _group_options
+
+PROG = "replisim"
+BASELINE = "none"
+# Beyond this many combinations a sweep is validated value by value (each swept value with the first value
+# of every other key) instead of combination by combination: composing takes about 0.1 s.
+MAX_CHECKED_COMBINATIONS = 64
+# Hydra flags after which nothing is run, so nothing needs validating.
+_INFO_FLAGS = ("help", "hydra_help", "info", "shell_completion", "version")
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {str(message).strip().splitlines()[0] if str(message).strip() else message}", file=sys.stderr)
+    return 2
+
+
+def regimes() -> list[str]:
+    """The governance presets in conf/governance/, the baseline first."""
+    names = _group_options("governance")
+    return [BASELINE] + [n for n in names if n != BASELINE]
+
+
+# --- validation before Hydra starts --------------------------------------------------------------------------
+
+
+def _raise(message: str):
+    """argparse's ``error`` prints usage and the message on two lines and exits; raise a one-line error instead."""
+    raise ConfigError(message)
+
+
+def _hydra_args(argv: list[str]):
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+    parser.error = _raise
+    return parser.parse_args(argv)
+
+
+def _expand(override) -> list[str]:
+    """The values of one (possibly swept) override, as override strings ``key=value``."""
+    from hydra.core.override_parser.types import Glob
+
+    prefix = override.get_key_element()
+    if not override.is_sweep_override():
+        return [override.input_line]
+    value = override.value()
+    if isinstance(value, Glob):
+        group = override.key_or_group
+        names = value.filter(_group_options(group)) if not group.startswith("hydra") else []
+        if not names:
+            raise ConfigError(f"{override.input_line}: matches no option of '{group}'")
+        return [f"{prefix}={n}" for n in names]
+    if override.is_interval_sweep():
+        raise ConfigError(f"{override.input_line}: interval sweeps need an optimizing sweeper; use a list or range()")
+    return [f"{prefix}={v}" for v in override.sweep_string_iterator()]
+
+
+def job_override_sets(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """Override lists to validate: one for a single run, every combination (or every value) for a sweep."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as exc:
+        raise ConfigError(str(exc).strip().splitlines()[0]) from None
+    if not multirun:
+        swept = [o.input_line for o in parsed if o.is_sweep_override()]
+        if swept:
+            raise ConfigError(f"{swept[0]}: a sweep needs -m (--multirun)")
+        return [overrides]
+    values = [_expand(o) for o in parsed]
+    total = 1
+    for v in values:
+        total *= len(v)
+    if total <= MAX_CHECKED_COMBINATIONS:
+        return [list(c) for c in itertools.product(*values)]
+    sets = []
+    for k, options in enumerate(values):
+        for option in options[1:] if k else options:
+            sets.append([option if j == k else v[0] for j, v in enumerate(values)])
+    return sets
+
+
+def _run_mode_sets(overrides: list[str]) -> list[list[str]]:
+    """The main job composes each regime with the user's overrides: validate each of them."""
+    return [overrides + [f"governance={g}"] for g in main_job_regimes(overrides)]
+
+
+def main_job_regimes(overrides: list[str]) -> list[str]:
+    """All presets, or the baseline and the regime(s) named by a ``governance=`` override."""
+    chosen = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == "governance"]
+    if not chosen:
+        return regimes()
+    return list(dict.fromkeys([BASELINE] + chosen))
+
+
+def _hydra_group_options(group: str) -> list[str]:
+    """Options of a Hydra group such as hydra/launcher: Hydra's packaged ones and those plugins register."""
+    from importlib.resources import files
+
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.plugins import Plugins
+
+    Plugins.instance()  # imports every hydra_plugins module, which registers the plugins' configs
+    names = set()
+    try:
+        names |= {n[:-5] for n in ConfigStore.instance().list(group) if n.endswith(".yaml")}
+    except OSError:
+        pass
+    root = files("hydra.conf").joinpath(group)
+    if root.is_dir():
+        names |= {p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml")}
+    return sorted(names)
+
+
+def _check_hydra_groups(overrides: list[str]) -> None:
+    for o in overrides:
+        key, _, value = o.partition("=")
+        key = key.lstrip("+~")
+        if key.startswith("hydra/") and value:
+            options = _hydra_group_options(key)
+            if value not in options:
+                from .config.validate import did_you_mean
+
+                raise ConfigError(f"{key}={value}: no such option; allowed: {', '.join(options)}{did_you_mean(value, options)}")
+
+
+def prevalidate(argv: list[str]) -> None:
+    """Raise ConfigError if Hydra would reject ``argv`` or a job would get an invalid configuration."""
+    args = _hydra_args(argv)
+    if any(getattr(args, f, None) for f in _INFO_FLAGS) or args.cfg:
+        return  # Hydra prints and exits; it reports its own errors there
+    if args.config_path or args.config_name or args.config_dir or args.experimental_rerun:
+        return  # composition differs from the packaged tree: Hydra validates it (the schema still applies)
+    overrides = list(args.overrides)
+    _check_hydra_groups(overrides)
+    if args.multirun:
+        sets = job_override_sets(overrides, multirun=True)
+    else:
+        job_override_sets(overrides, multirun=False)
+        sets = _run_mode_sets(overrides)
+    for s in sets:
+        compose(s)
+
+
+# --- the Hydra app -------------------------------------------------------------------------------------------
+
+
+def _task_overrides() -> dict[str, str]:
+    from hydra.core.hydra_config import HydraConfig
+
+    pairs = (o.split("=", 1) for o in HydraConfig.get().overrides.task)
+    return {k.lstrip("+~"): v for k, v in pairs}
+
+
+def _sweep_job(dcfg) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    from .sweep import run_job
+
+    cfg = to_config(dcfg)
+    out = Path(HydraConfig.get().runtime.output_dir)
+    if not run_job(cfg, out, _task_overrides()):
+        print(f"{PROG}: job {out.name} already done (done.json matches its config): skipped", file=sys.stderr)
+
+
+def _main_job(dcfg) -> None:
+    """Every regime (or the chosen ones) on the composed scenario: table, figures and report in the run dir."""
+    from hydra import compose as hydra_compose
+    from hydra.core.hydra_config import HydraConfig
+    from tqdm.auto import tqdm
+
+    from .sweep import aggregate, run_job
+
+    hc = HydraConfig.get()
+    out = Path(hc.runtime.output_dir)
+    user = list(hc.overrides.task)
+    names = main_job_regimes(user)
+    base = to_config(dcfg)
+    print(f"{PROG}: {len(names)} regimes x {base.runs} runs of scenario '{base.scenario}' "
+          f"({base.network.nodes} nodes, {base.sim.steps} steps) -> {out}", file=sys.stderr)
+    bar = tqdm(names, desc="regimes", unit="regime")
+    for k, name in enumerate(bar):
+        bar.set_postfix_str(name)
+        # the app's Hydra is initialised here, so compose reuses its search path and the user's overrides
+        cfg = to_config(hydra_compose(config_name="config", overrides=user + [f"governance={name}"]))
+        run_job(cfg, out / name, {"governance": name}, progress=True, order=k)
+    bar.close()
+    aggregate(out, title=f"Governance regimes on scenario '{base.scenario}' ({base.runs} runs each)")
+
+
+def _app(dcfg) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        _sweep_job(dcfg)
+    else:
+        _main_job(dcfg)
+
+
+def _run_hydra(argv: list[str]) -> int:
+    import hydra
+
+    register_schema()
+    entry = hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name="config", version_base="1.3")(_app)
+    saved = sys.argv
+    sys.argv = [PROG, *argv]  # hydra.main reads its arguments from sys.argv
+    try:
+        entry()
+    finally:
+        sys.argv = saved
+    return 0
+
+
+# --- subcommands ---------------------------------------------------------------------------------------------
+
+
+def _demo(argv: list[str]) -> int:
+    try:
+        found = find_spec("replisim.demo.cli") is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        return _fail("the classroom demo (replisim.demo) is not part of this installation")
+    from .demo.cli import main as demo_main
+
+    return demo_main(argv) or 0
+
+
+def _aggregate(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=f"{PROG} aggregate",
+                                     description="(Re)aggregate a sweep directory: table, figures and report.")
+    parser.add_argument("sweep_dir", help="a multirun directory (hydra.sweep.dir) or a main job's output directory")
+    parser.add_argument("--title", default=None, help="title of the report")
+    parser.error = _raise
+    try:
+        args = parser.parse_args(argv)
+        from .sweep import aggregate
+
+        aggregate(Path(args.sweep_dir), title=args.title)
+    except (ConfigError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:
+        return _demo(argv[1:])
+    if argv[:1] == ["aggregate"]:
+        return _aggregate(argv[1:])
+    try:
+        prevalidate(argv)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    return _run_hydra(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

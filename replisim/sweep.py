@@ -1,0 +1,317 @@
+"""Sweep jobs that can be resumed, and the aggregation of a finished sweep into one table, figures and a report.
+
+A job directory holds ``outcomes.parquet`` and ``series.parquet`` (written atomically by
+:meth:`Ensemble.to_parquet`) and, written last and atomically, ``done.json``: the digest of the job's
+configuration and the overrides that define the job. A job whose marker exists and whose digest matches is
+finished; re-running an interrupted sweep into the same directory skips it. A job killed half-way leaves no
+marker, so it runs again from scratch.
+
+Aggregation reads the immediate subdirectories of a sweep root that hold a marker, so it works the same for
+a Hydra multirun (``<sweep.dir>/<job number>/``) and for the main job (``<run dir>/<regime>/``), whichever
+launcher ran the jobs. Each job's runs depend only on (seed, run index), so the aggregated table is the
+same for every launcher.
+
+This module is part of the command line's edge: the engine never imports it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hydra.experimental.callback import Callback
+
+from . import __version__
+from .config import Config
+from .ensemble import Ensemble, write_parquet_atomic
+from .simulate import simulate
+from .stats import wilson
+
+DONE = "done.json"
+TABLE = "table"  # table.parquet and table.csv at the sweep root
+# Settings that change how fast a job runs but not its numbers: excluded from the digest, so that resuming
+# with another thread count still skips finished jobs.
+NOT_IN_DIGEST = {"sim": ("threads",)}
+
+
+def config_digest(cfg: Config) -> str:
+    """SHA-256 of the configuration's values (JSON with sorted keys), ignoring settings that cannot change results."""
+    values = dataclasses.asdict(cfg)
+    for section, keys in NOT_IN_DIGEST.items():
+        for key in keys:
+            values[section].pop(key, None)
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path``, then rename: readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_marker(job_dir: Path) -> dict | None:
+    try:
+        return json.loads((Path(job_dir) / DONE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_done(job_dir: Path, digest: str) -> bool:
+    marker = read_marker(job_dir)
+    return (
+        marker is not None
+        and marker.get("config_digest") == digest
+        and (Path(job_dir) / "outcomes.parquet").is_file()
+        and (Path(job_dir) / "series.parquet").is_file()
+    )
+
+
+def run_job(cfg: Config, job_dir: str | os.PathLike, overrides: Mapping[str, str], progress: bool = False,
+            order: int | None = None) -> bool:
+    """Simulate ``cfg`` into ``job_dir`` unless a matching finished job is there. Returns True if it ran.
+
+    ``overrides`` (key -> value as typed) become the job's columns in the aggregated table; ``order`` places
+    the job in that table (default: the directory's number, as Hydra names sweep jobs).
+    """
+    job_dir = Path(job_dir)
+    digest = config_digest(cfg)
+    if is_done(job_dir, digest):
+        return False
+    job_dir.mkdir(parents=True, exist_ok=True)
+    # A marker of another configuration must go before new outputs are written: if this run is killed,
+    # no marker may vouch for a mixture of old and new files.
+    (job_dir / DONE).unlink(missing_ok=True)
+    start = time.perf_counter()
+    ensemble = simulate(cfg, progress=progress)
+    ensemble.to_parquet(job_dir)
+    marker = {
+        "config_digest": digest,
+        "overrides": dict(overrides),
+        "scenario": cfg.scenario,
+        "governance": cfg.governance.name,
+        "runs": cfg.runs,
+        "seed": cfg.seed,
+        "steps": cfg.sim.steps,
+        "replisim_version": __version__,
+        "wall_s": round(time.perf_counter() - start, 3),
+    }
+    if order is not None:
+        marker["order"] = order
+    write_text_atomic(job_dir / DONE, json.dumps(marker, indent=2, sort_keys=True) + "\n")
+    return True
+
+
+# --- aggregation ------------------------------------------------------------------------------------------
+
+
+def _job_order(path: Path):
+    # Hydra numbers jobs 0, 1, ... 10: sort numerically, so the table's order is the sweep's order
+    if path.name.isdigit():
+        return (0, int(path.name), "")
+    order = (read_marker(path) or {}).get("order")
+    return (0, order, path.name) if isinstance(order, int) else (1, 0, path.name)
+
+
+def finished_jobs(root: Path) -> tuple[list[Path], list[Path]]:
+    """(finished job directories, unfinished ones) among the immediate subdirectories of ``root``."""
+    done, unfinished = [], []
+    for sub in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_job_order):
+        if (sub / DONE).is_file():
+            done.append(sub)
+        elif (sub / ".hydra").is_dir() or (sub / "outcomes.parquet").exists():
+            unfinished.append(sub)
+    return done, unfinished
+
+
+def collect(root: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Path], list[str]]:
+    """One row per (job, run): the job's swept values as columns, then its outcomes.
+
+    Returns the table, the directory of each job label and the keys whose values differ between jobs.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such sweep directory")
+    done, unfinished = finished_jobs(root)
+    if unfinished:
+        print(f"replisim: warning: {len(unfinished)} unfinished job(s) left out: "
+              f"{', '.join(p.name for p in unfinished)}; re-run the sweep to complete them", file=sys.stderr)
+    if not done:
+        raise FileNotFoundError(f"{root}: no finished job (no */{DONE})")
+    markers = [read_marker(d) for d in done]
+    keys: list[str] = []
+    for m in markers:
+        keys += [k for k in m["overrides"] if k not in keys]
+    # the keys whose value differs between jobs name the jobs; fixed overrides are columns too
+    swept = [k for k in keys if len({str(m["overrides"].get(k, "")) for m in markers}) > 1]
+    frames, dirs = [], {}
+    for job_dir, m in zip(done, markers):
+        outcomes = pd.read_parquet(job_dir / "outcomes.parquet")
+        label = job_label(m["overrides"], swept) or m["governance"]
+        dirs[label] = job_dir
+        front = {"job": job_dir.name, "label": label}
+        for k in keys:
+            if k not in outcomes.columns:  # e.g. seed: the outcome column already holds the value, typed
+                front[k] = str(m["overrides"].get(k, ""))
+        # the regime and scenario labels are always there, so reports can compare regimes of any sweep
+        front.setdefault("governance", m["governance"])
+        front.setdefault("scenario", m["scenario"])
+        head = pd.DataFrame({k: [v] * len(outcomes) for k, v in front.items()})
+        body = outcomes.drop(columns=[c for c in outcomes.columns if c in front])
+        frames.append(pd.concat([head, body.reset_index(drop=True)], axis=1))
+    return pd.concat(frames, ignore_index=True), dirs, swept
+
+
+def job_label(overrides: Mapping[str, str], swept: list[str]) -> str:
+    """A short name of a job: the regime alone when only governance varies, else ``k=v, ...`` of what varies."""
+    if swept == ["governance"]:
+        return str(overrides["governance"])
+    return ", ".join(f"{k}={overrides[k]}" for k in swept if k in overrides)
+
+
+def summary_table(frame: pd.DataFrame, by: str = "label") -> pd.DataFrame:
+    """Per job: P(loss of control) with its 95% Wilson interval, P(extinct), medians of peak, final and cost."""
+    rows = []
+    for name, g in frame.groupby(by, sort=False):
+        n = len(g)
+        k = int(g["loss_of_control"].sum())
+        lo, hi = wilson(k, n)
+        rows.append({
+            by: name,
+            "runs": n,
+            "P(loss of control)": k / n,
+            "95% CI": f"[{lo:.3f}, {hi:.3f}]",
+            "P(extinct)": float(g["extinct"].mean()),
+            "median peak": float(g["peak_replicas"].median()),
+            "median final": float(g["final_replicas"].median()),
+            "median collateral node-h": float(g["collateral_node_hours"].median()),
+        })
+    return pd.DataFrame(rows)
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    def cell(v):
+        return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _comparison(frame: pd.DataFrame, keys: list[str], compare: Callable) -> pd.DataFrame | None:
+    """Each regime against the baseline ``none`` (or the first value of the first swept key), within each
+    combination of the other swept keys."""
+    by = "governance" if frame["governance"].nunique() > 1 else next((k for k in keys if frame[k].nunique() > 1), None)
+    if by is None:
+        return None
+    values = list(dict.fromkeys(frame[by]))
+    baseline = "none" if "none" in values else values[0]
+    others = [k for k in keys if k != by and frame[k].nunique() > 1]
+    if not others:
+        return compare(frame, by=by, baseline=baseline)
+    parts = []
+    for combo, g in frame.groupby(others, sort=False):
+        if baseline not in set(g[by]) or g[by].nunique() < 2:
+            continue
+        part = compare(g, by=by, baseline=baseline)
+        combo = combo if isinstance(combo, tuple) else (combo,)
+        for k, v in zip(others, combo):
+            part.insert(0, k, v)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
+def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = True) -> pd.DataFrame:
+    """Write ``table.parquet``/``table.csv``, ``summary.csv``, the comparison, figures and ``report.md`` at ``root``.
+
+    Figures and the comparison come from :mod:`replisim.plots` and :mod:`replisim.report` when those are
+    installed; otherwise the report holds the summary table only and says so.
+    """
+    root = Path(root)
+    frame, dirs, keys = collect(root)
+    write_parquet_atomic(frame, root / f"{TABLE}.parquet")
+    write_text_atomic(root / f"{TABLE}.csv", frame.to_csv(index=False))
+    summary = summary_table(frame)
+    write_text_atomic(root / "summary.csv", summary.to_csv(index=False))
+    if echo:
+        with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
+            print(summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    title = title or f"replisim: {root.name}"
+    notes = []
+    comparison = None
+    if find_spec("replisim.report") is not None:
+        from . import report
+
+        comparison = _comparison(frame, keys or ["governance"], report.compare)
+        if comparison is not None:
+            write_text_atomic(root / "comparison.csv", comparison.to_csv(index=False))
+    else:
+        notes.append("replisim.report is not installed: no comparison with bootstrap intervals.")
+    figures = {}
+    if find_spec("replisim.plots") is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only: no display needed on a cluster node
+        import matplotlib.pyplot as plt
+
+        from . import plots
+
+        ensembles = {label: Ensemble.from_parquet(d) for label, d in dirs.items()}
+        fig_dir = root / "figures"
+        fig_dir.mkdir(exist_ok=True)
+        for name, fig in plots.regime_figures(frame, ensembles).items():
+            path = fig_dir / f"{name}.png"
+            tmp = fig_dir / f".{name}.tmp.png"
+            fig.savefig(tmp, dpi=150)
+            os.replace(tmp, path)
+            figures[name] = path.relative_to(root)
+            plt.close(fig)
+    else:
+        notes.append("replisim.plots is not installed: no figures.")
+    if comparison is not None and find_spec("replisim.report") is not None:
+        from . import report
+
+        text = report.markdown(frame, comparison, title)
+    else:
+        text = f"# {title}\n\n{_markdown_table(summary)}\n"
+    if figures:
+        text += "\n## Figures\n\n" + "".join(f"![{n}]({p})\n" for n, p in figures.items())
+    if notes:
+        text += "\n" + "".join(f"- {n}\n" for n in notes)
+    write_text_atomic(root / "report.md", text)
+    if echo:
+        for n in notes:
+            print(f"replisim: note: {n}", file=sys.stderr)
+        print(f"replisim: wrote {root / (TABLE + '.parquet')}, {TABLE}.csv, report.md"
+              + (f" and {len(figures)} figures" if figures else ""), file=sys.stderr)
+    return frame
+
+
+class AggregateCallback(Callback):
+    """Hydra callback (``hydra.callbacks`` in conf/config.yaml): aggregate the sweep when the multirun ends.
+
+    Hydra turns an exception in a callback into a warning; the error is printed on one line instead, so a
+    failed aggregation is not lost in the warnings, and ``replisim aggregate <dir>`` can redo it.
+    """
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        try:
+            aggregate(Path(config.hydra.sweep.dir))
+        except Exception as exc:  # noqa: BLE001 - reported, and the sweep's job results stay on disk
+            print(f"replisim: error: aggregation of {config.hydra.sweep.dir} failed: {exc}", file=sys.stderr)
+            raise
