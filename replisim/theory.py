@@ -1,0 +1,633 @@
+"""Closed-form and numerical theory of the engine's process, used to hold the engine to account.
+
+The engine packs copies onto the parent's own node while that node had a free slot at the start of the step,
+and only spills to a uniformly drawn node when it was full. So in the early phase (network nearly empty) the
+independent unit is not a replica but the *colony* of one node: the replicas on a node compete for its slots,
+while copies spilled from a full node found new colonies on empty nodes, independently of each other. A
+colony's state is its configuration: how many of its replicas carry no shutdown order, and how many carry one
+due in r = 0 .. latency-1 steps. This module builds, for every node class (nodes with the same capacity,
+security, monitoring and kill switch), the exact one-step law of a colony from the step schedule of
+``replisim.engine.kernels`` and derives from it:
+
+- the early phase as a multi-type Galton-Watson process whose individuals are colonies (one generation = one
+  step): ``extinction_probability`` (the minimal fixed point of the generating functions, iterated from 0;
+  ``steps=T`` gives P(extinct by step T) exactly), ``growth_rate`` (dominant eigenvalue of the mean matrix),
+  ``r0`` (lifetime offspring: see its docstring), ``critical_detection`` and ``r0_grid``;
+- the large-N limit as the law of the node-occupancy distribution, where the copies spilled by full nodes
+  arrive at each node as a Poisson stream: ``mean_field`` solves it as an ODE with ``solve_ivp``
+  (continuous-time approximation: each step's transition spread over one unit of time) or, with
+  ``method="map"``, iterates the exact synchronous large-N map, which is what the engine converges to.
+
+Covered: the complete network, any node mix and jurisdiction factors (static), response latency, kill switch,
+evasion, security, shutdown avoidance of misaligned replicas. Not covered (``NotImplementedError`` naming the
+mechanism): other topologies, collusion among misaligned replicas, strategic targets, trait mutation, skill
+drawn per run, hardening, quarantine, if-then triggers, incident reporting, and alignment that changes within
+a lineage while shutdown avoidance matters (misalignment_rate on aligned lineages, retraining).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import lru_cache
+from math import comb
+
+import numpy as np
+import pandas as pd
+from scipy.integrate import solve_ivp
+from scipy.stats import poisson
+
+from .config.schema import Config
+
+__all__ = [
+    "critical_detection",
+    "detection_for_r0",
+    "expected_replicas",
+    "extinction_probability",
+    "extinction_probability_single",
+    "growth_rate",
+    "logistic",
+    "mean_field",
+    "r0",
+    "r0_grid",
+    "with_params",
+]
+
+MAX_CONFIGS = 5000  # colony configurations per node class the enumeration accepts
+
+
+@dataclass(frozen=True)
+class NodeClass:
+    """Nodes that behave alike: share of all nodes, slots, copy success onto them, detection, kill."""
+
+    share: float
+    capacity: int
+    success: float  # skill x (1 - security): P(a copy proposed onto this node succeeds)
+    detect: float  # per-step detection probability of a hosted replica without an order (evasion included)
+    kill: float  # P(an executed shutdown order succeeds)
+
+
+@dataclass(frozen=True)
+class Model:
+    classes: tuple
+    latency: int
+    attempt: float
+    avoid: float  # shutdown avoidance of the misaligned lineages (0 where no misaligned replica exists)
+    n0: int
+    n_mis0: int
+    nodes: int
+    total_compute: float
+    hours_per_step: float
+    steps: int
+
+
+def with_params(cfg: Config, **kw) -> Config:
+    """A copy of ``cfg`` with dotted keys replaced, e.g. ``with_params(cfg, **{"governance.detection": 0.2})``."""
+    for key, value in kw.items():
+        head, _, tail = key.partition(".")
+        sub = getattr(cfg, head)
+        cfg = dataclasses.replace(cfg, **{head: with_params(sub, **{tail: value}) if tail else value})
+    return cfg
+
+
+def _unsupported(cfg: Config) -> str | None:
+    r, g = cfg.replica, cfg.governance
+    n_mis0 = int(round(r.initial_misaligned * r.initial))
+    ever_mis = n_mis0 > 0 or r.misalignment_rate > 0
+    checks = [
+        (cfg.network.kind != "complete", f"network.kind={cfg.network.kind} (only the complete network is covered)"),
+        (cfg.collusion.enabled and ever_mis, "collusion.enabled=true with misaligned replicas"),
+        (r.strategic, "replica.strategic=true"),
+        (r.mutation_sd > 0, f"replica.mutation_sd={r.mutation_sd} (traits must be inherited unchanged)"),
+        (r.success_prior, "replica.success_prior=true (skill drawn per run)"),
+        (g.hardening > 0, f"governance.hardening={g.hardening}"),
+        (g.quarantine_steps > 0, f"governance.quarantine_steps={g.quarantine_steps}"),
+        (g.if_then.enabled, "governance.if_then.enabled=true"),
+        (g.reporting.enabled, "governance.reporting.enabled=true"),
+        (r.shutdown_avoidance > 0 and n_mis0 < r.initial and r.misalignment_rate > 0,
+         f"replica.misalignment_rate={r.misalignment_rate} on aligned lineages with shutdown avoidance"),
+        (r.shutdown_avoidance > 0 and ever_mis and g.retraining_rate > 0,
+         f"governance.retraining_rate={g.retraining_rate} with shutdown avoidance"),
+    ]
+    for bad, what in checks:
+        if bad:
+            return what
+    return None
+
+
+def build_model(cfg: Config) -> Model:
+    """The node classes and step parameters of ``cfg`` (raises NotImplementedError for uncovered mechanisms)."""
+    what = _unsupported(cfg)
+    if what is not None:
+        raise NotImplementedError(f"replisim.theory does not cover {what}")
+    from .simulate import setup
+
+    net, gov = setup(cfg, cfg.seed)
+    r = cfg.replica
+    detect = np.minimum(gov.monitoring.astype(np.float64) * gov.jur_monitoring[net.jurisdiction], 1.0)
+    detect = detect * (1.0 - r.evasion)
+    kill = gov.kill_switch.astype(np.float64) * gov.jur_kill[net.jurisdiction]
+    success = r.success * (1.0 - gov.security.astype(np.float64))
+    keys = np.stack([gov.capacity.astype(np.float64), success, detect, kill], axis=1)
+    uniq, counts = np.unique(keys, axis=0, return_counts=True)
+    classes = tuple(
+        NodeClass(share=c / net.nodes, capacity=int(u[0]), success=float(u[1]), detect=float(u[2]), kill=float(u[3]))
+        for u, c in zip(uniq, counts)
+    )
+    n_mis0 = int(round(r.initial_misaligned * r.initial))
+    return Model(
+        classes=classes,
+        latency=cfg.governance.response_latency,
+        attempt=r.attempt_rate,
+        avoid=r.shutdown_avoidance,
+        n0=r.initial,
+        n_mis0=n_mis0,
+        nodes=net.nodes,
+        total_compute=gov.total_compute,
+        hours_per_step=cfg.sim.hours_per_step,
+        steps=cfg.sim.steps,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One colony, one step
+
+
+@lru_cache(maxsize=None)
+def configs(capacity: int, n_states: int) -> tuple:
+    """All colony configurations: count of replicas per order state, total <= capacity (empty one first)."""
+    out = []
+
+    def rec(prefix, left):
+        if len(prefix) == n_states:
+            out.append(tuple(prefix))
+            return
+        for k in range(left + 1):
+            rec(prefix + [k], left - k)
+
+    rec([], capacity)
+    # by size; within a size, more replicas without an order first, so index 1 is a fresh colony (1, 0, ...)
+    out.sort(key=lambda c: (sum(c), tuple(-k for k in c)))
+    return tuple(out)
+
+
+def replica_outcomes(detect: float, kill: float, attempt: float, avoid: float, latency: int) -> list:
+    """Per order state: {(next state or -1 for dead, 1 if it proposes a copy): probability}.
+
+    Order states: 0 = no order; 1 + r = an order that executes in r steps (r = 0: this step). Follows
+    ``kernels.act``: detection only without a pending order, then due orders execute (a failed one clears the
+    order and the replica goes on to replicate), then survivors attempt with ``attempt``; a killed misaligned
+    replica proposes its last copy with ``avoid`` (no attempt draw).
+    """
+    p, k, a, v = detect, kill, attempt, avoid
+    out = []
+
+    def add(d, key, pr):
+        if pr > 0:
+            d[key] = d.get(key, 0.0) + pr
+
+    none = {}
+    if latency == 0:
+        for nxt_p in ((1 - p) + p * (1 - k),):
+            add(none, (0, 1), nxt_p * a)
+            add(none, (0, 0), nxt_p * (1 - a))
+        add(none, (-1, 1), p * k * v)
+        add(none, (-1, 0), p * k * (1 - v))
+    else:
+        add(none, (0, 1), (1 - p) * a)
+        add(none, (0, 0), (1 - p) * (1 - a))
+        add(none, (latency, 1), p * a)  # state 1 + (latency - 1)
+        add(none, (latency, 0), p * (1 - a))
+    out.append(none)
+    for r in range(latency):
+        d = {}
+        if r == 0:
+            add(d, (-1, 1), k * v)
+            add(d, (-1, 0), k * (1 - v))
+            add(d, (0, 1), (1 - k) * a)
+            add(d, (0, 0), (1 - k) * (1 - a))
+        else:
+            add(d, (r, 1), a)  # state 1 + r -> 1 + (r - 1)
+            add(d, (r, 0), 1 - a)
+        out.append(d)
+    return out
+
+
+def colony_law(cls: NodeClass, attempt: float, avoid: float, latency: int) -> dict:
+    """One-step law of every non-empty configuration of a node of class ``cls`` with nothing arriving.
+
+    Returns {config index: list of (probability, survivors' config index, own accepted copies... )} as arrays:
+    ``src, survivors, free, own, spill, prob`` where ``own`` is the number of successful own-node proposals
+    (non-full nodes), ``spill`` the number of proposals sent to random nodes (full nodes) and ``free`` the
+    slots left for copies (capacity - survivors).
+    """
+    n_states = latency + 1
+    cfgs = configs(cls.capacity, n_states)
+    if len(cfgs) > MAX_CONFIGS:
+        raise NotImplementedError(
+            f"a node of capacity {cls.capacity} with response_latency={latency} has {len(cfgs)} colony "
+            f"configurations (limit {MAX_CONFIGS})"
+        )
+    index = {c: i for i, c in enumerate(cfgs)}
+    outs = replica_outcomes(cls.detect, cls.kill, attempt, avoid, latency)
+    # law[c] = {(survivors config, proposals): prob}, built by adding one replica at a time (memoised)
+    law = {cfgs[0]: {(cfgs[0], 0): 1.0}}
+    for c in cfgs[1:]:
+        j = next(i for i, x in enumerate(c) if x > 0)
+        smaller = list(c)
+        smaller[j] -= 1
+        base = law[tuple(smaller)]
+        d = {}
+        for (surv, props), pb in base.items():
+            for (nxt, prop), pr in outs[j].items():
+                if nxt >= 0:
+                    s2 = list(surv)
+                    s2[nxt] += 1
+                    key = (tuple(s2), props + prop)
+                else:
+                    key = (surv, props + prop)
+                d[key] = d.get(key, 0.0) + pb * pr
+        law[c] = d
+    rows = []
+    cap, s_own = cls.capacity, cls.success
+    for c in cfgs:
+        k = sum(c)
+        for (surv, props), pb in law[c].items():
+            free = cap - sum(surv)
+            si = index[surv]
+            if k < cap:  # copies target the own node; each succeeds with s_own
+                for b in range(props + 1):
+                    pr = pb * comb(props, b) * s_own**b * (1 - s_own) ** (props - b)
+                    if pr > 0:
+                        rows.append((index[c], si, free, b, 0, pr))
+            else:  # full at the start of the step: every proposal goes to a uniformly drawn node
+                rows.append((index[c], si, free, 0, props, pb))
+    arr = np.array(rows, dtype=np.float64)
+    # next config after adding j newborns (order state 0) to survivors config i
+    add = np.full((len(cfgs), cap + 1), -1, dtype=np.int64)
+    for i, c in enumerate(cfgs):
+        for j in range(cap - sum(c) + 1):
+            add[i, j] = index[(c[0] + j,) + c[1:]]
+    return {
+        "configs": cfgs,
+        "size": np.array([sum(c) for c in cfgs], dtype=np.float64),
+        "src": arr[:, 0].astype(np.int64),
+        "surv": arr[:, 1].astype(np.int64),
+        "free": arr[:, 2].astype(np.int64),
+        "own": arr[:, 3].astype(np.int64),
+        "spill": arr[:, 4],
+        "prob": arr[:, 5],
+        "add": add,
+    }
+
+
+def _laws(m: Model, avoid: float) -> list:
+    return [colony_law(c, m.attempt, avoid, m.latency) if c.capacity > 0 else None for c in m.classes]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Early phase: colonies as a multi-type Galton-Watson process
+
+
+class EarlyPhase:
+    """Types = (node class, non-empty configuration); one generation = one step."""
+
+    def __init__(self, m: Model, avoid: float):
+        self.m = m
+        self.laws = _laws(m, avoid)
+        self.offset = []
+        n = 0
+        for law in self.laws:
+            self.offset.append(n)
+            n += 0 if law is None else len(law["configs"]) - 1  # the empty configuration is no type
+        self.n_types = n
+        # a spilled proposal lands on class t with its share and succeeds with its success -> founds a colony
+        self.found = np.array([c.share * c.success if c.capacity > 0 else 0.0 for c in m.classes])
+        self.fresh = np.array([self.offset[i] for i, law in enumerate(self.laws) if law is not None])
+        self.found_live = np.array([self.found[i] for i, law in enumerate(self.laws) if law is not None])
+        src, nxt, spill, prob = [], [], [], []
+        for ci, law in enumerate(self.laws):
+            if law is None:
+                continue
+            own = np.minimum(law["own"], law["free"])  # no arrivals in the early phase
+            after = law["add"][law["surv"], own]
+            keep = law["src"] > 0
+            # type index of a non-empty config i of class ci is offset + i - 1; the empty one maps to n (x = 1)
+            src.append(self.offset[ci] + law["src"][keep] - 1)
+            nxt.append(np.where(after[keep] == 0, n, self.offset[ci] + after[keep] - 1))
+            spill.append(law["spill"][keep])
+            prob.append(law["prob"][keep])
+        self.src = np.concatenate(src)
+        self.nxt = np.concatenate(nxt)
+        self.spill = np.concatenate(spill)
+        self.prob = np.concatenate(prob)
+        self.class_of = np.concatenate(
+            [np.full(len(law["configs"]) - 1, ci) for ci, law in enumerate(self.laws) if law is not None]
+        )
+        self.size = np.concatenate([law["size"][1:] for law in self.laws if law is not None])
+
+    def pgf(self, x: np.ndarray) -> np.ndarray:
+        """Offspring generating functions F(x): P(no descendant type-wise) one step on."""
+        xe = np.append(x, 1.0)
+        h = 1.0 - self.found_live.sum() + self.found_live @ x[self.fresh]  # one spilled proposal
+        return np.bincount(self.src, weights=self.prob * xe[self.nxt] * h**self.spill, minlength=self.n_types)
+
+    def extinction(self, steps: int | None = None, tol: float = 1e-14, max_iter: int = 1_000_000) -> np.ndarray:
+        """P(extinct by ``steps``) per type (F^steps(0)); ``steps=None``: the minimal fixed point."""
+        x = np.zeros(self.n_types)
+        if steps is not None:
+            for _ in range(steps):
+                x = self.pgf(x)
+            return x
+        if self.r0() <= 1.0:
+            return np.ones(self.n_types)
+        for _ in range(max_iter):
+            y = self.pgf(x)
+            if np.max(np.abs(y - x)) < tol:
+                return y
+            x = y
+        return x
+
+    def mean_matrix(self) -> np.ndarray:
+        """M[i, j] = expected type-j individuals one step after one type-i individual."""
+        n = self.n_types
+        mm = np.zeros((n, n + 1))
+        np.add.at(mm, (self.src, self.nxt), self.prob)
+        spawned = np.bincount(self.src, weights=self.prob * self.spill, minlength=n)
+        mm[:, self.fresh] += np.outer(spawned, self.found_live)
+        return mm[:, :n]
+
+    def r0(self) -> float:
+        """Spectral radius of the colony next-generation matrix (see ``r0``)."""
+        live = [ci for ci, law in enumerate(self.laws) if law is not None]
+        k = np.zeros((len(live), len(live)))
+        for row, ci in enumerate(live):
+            sel = self.class_of[self.src] == ci
+            o = self.offset[ci]
+            nc = len(self.laws[ci]["configs"]) - 1
+            p = np.zeros((nc, nc + 1))
+            np.add.at(p, (self.src[sel] - o, np.where(self.nxt[sel] == self.n_types, nc, self.nxt[sel] - o)),
+                      self.prob[sel])
+            spawn = np.bincount(self.src[sel] - o, weights=(self.prob * self.spill)[sel], minlength=nc)
+            a = np.eye(nc) - p[:, :nc]
+            try:
+                visits = np.linalg.solve(a.T, np.eye(nc)[0])  # expected steps spent in each config
+            except np.linalg.LinAlgError:
+                return np.inf
+            if not np.all(np.isfinite(visits)) or visits.min() < -1e-9 or np.linalg.cond(a) > 1e12:
+                return np.inf  # the colony never dies out (no shutdown possible)
+            k[row] = (visits @ spawn) * self.found_live
+        return float(np.max(np.abs(np.linalg.eigvals(k))))
+
+    def initial(self) -> np.ndarray:
+        """Where an initial replica starts: a uniformly drawn node with a free slot, as a fresh colony."""
+        w = np.array([self.m.classes[ci].share for ci, law in enumerate(self.laws) if law is not None])
+        return w / w.sum()
+
+
+def _phases(cfg: Config) -> list:
+    """(early phase, number of initial lineages) for the misaligned and the aligned initial replicas."""
+    m = build_model(cfg)
+    groups = [(m.avoid, m.n_mis0), (0.0, m.n0 - m.n_mis0)] if m.avoid > 0 else [(0.0, m.n0)]
+    return [(EarlyPhase(m, v), n) for v, n in groups if n > 0]
+
+
+def extinction_probability_single(cfg: Config, steps: int | None = None) -> float:
+    """P(the lineage of one initial replica dies out) [by step ``steps``] in the early phase.
+
+    Uses the misaligned lineage when the initial replicas are misaligned (shutdown avoidance applies).
+    """
+    ep, _ = _phases(cfg)[0]
+    return float(ep.initial() @ ep.extinction(steps)[ep.fresh])
+
+
+def extinction_probability(cfg: Config, steps: int | None = None) -> float:
+    """P(all ``replica.initial`` lineages die out) [by step ``steps``]: independent lineages on distinct nodes.
+
+    Exact for the engine as long as the network is large against the lineages' size while extinction is
+    being decided (spills onto already occupied nodes are neglected); ``steps=cfg.sim.steps`` is the
+    probability the engine reports ``extinct`` at its horizon.
+    """
+    out = 1.0
+    for ep, n in _phases(cfg):
+        out *= float(ep.initial() @ ep.extinction(steps)[ep.fresh]) ** n
+    return out
+
+
+def r0(cfg: Config) -> float:
+    """Basic reproduction number of the early phase; R0 <= 1 iff extinction is certain.
+
+    Because copies fill the parent's own node first, the unit that reproduces independently is the colony of
+    a node, founded by one replica: R0 is the expected number of new colonies (replicas spilled onto fresh
+    nodes) a colony founded by one replica seeds over its lifetime (spectral radius over node classes). With
+    node capacity 1 a colony is one replica and R0 is the replica's expected lifetime offspring, e.g.
+    a s (1 - q) / q for latency 0 (q = detection x kill switch).
+    """
+    return _phases(cfg)[0][0].r0()
+
+
+def growth_rate(cfg: Config) -> float:
+    """Per-step growth factor of the expected population in the early phase (dominant eigenvalue)."""
+    ep = _phases(cfg)[0][0]
+    return float(np.max(np.abs(np.linalg.eigvals(ep.mean_matrix()))))
+
+
+def expected_replicas(cfg: Config, steps: int) -> np.ndarray:
+    """E[replicas] at steps 0 .. ``steps`` in the early phase (no capacity limit beyond the own node)."""
+    out = np.zeros(steps + 1)
+    for ep, n in _phases(cfg):
+        mm = ep.mean_matrix()
+        v = np.zeros(ep.n_types)
+        v[ep.fresh] = n * ep.initial()
+        for t in range(steps + 1):
+            out[t] += v @ ep.size
+            v = v @ mm
+    return out
+
+
+def detection_for_r0(cfg: Config, target: float = 1.0, tol: float = 1e-10) -> float:
+    """``governance.detection`` at which R0 equals ``target`` (bisection; R0 falls with detection).
+
+    Returns 0.0 if R0 <= target even without detection, and nan if R0 > target even at detection 1.
+    """
+
+    def f(d):
+        return r0(with_params(cfg, **{"governance.detection": d})) - target
+
+    lo, hi = 0.0, 1.0
+    if f(lo) <= 0:
+        return 0.0
+    if f(hi) > 0:
+        return float("nan")
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if f(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def critical_detection(cfg: Config) -> float:
+    """The detection level at which R0 = 1 (nan if even detection 1 cannot stop growth)."""
+    return detection_for_r0(cfg, 1.0)
+
+
+def r0_grid(cfg: Config, success_values, detection_values) -> np.ndarray:
+    """R0 over ``replica.success`` (rows) x ``governance.detection`` (columns)."""
+    out = np.empty((len(success_values), len(detection_values)))
+    for i, s in enumerate(success_values):
+        for j, d in enumerate(detection_values):
+            out[i, j] = r0(with_params(cfg, **{"replica.success": float(s), "governance.detection": float(d)}))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Large N: the node-occupancy distribution
+
+
+class MeanField:
+    """Occupancy distribution per node class; spilled copies arrive at each node as a Poisson stream."""
+
+    def __init__(self, m: Model):
+        if m.avoid > 0 and 0 < m.n_mis0 < m.n0:
+            raise NotImplementedError(
+                "replisim.theory.mean_field does not cover a mix of aligned and misaligned replicas with "
+                "shutdown avoidance"
+            )
+        self.m = m
+        self.laws = _laws(m, m.avoid if m.n_mis0 > 0 else 0.0)
+        self.live = [ci for ci, law in enumerate(self.laws) if law is not None]
+        self.sizes = [self.laws[ci]["size"] for ci in self.live]
+        self.splits = np.cumsum([len(s) for s in self.sizes])[:-1]
+        self.nodes = np.array([m.classes[ci].share * m.nodes for ci in self.live])
+        self.success = np.array([m.classes[ci].success for ci in self.live])
+        self.spill_rate = []
+        for ci in self.live:
+            law = self.laws[ci]
+            self.spill_rate.append(np.bincount(law["src"], weights=law["prob"] * law["spill"],
+                                               minlength=len(law["configs"])))
+
+    def x0(self) -> np.ndarray:
+        """Initial occupancy: replicas placed one by one on uniformly drawn nodes with a free slot.
+
+        As N -> infinity the occupancy shares x_k follow dx_k/du = (x_{k-1} - x_k) / F in u = replicas placed
+        per node (no flow out of the full state), F = share of nodes with a free slot; integrated up to N0 / N.
+        """
+        caps = [self.m.classes[ci].capacity for ci in self.live]
+        w = self.nodes / self.nodes.sum()
+        cuts = np.cumsum([c + 1 for c in caps])[:-1]
+
+        def rhs(_u, y):
+            parts = np.split(y, cuts)
+            free = max(sum(wi * (1.0 - p[-1]) for wi, p in zip(w, parts)), 1e-12)
+            out = []
+            for p in parts:
+                d = np.zeros_like(p)
+                d[:-1] -= p[:-1]
+                d[1:] += p[:-1]
+                out.append(d / free)
+            return np.concatenate(out)
+
+        y0 = np.concatenate([np.eye(c + 1)[0] for c in caps])
+        u = self.m.n0 / self.nodes.sum()
+        y = solve_ivp(rhs, (0.0, u), y0, method="RK45", rtol=1e-10, atol=1e-13).y[:, -1]
+        parts = []
+        for ci, occ in zip(self.live, np.split(y, cuts)):
+            cfgs = self.laws[ci]["configs"]
+            x = np.zeros(len(cfgs))
+            for i, c in enumerate(cfgs):
+                if c[0] == sum(c):  # every initial replica is without a shutdown order
+                    x[i] = occ[c[0]]
+            parts.append(x)
+        return np.concatenate(parts)
+
+    def transition(self, ci: int, lam: float) -> np.ndarray:
+        """One-step transition matrix of a class-ci node receiving Poisson(lam) successful spilled copies."""
+        law = self.laws[ci]
+        n = len(law["configs"])
+        t = np.zeros((n, n))
+        free, own = law["free"], law["own"]
+        room = np.maximum(free - own, 0)  # arrivals that still fit after own copies
+        cap = self.m.classes[ci].capacity
+        pmf = poisson.pmf(np.arange(cap + 1), lam)
+        sf = poisson.sf(np.arange(cap + 1) - 1, lam)  # P(M >= j)
+        for j in range(cap + 1):
+            sel = room >= j
+            w = np.where(room[sel] > j, pmf[j], sf[j])
+            acc = np.minimum(own[sel], free[sel]) + j
+            np.add.at(t, (law["src"][sel], law["add"][law["surv"][sel], acc]), law["prob"][sel] * w)
+        return t
+
+    def _lams(self, parts) -> np.ndarray:
+        attempts = sum(nn * (x @ r) for nn, x, r in zip(self.nodes, parts, self.spill_rate))
+        return attempts / self.m.nodes * self.success
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        parts = np.split(x, self.splits)
+        lams = self._lams(parts)
+        return np.concatenate([p @ self.transition(ci, lam) for p, ci, lam in zip(parts, self.live, lams)])
+
+    def rhs(self, _t, x):
+        return self.step(x) - x
+
+    def replicas(self, x: np.ndarray) -> np.ndarray:
+        """Replicas of state(s) ``x`` (configs along the first axis)."""
+        size = np.concatenate([nn * s for nn, s in zip(self.nodes, self.sizes)])
+        return size @ x
+
+
+def mean_field(cfg: Config, t_eval=None, method: str = "ode") -> pd.DataFrame:
+    """Large-N population and compute share at steps ``t_eval`` (default 0 .. sim.steps).
+
+    ``method="ode"`` (default) solves dx/dt = x (T(x) - I) with ``solve_ivp``, x the node-occupancy
+    distribution and T(x) the engine's one-step node transition given the Poisson stream of copies spilled by
+    full nodes: the continuous-time approximation (same equilibrium as the engine's large-N limit, smoother
+    transient). ``method="map"`` iterates x <- x T(x) step by step: the engine's exact large-N limit.
+    Columns: step, hours, replicas, compute_share.
+    """
+    m = build_model(cfg)
+    mf = MeanField(m)
+    steps = m.steps if t_eval is None else int(np.ceil(np.max(t_eval)))
+    t_eval = np.arange(steps + 1, dtype=np.float64) if t_eval is None else np.asarray(t_eval, dtype=np.float64)
+    x0 = mf.x0()
+    if method == "ode":
+        sol = solve_ivp(mf.rhs, (0.0, float(t_eval.max())), x0, t_eval=t_eval, method="RK45", rtol=1e-8,
+                        atol=1e-12)
+        if not sol.success:
+            raise RuntimeError(f"solve_ivp failed: {sol.message}")
+        reps = mf.replicas(sol.y)
+    elif method == "map":
+        traj = [x0]
+        for _ in range(steps):
+            traj.append(mf.step(traj[-1]))
+        full = mf.replicas(np.array(traj).T)
+        reps = np.interp(t_eval, np.arange(steps + 1), full)
+    else:
+        raise ValueError(f"method={method!r} is not allowed; choose one of ode, map")
+    return pd.DataFrame({
+        "step": t_eval,
+        "hours": t_eval * m.hours_per_step,
+        "replicas": reps,
+        "compute_share": reps / m.total_compute,
+    })
+
+
+def logistic(cfg: Config, t_eval=None) -> pd.DataFrame:
+    """Reference closed form N(t) = K / (1 + (K / N0 - 1) g^-t): early growth factor g, plateau K of the map.
+
+    Only a reference: the engine's own-node placement makes the approach to the plateau non-logistic.
+    """
+    m = build_model(cfg)
+    t = np.arange(m.steps + 1, dtype=np.float64) if t_eval is None else np.asarray(t_eval, dtype=np.float64)
+    g = growth_rate(cfg)
+    mf = MeanField(m)
+    x = mf.x0()
+    for _ in range(2000):
+        y = mf.step(x)
+        if np.max(np.abs(y - x)) < 1e-13:
+            break
+        x = y
+    k = mf.replicas(x)
+    n = k / (1.0 + (k / m.n0 - 1.0) * g ** (-t)) if k > 0 else np.zeros_like(t)
+    return pd.DataFrame({"step": t, "hours": t * m.hours_per_step, "replicas": n, "compute_share": n / m.total_compute})

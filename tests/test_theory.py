@@ -1,0 +1,233 @@
+"""replisim.theory against hand-derived closed forms, and the engine against replisim.theory.
+
+Statistical checks use fixed seeds (so they are reproducible), and each states its tolerance and why. The
+theory is exact for the early phase of the engine's process (colonies of one node are independent until
+copies start landing on occupied nodes), and the large-N map is the engine's exact N -> infinity limit.
+"""
+
+import numpy as np
+import pytest
+from scipy.stats import binom
+
+import replisim
+from replisim import theory as th
+
+Q, A, S = 0.1, 0.5, 0.5  # minimal scenario: detection x kill switch, attempt rate, success
+
+
+def minimal(*overrides):
+    return replisim.compose(["scenario=minimal", "sim.threads=1", *overrides])
+
+
+def fixed_point(f, x0, n=100_000):
+    x = np.asarray(x0, dtype=float)
+    for _ in range(n):
+        x = f(x)
+    return x
+
+
+# ------------------------------------------------------------------ closed forms (no engine involved)
+
+def test_capacity_one_latency_zero_closed_forms():
+    # With one slot per node every copy spills, so a colony is one replica: x = q + (1-q)(1-as) x + (1-q) as x^2
+    cfg = minimal("network.capacity=1", "replica.initial=3")
+    q, as_ = Q, A * S
+    x = q / ((1 - q) * as_)
+    # float32 node arrays (monitoring 0.1 is stored as 0.10000000149) bound the agreement to ~1e-7
+    assert th.extinction_probability_single(cfg) == pytest.approx(x, rel=1e-6)
+    assert th.extinction_probability(cfg) == pytest.approx(x**3, rel=1e-6)
+    assert th.r0(cfg) == pytest.approx(as_ * (1 - q) / q, rel=1e-6)
+    assert th.growth_rate(cfg) == pytest.approx((1 - q) * (1 + as_), rel=1e-6)
+    # R0 = 1 where as (1 - q) = q, i.e. detection = as / (1 + as) with kill switch 1
+    assert th.critical_detection(cfg) == pytest.approx(as_ / (1 + as_), abs=1e-7)
+
+
+def test_capacity_one_latency_one_closed_forms():
+    # States N (no order) and P (order executes this step). From N: detected p -> P; replicates either way.
+    # From P: killed with k, else back to N and replicates.
+    p, k = 0.2, 0.7
+    cfg = minimal("network.capacity=1", "replica.initial=1", "governance.response_latency=1",
+                  f"governance.detection={p}", f"governance.kill_switch={k}")
+    as_ = A * S
+
+    def f(x):
+        xn, xp = x
+        g = 1 - as_ + as_ * xn  # one step's offspring: a fresh replica founds a fresh lineage
+        return np.array([(1 - p) * g * xn + p * g * xp, k + (1 - k) * g * xn])
+
+    xn = fixed_point(f, [0.0, 0.0])[0]
+    assert th.extinction_probability(cfg) == pytest.approx(xn, rel=1e-6)
+    # lifetime replicating steps from N: E = 1 + p(1-k)(1 + E) + ... => E = (1 + p(1-k)) / (p k)
+    assert th.r0(cfg) == pytest.approx(as_ * (1 + p * (1 - k)) / (p * k), rel=1e-6)
+
+
+def test_shutdown_avoidance_closed_form():
+    # A killed misaligned replica makes its last copy with v (no attempt draw): F = q(1 - vs + vs x) + (1-q)(1-as+as x)x
+    v, d = 0.6, 0.2
+    cfg = minimal("network.capacity=1", "replica.initial=1", "replica.initial_misaligned=1",
+                  f"replica.shutdown_avoidance={v}", f"governance.detection={d}")
+    q, as_, vs = d, A * S, v * S
+    a2, a1, a0 = (1 - q) * as_, (1 - q) * (1 - as_) + q * vs - 1, q * (1 - vs)
+    x = (-a1 - np.sqrt(a1**2 - 4 * a2 * a0)) / (2 * a2)
+    assert th.extinction_probability(cfg) == pytest.approx(x, rel=1e-6)
+    assert th.r0(cfg) == pytest.approx(as_ * (1 - q) / q + vs, rel=1e-6)
+    # aligned replicas comply: the same config without misalignment has no last copy
+    aligned = th.with_params(cfg, **{"replica.initial_misaligned": 0.0})
+    assert th.r0(aligned) == pytest.approx(as_ * (1 - q) / q, rel=1e-6)
+
+
+def test_capacity_two_colony_by_hand():
+    # Colony of 1 on a 2-slot node: dies q; else its copy (as) fills the own node. Full colony (2): each replica
+    # dies with q, each survivor spills a copy with as that founds a fresh colony; its own node gets nothing.
+    cfg = minimal("network.capacity=2", "replica.initial=1")
+    q, as_ = Q, A * S
+
+    def f(x):
+        x1, x2 = x
+        g = 1 - as_ + as_ * x1
+        f1 = q + (1 - q) * (1 - as_) * x1 + (1 - q) * as_ * x2
+        f2 = q**2 + 2 * q * (1 - q) * g * x1 + (1 - q) ** 2 * g**2 * x2
+        return np.array([f1, f2])
+
+    x1 = fixed_point(f, [0.0, 0.0])[0]
+    assert th.extinction_probability(cfg) == pytest.approx(x1, rel=1e-6)
+    # P(extinct by step T) is the T-th iterate from 0
+    x = np.zeros(2)
+    for _ in range(5):
+        x = f(x)
+    assert th.extinction_probability(cfg, steps=5) == pytest.approx(x[0], rel=1e-6)
+
+
+def test_mean_field_capacity_one_fixed_point():
+    # Occupied share y; spilled copies reach a node as Poisson(l), l = y (1-q) a s; a node takes one if it is
+    # empty or its replica was shut down: y' = y(1-q) + (1 - y(1-q)) (1 - exp(-l)).
+    cfg = minimal("network.capacity=1", "network.nodes=5000", "replica.initial=500", "sim.steps=400")
+    q = Q
+
+    def f(y):
+        return y * (1 - q) + (1 - y * (1 - q)) * (1 - np.exp(-y * (1 - q) * A * S))
+
+    y = fixed_point(f, 0.5, n=5000)
+    for method in ("map", "ode"):
+        mf = th.mean_field(cfg, method=method)
+        assert mf.compute_share.iloc[-1] == pytest.approx(y, rel=1e-5)
+        assert mf.replicas.iloc[0] == pytest.approx(500, rel=1e-3)
+    assert list(mf.columns) == ["step", "hours", "replicas", "compute_share"]
+
+
+def test_r0_monotone_and_threshold():
+    cfg = minimal("governance.response_latency=1")
+    grid = th.r0_grid(cfg, [0.3, 0.5, 0.7], [0.1, 0.2, 0.3, 0.5])
+    assert np.all(np.diff(grid, axis=1) < 0)  # more detection, fewer offspring
+    assert np.all(np.diff(grid, axis=0) > 0)  # more skill, more offspring
+    dc = th.critical_detection(cfg)
+    for d, supercritical in ((dc * 0.95, True), (dc * 1.05, False)):
+        c = th.with_params(cfg, **{"governance.detection": d})
+        assert (th.r0(c) > 1) == supercritical
+        assert (th.growth_rate(c) > 1) == supercritical  # the two thresholds coincide
+        assert (th.extinction_probability_single(c) < 1) == supercritical
+
+
+def test_uncovered_mechanisms_raise():
+    with pytest.raises(NotImplementedError, match="collusion"):
+        th.r0(replisim.compose(["scenario=default"]))
+    with pytest.raises(NotImplementedError, match="network.kind"):
+        th.mean_field(minimal("network.kind=random_regular"))
+
+
+# ------------------------------------------------------------------ engine against theory
+
+EXTINCTION_POINTS = [
+    # latency 0, kill switch 1, one initial replica
+    dict(latency=0, kill=1.0, detection=0.1, initial=1),
+    # latency 2: an order waits two steps while the replica keeps copying
+    dict(latency=2, kill=1.0, detection=0.25, initial=1),
+    # kill switch 0.5, two initial lineages
+    dict(latency=0, kill=0.5, detection=0.3, initial=2),
+    # latency 1, partial kill switch, higher skill
+    dict(latency=1, kill=0.7, detection=0.3, initial=1, success=0.7),
+    # misaligned replicas that copy themselves when shut down
+    dict(latency=0, kill=1.0, detection=0.2, initial=1, misaligned=1.0, avoidance=0.5),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", EXTINCTION_POINTS, ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()))
+def test_extinction_frequency_matches_branching_process(point):
+    # The theory gives P(extinct by step T) exactly (T iterations of the generating functions from 0), so the
+    # horizon need not be long: the engine's `extinct` at T is compared with that probability (the ultimate
+    # extinction probability differs by up to 0.03 at T = 40 for the near-critical points). The branching
+    # process is exact while colonies do not meet; on 2000 nodes (8000 slots) a surviving lineage holds a few
+    # hundred replicas at T = 40, so spills land on an occupied node with probability < 5%, and only after the
+    # lineage is large enough (tens of colonies) that its extinction probability is x^(tens) ~ 0.
+    # Tolerance: the central 99% binomial interval of Binomial(10000, p_theory) for the count of extinct runs.
+    runs, steps = 10_000, 40
+    cfg = minimal(
+        "network.nodes=2000", f"sim.steps={steps}", f"replica.initial={point['initial']}",
+        f"governance.response_latency={point['latency']}", f"governance.kill_switch={point['kill']}",
+        f"governance.detection={point['detection']}", f"replica.success={point.get('success', 0.5)}",
+        f"replica.initial_misaligned={point.get('misaligned', 0.0)}",
+        f"replica.shutdown_avoidance={point.get('avoidance', 0.0)}",
+    )
+    p = th.extinction_probability(cfg, steps=steps)
+    assert 0.1 < p < 0.9, "choose a point where extinction is neither rare nor certain"
+    extinct = int(replisim.simulate(cfg, runs=runs, seed=2024).outcomes["extinct"].sum())
+    lo, hi = binom.interval(0.99, runs, p)
+    assert lo <= extinct <= hi, f"observed {extinct / runs:.4f}, theory {p:.4f}, 99% interval [{lo}, {hi}]"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("latency", [0, 2])
+def test_mean_trajectory_matches_large_n_limit(latency):
+    # 20,000 nodes of capacity 4 (80,000 slots), 8,000 initial replicas, growth to the capacity-limited plateau.
+    # Tolerances:
+    # - exact large-N map: 3% of the map at every step. Run-to-run noise: the growth phase carries the
+    #   branching martingale's spread, CV ~ sqrt(Var W / N0) ~ 1.7% per run (Var W ~ 2.4 per replica here),
+    #   so the 6-run mean has sd ~ 0.7% and 3% is > 4 sd; on the plateau the noise is ~0.1%. Ignoring the
+    #   own-node packing (the closed-form logistic with the same growth rate and plateau) is off by ~29%.
+    # - solve_ivp ODE (each step's transition spread over unit time): it grows at rate rho - 1 instead of
+    #   log(rho), so it runs ahead during growth; measured L-inf 3.5% of total capacity (bound 5%), and it has
+    #   the same equilibrium (within 0.5% from step 60 on).
+    runs, steps = 6, 80
+    cfg = minimal("network.nodes=20000", f"sim.steps={steps}", "replica.initial=8000",
+                  f"governance.response_latency={latency}")
+    mean = replisim.simulate(cfg, runs=runs, seed=7).series("replicas").mean(axis=0)
+    exact = th.mean_field(cfg, method="map").replicas.to_numpy()
+    ode = th.mean_field(cfg, method="ode").replicas.to_numpy()
+    capacity = 20000 * 4
+    assert np.max(np.abs(mean / exact - 1)) < 0.03
+    assert np.max(np.abs(mean - ode)) / capacity < 0.05
+    assert np.max(np.abs(mean[60:] / ode[60:] - 1)) < 0.005
+    assert np.max(np.abs(th.logistic(cfg).replicas.to_numpy() / exact - 1)) > 0.1  # the test can tell
+
+
+@pytest.mark.slow
+def test_mean_field_default_scale_plateau():
+    # The packaged minimal scenario (1000 nodes, 10 initial replicas): the plateau of the finite network sits
+    # within 2% of the large-N limit (fluctuations of ~3600 replicas are ~1%, finite-N bias O(1/N)).
+    cfg = minimal()
+    mean = replisim.simulate(cfg, runs=4, seed=3).series("replicas")[:, 300:].mean()
+    plateau = th.mean_field(cfg).replicas.to_numpy()[300:].mean()
+    assert mean == pytest.approx(plateau, rel=0.02)
+
+
+@pytest.mark.slow
+def test_growth_switches_at_r0_one():
+    # R0 = 0.8 and 1.25 set by detection. E[replicas at T] of the early phase is linear theory (v M^T), exact
+    # while colonies do not meet (5000 nodes, populations of tens). Tolerance: 4 standard errors of the
+    # 2000-run mean (CLT; the supercritical population is skewed but 2000 runs is plenty).
+    runs, steps, n0 = 2000, 60, 20
+    base = minimal("network.nodes=5000", f"sim.steps={steps}", f"replica.initial={n0}")
+    finals = {}
+    for target in (0.8, 1.25):
+        d = th.detection_for_r0(base, target)
+        cfg = th.with_params(base, **{"governance.detection": d})
+        assert th.r0(cfg) == pytest.approx(target, rel=1e-6)
+        reps = replisim.simulate(cfg, runs=runs, seed=11).series("replicas")[:, steps]
+        expected = th.expected_replicas(cfg, steps)[steps]
+        se = reps.std(ddof=1) / np.sqrt(runs)
+        assert abs(reps.mean() - expected) < 4 * se, f"R0={target}: engine {reps.mean():.2f}, theory {expected:.2f}"
+        finals[target] = reps.mean(), th.growth_rate(cfg)
+    (sub, g_sub), (sup, g_sup) = finals[0.8], finals[1.25]
+    assert g_sub < 1 < g_sup
+    assert sub < 0.8 * n0 and sup > 1.5 * n0  # decays below, grows above the threshold
