@@ -1,0 +1,105 @@
+"""The studies that produce ``figures/``; ``python -m experiments.make_figures`` runs them all.
+
+One module per study; each has a ``run(out_dir, runs=..., steps=..., nodes=..., seed=...)`` entry point that
+simulates through the public API (``replisim.compose``, ``replisim.simulate``), writes its figures and the
+numbers behind them (CSV) into ``out_dir`` atomically, and returns the README lines describing what it found.
+The helpers here are the only code that writes files.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+FIGURES = Path(__file__).resolve().parent.parent / "figures"
+DPI = 110
+
+
+@dataclass
+class StudyResult:
+    """What a study wrote and what it says: ``lines`` are (file name, one-line finding) for the README."""
+
+    name: str
+    files: list[str] = field(default_factory=list)
+    lines: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _atomic(path: Path, write) -> None:
+    """Call ``write(tmp_path)``, then rename over ``path``: readers never see a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix + ".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Save a Figure as PNG atomically."""
+    _atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
+    return Path(path)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    _atomic(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.6g"))
+    return Path(path)
+
+
+def write_text(text: str, path: Path) -> Path:
+    _atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return Path(path)
+
+
+def governance_presets() -> list[str]:
+    """Names of the governance presets shipped in the package (``replisim.conf/governance/*.yaml``), ``none``
+    first; found at run time so the study picks up presets added later."""
+    from importlib.resources import files
+
+    root = files("replisim.conf") / "governance"
+    names = sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+    return sorted(names, key=lambda n: n != "none")
+
+
+def size_overrides(steps: int, nodes: int) -> list[str]:
+    """Shared overrides that set the size of a study (small networks and horizons keep make figures short)."""
+    return [f"sim.steps={steps}", f"network.nodes={nodes}"]
+
+
+def simulate(overrides: list[str], runs: int, seed: int):
+    """Compose ``overrides`` on the packaged conf and simulate: (Config, Ensemble)."""
+    import replisim
+
+    cfg = replisim.compose(overrides)
+    return cfg, replisim.simulate(cfg, runs=runs, seed=seed)
+
+
+def try_simulate(overrides: list[str], runs: int, seed: int, notes: list[str]):
+    """Like :func:`simulate`, but a configuration that does not compose (e.g. a preset that uses a key this
+    checkout's schema lacks) is reported in ``notes`` and skipped instead of stopping every other study."""
+    from replisim import ConfigError
+
+    try:
+        return simulate(overrides, runs, seed)
+    except ConfigError as exc:
+        msg = f"skipped {' '.join(overrides)}: {exc}"
+        warnings.warn(msg, stacklevel=2)
+        notes.append(msg)
+        return None, None
+
+
+def tidy(ens, **columns) -> pd.DataFrame:
+    """The outcome table of ``ens`` with constant columns (the swept values) added in front."""
+    out = ens.outcomes.copy()
+    for i, (k, v) in enumerate(columns.items()):
+        out.insert(i, k, v)
+    return out

@@ -1,0 +1,57 @@
+"""Collusion on/off under every governance preset (Pan et al. Llama-3.1-70B preset, skill from the posterior).
+
+Colluding misaligned replicas warn coalition-mates of a detection, flee pending shutdowns, gain footholds and
+blind the monitoring of the nodes they dominate. The study asks how much of each preset's effect survives
+that.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from replisim import plots, report
+
+from . import FIGURES, StudyResult, governance_presets, save_figure, size_overrides, tidy, try_simulate, write_csv
+
+SCENARIO = "pan2024_llama31_70b"
+
+
+def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int = 250, seed: int = 0,
+        presets=None) -> StudyResult:
+    out_dir = Path(out_dir)
+    presets = list(presets) if presets is not None else governance_presets()
+    result = StudyResult("collusion")
+    frames = []
+    for collusion in ("off", "on"):
+        for preset in presets:
+            over = [f"scenario={SCENARIO}", f"governance={preset}", "replica.success_prior=true",
+                    f"collusion.enabled={collusion == 'on'}", *size_overrides(steps, nodes)]
+            _, ens = try_simulate(over, runs, seed, result.notes)
+            if ens is not None:
+                frames.append(tidy(ens, governance=preset, collusion=collusion))
+    frame = pd.concat(frames, ignore_index=True)
+    fig = plots.grouped_outcomes(frame, "governance", "collusion",
+                                 title=f"Collusion on/off by governance: {SCENARIO}, skill ~ Beta posterior, "
+                                       f"{nodes} nodes, {steps} h ({runs} runs per bar)")
+    save_figure(fig, out_dir / "collusion.png")
+    # collusion "on" against "off" within each preset: the effect of collusion, with its CI and test
+    rows = []
+    for preset, g in frame.groupby("governance", sort=False):
+        if set(g["collusion"]) == {"on", "off"}:
+            cmp = report.compare(g, by="collusion", baseline="off")
+            rows.append(cmp.iloc[1:].assign(governance=preset))
+    table = pd.concat(rows, ignore_index=True)[["governance", *[c for c in rows[0].columns if c != "governance"]]]
+    write_csv(table, out_dir / "collusion.csv")
+    result.files += ["collusion.png", "collusion.csv"]
+    off = frame[frame.collusion == "off"].groupby("governance", sort=False)["loss_of_control"].mean()
+    on = frame[frame.collusion == "on"].groupby("governance", sort=False)["loss_of_control"].mean()
+    best = off.idxmin()
+    sig = table[(table.p_value_loss_holm < 0.05) & (table.diff_p_loss > 0)]["governance"].tolist()
+    result.lines.append(("collusion.png",
+                         f"Without collusion the best preset `{best}` holds P(loss) to {off[best]:.2f}; with collusion "
+                         f"the same preset gives {on.get(best, float('nan')):.2f}, and every preset gives P(loss) >= "
+                         f"{on.min():.2f}. Collusion raises P(loss) significantly (Holm p < 0.05) under: "
+                         + (", ".join(f"`{s}`" for s in sig) or "no preset") + "."))
+    return result

@@ -1,0 +1,99 @@
+"""Governance comparison under both Pan et al. (2024) presets, with posterior uncertainty on replication skill.
+
+For each scenario (pan2024_llama31_70b: 5/10 trials; pan2024_qwen25_72b: 9/10) every shipped governance preset
+is simulated with ``replica.success_prior=true``: each run draws its skill from the Beta posterior of the
+published trials, so the spread of outcomes includes what we do not know about the model's skill.
+Writes per scenario: outcome distributions, containment survival, safety-cost figures, the comparison table
+against ``none`` (CSV and Markdown) and the Kaplan-Meier curves (CSV).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from replisim import plots, report
+
+from . import FIGURES, StudyResult, governance_presets, save_figure, size_overrides, tidy, try_simulate, write_csv, write_text
+
+SCENARIOS = {"pan2024_llama31_70b": "llama31_70b", "pan2024_qwen25_72b": "qwen25_72b"}
+FIG_TITLES = {"outcomes": "Outcome distributions by governance", "containment": "Time to containment",
+              "safety_cost": "Safety against cost", "fan": "Population over time"}
+
+
+def _km_table(frame: pd.DataFrame, horizon: float) -> pd.DataFrame:
+    rows = []
+    for name, g in frame.groupby("governance", sort=False):
+        ttc = g["time_to_containment"].to_numpy(dtype=float)
+        observed = ~np.isnan(ttc)
+        times, surv = plots.kaplan_meier(np.where(observed, ttc, horizon), observed)
+        rows += [{"governance": name, "hours": t, "p_not_contained": s} for t, s in zip(times, surv)]
+    return pd.DataFrame(rows)
+
+
+def _finding(cmp: pd.DataFrame, label: str) -> str:
+    """One honest line from the comparison table: baseline risk, best regime, which differences are real."""
+    base = cmp.iloc[0]
+    rest = cmp.iloc[1:]
+    if rest.empty:
+        return f"{label}: only the baseline preset `none` is available: P(loss) = {base.p_loss:.2f}."
+    best = rest.sort_values(["p_loss", "median_collateral_node_hours"]).iloc[0]
+    sig = rest[(rest.p_value_loss_holm < 0.05) & (rest.diff_p_loss < 0)]["governance"].tolist()
+    text = (f"{label}: P(loss of control) {base.p_loss:.2f} without governance; lowest under `{best.governance}` "
+            f"{best.p_loss:.2f} (difference {best.diff_p_loss:+.2f}, 95% CI [{best.diff_p_loss_low:+.2f}, "
+            f"{best.diff_p_loss_high:+.2f}]). ")
+    text += (f"Significantly below baseline (Holm p < 0.05): {', '.join(f'`{s}`' for s in sig)}."
+             if sig else "No regime lowers P(loss) significantly (Holm p < 0.05).")
+    return text
+
+
+def run(out_dir: Path = FIGURES, runs: int = 300, steps: int = 240, nodes: int = 250, seed: int = 0,
+        scenarios=tuple(SCENARIOS), presets=None) -> StudyResult:
+    """Simulate every (scenario, preset) pair and write the comparison figures, tables and report."""
+    out_dir = Path(out_dir)
+    presets = list(presets) if presets is not None else governance_presets()
+    result = StudyResult("governance")
+    horizon = float(steps)  # hours: the packaged scenarios use sim.hours_per_step = 1
+    for scenario in scenarios:
+        short = SCENARIOS.get(scenario, scenario)
+        frames = []
+        for preset in presets:
+            over = [f"scenario={scenario}", f"governance={preset}", "replica.success_prior=true",
+                    *size_overrides(steps, nodes)]
+            cfg, ens = try_simulate(over, runs, seed, result.notes)
+            if ens is None:
+                continue
+            horizon = steps * cfg.sim.hours_per_step
+            frames.append(tidy(ens, scenario=scenario, governance=preset))
+        if not frames:
+            continue
+        frame = pd.concat(frames, ignore_index=True)
+        baseline = "none" if "none" in set(frame["governance"]) else frame["governance"].iloc[0]
+        cmp = report.compare(frame, by="governance", baseline=baseline)
+        figs = plots.regime_figures(frame, {}, by="governance", horizon_hours=horizon)
+        title = f"{scenario}, skill ~ Beta posterior, {nodes} nodes, {horizon:g} h"
+        for key, fig in figs.items():
+            fig.suptitle(f"{FIG_TITLES.get(key, key)}: {title}")
+            name = f"governance_{short}_{key}.png"
+            save_figure(fig, out_dir / name)
+            result.files.append(name)
+        write_csv(cmp.assign(scenario=scenario), out_dir / f"governance_{short}.csv")
+        write_csv(_km_table(frame, horizon), out_dir / f"governance_{short}_containment.csv")
+        md = report.markdown(frame, cmp, f"Governance regimes against `{baseline}`: {title}")
+        write_text(md, out_dir / f"governance_{short}_report.md")
+        result.files += [f"governance_{short}.csv", f"governance_{short}_containment.csv",
+                         f"governance_{short}_report.md"]
+        result.lines.append((f"governance_{short}_outcomes.png", _finding(cmp, scenario)))
+        alive = cmp.set_index("governance")["p_contained"]
+        result.lines.append((f"governance_{short}_containment.png",
+                             f"{scenario}: share of runs contained (population 0) by {horizon:g} h: "
+                             + ", ".join(f"`{k}` {v:.2f}" for k, v in alive.items()) + "."))
+        front = plots.pareto_front(cmp["median_collateral_node_hours"], cmp["p_loss"])
+        result.lines.append((f"governance_{short}_safety_cost.png",
+                             f"{scenario}: Pareto front (no regime cheaper and safer): "
+                             + ", ".join(f"`{cmp.governance.iloc[i]}` (P(loss) {cmp.p_loss.iloc[i]:.2f}, "
+                                         f"{cmp.median_collateral_node_hours.iloc[i]:,.0f} node-h)" for i in front)
+                             + "."))
+    return result

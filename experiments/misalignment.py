@@ -1,0 +1,52 @@
+"""Emergent misalignment: replicas start aligned; each copy turns misaligned with ``replica.misalignment_rate``.
+
+Runs on the Pan et al. Llama-3.1-70B preset (skill from the posterior) under the ``wide_ranging`` preset, the
+one that contains non-colluding replicas best in the collusion study, with collusion on and off. Misaligned
+replicas avoid shutdown and, with collusion, cooperate; aligned ones do neither.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from replisim import plots
+
+from . import FIGURES, StudyResult, governance_presets, simulate, size_overrides, tidy
+from .sweeps import write_sweep
+
+SCENARIO = "pan2024_llama31_70b"
+RATES = (0.0, 0.001, 0.01, 0.03, 0.1, 0.3)
+GOVERNANCE = "wide_ranging"
+
+
+def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int = 250, seed: int = 0,
+        rates=RATES, governance: str | None = None) -> StudyResult:
+    out_dir = Path(out_dir)
+    result = StudyResult("misalignment")
+    if governance is None:
+        # the preset may not exist in an older checkout; uniform detection stands in, and the README says so
+        governance = GOVERNANCE if GOVERNANCE in governance_presets() else "none"
+    gov_over = [f"governance={governance}"] + (["governance.detection=0.5"] if governance == "none" else [])
+    frames = []
+    for collusion in ("off", "on"):
+        for r in rates:
+            _, ens = simulate([f"scenario={SCENARIO}", "replica.success_prior=true", "replica.initial_misaligned=0",
+                               f"replica.misalignment_rate={r}", f"collusion.enabled={collusion == 'on'}",
+                               *gov_over, *size_overrides(steps, nodes)], runs, seed)
+            frames.append(tidy(ens, collusion=collusion, **{"replica.misalignment_rate": r}))
+    frame = pd.concat(frames, ignore_index=True)
+    fig = plots.sweep_lines(frame, "replica.misalignment_rate", hue="collusion",
+                            title=f"Emergent misalignment: {SCENARIO} starting aligned, governance {' '.join(gov_over)}, "
+                                  f"{nodes} nodes, {steps} h ({runs} runs per point)")
+    for ax in fig.axes:
+        ax.set_xscale("symlog", linthresh=min(r for r in rates if r > 0) if any(rates) else 1e-3)
+    table = write_sweep(fig, frame, ["collusion", "replica.misalignment_rate"], out_dir, "misalignment", result)
+    piv = table.pivot(index="replica.misalignment_rate", columns="collusion", values="p_loss")
+    lo_r, hi_r = min(rates), max(rates)
+    text = (f"Under `{' '.join(gov_over)}`, P(loss) goes from {piv.loc[lo_r, 'off']:.2f} (rate {lo_r}) to "
+            f"{piv.loc[hi_r, 'off']:.2f} (rate {hi_r}) without collusion and from {piv.loc[lo_r, 'on']:.2f} to "
+            f"{piv.loc[hi_r, 'on']:.2f} with it.")
+    result.lines.append(("misalignment.png", text))
+    return result

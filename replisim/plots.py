@@ -1,0 +1,451 @@
+"""Figures of ensemble outcomes. Every function takes data and returns a ``matplotlib.figure.Figure``.
+
+Nothing here writes files or touches pyplot's global state: figures are built on ``Figure`` objects
+directly, so they work under any backend (Agg on servers and in CI) and are freed when dropped. Only the
+entry points (``experiments/``, the command line) save them.
+
+The theory overlays (mean-field ODE, R0 = 1 line) come from :mod:`replisim.theory`, imported lazily; where it
+is missing or does not cover a configuration (it raises ``NotImplementedError`` naming the mechanism), the
+overlay is left out and the legend says why, so a reader never mistakes an absent line for agreement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from .stats import wilson
+
+# Readable axis labels (with units) of the parameters the experiments sweep; unknown keys show as given.
+LABELS = {
+    "replica.success": "replication success per attempt (probability)",
+    "governance.detection": "detection probability per replica per step",
+    "governance.kill_switch": "kill-switch success (probability)",
+    "replica.misalignment_rate": "emergent misalignment rate per copy (probability)",
+    "replica.shutdown_avoidance": "shutdown avoidance (probability of a last copy)",
+    "replica.attempt_rate": "replication attempts per replica per step",
+}
+
+
+def label_of(key: str) -> str:
+    return LABELS.get(key, key)
+
+
+def _regimes(frame: pd.DataFrame, by: str) -> list:
+    return list(pd.unique(frame[by]))
+
+
+def _colors(n: int):
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def _ticks(ax, names) -> None:
+    ax.set_xticks(range(len(names)))
+    rotate = len(names) > 3 or max((len(str(n)) for n in names), default=0) > 10
+    ax.set_xticklabels([str(n) for n in names], rotation=35 if rotate else 0, ha="right" if rotate else "center")
+
+
+# --- outcome distributions --------------------------------------------------------------------------------
+
+def outcome_distributions(frame: pd.DataFrame, by: str = "governance") -> Figure:
+    """Per regime: peak population (box plot, log scale), P(loss of control) with 95% Wilson intervals,
+    final compute share held by replicas (box plot)."""
+    names = _regimes(frame, by)
+    groups = [frame[frame[by] == r] for r in names]
+    fig = Figure(figsize=(max(10.0, 3.0 + 1.4 * len(names)), 4.6), layout="constrained")
+    ax_peak, ax_loss, ax_share = fig.subplots(1, 3)
+    pos = np.arange(len(names))
+    box = dict(positions=pos, widths=0.6, showfliers=True, flierprops={"markersize": 2, "alpha": 0.4},
+               medianprops={"color": "black"})
+
+    peaks = [g["peak_replicas"].to_numpy(dtype=float) for g in groups]
+    ax_peak.boxplot(peaks, **box)
+    ax_peak.set_yscale("log")  # peaks span orders of magnitude (early extinction vs saturation)
+    ax_peak.set_ylabel("peak population (replicas, log scale)")
+    ax_peak.set_title("Peak population")
+
+    k = np.array([int(g["loss_of_control"].sum()) for g in groups])
+    n = np.array([len(g) for g in groups])
+    p = k / n
+    ci = np.array([wilson(int(a), int(b)) for a, b in zip(k, n)])
+    ax_loss.errorbar(pos, p, yerr=[p - ci[:, 0], ci[:, 1] - p], fmt="o", capsize=4, color="tab:red",
+                     label="95% Wilson interval")
+    ax_loss.set_ylim(-0.03, 1.03)
+    ax_loss.set_ylabel("P(loss of control)")
+    ax_loss.set_title(f"Loss of control (n = {int(n.min())}" + (f"-{int(n.max())}" if n.max() != n.min() else "")
+                      + " runs)")
+    ax_loss.legend(loc="best", fontsize="small")
+
+    shares = [g["final_compute_share"].to_numpy(dtype=float) for g in groups]
+    ax_share.boxplot(shares, **box)
+    ax_share.set_ylim(-0.03, 1.03)
+    ax_share.set_ylabel("final compute share held by replicas")
+    ax_share.set_title("Compute share at the horizon")
+
+    for ax in (ax_peak, ax_loss, ax_share):
+        _ticks(ax, names)
+        ax.set_xlabel(by)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(f"Outcome distributions by {by}")
+    return fig
+
+
+# --- survival of the population (time to containment) -----------------------------------------------------
+
+def kaplan_meier(durations, observed) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier estimate: event times t_i (with 0 first) and S(t_i) = prod_{t_j <= t_i} (1 - d_j / n_j).
+
+    d_j: events at t_j; n_j: subjects still at risk at t_j (duration >= t_j, so a subject censored at t_j
+    counts as at risk at t_j, the usual convention). Returns ``(times, survival)`` of the right-continuous
+    step function.
+    """
+    t = np.asarray(durations, dtype=float)
+    e = np.asarray(observed, dtype=bool)
+    if t.shape != e.shape:
+        raise ValueError(f"kaplan_meier: durations {t.shape} and observed {e.shape} differ in shape")
+    event_times = np.unique(t[e])
+    surv = 1.0
+    times, values = [0.0], [1.0]
+    for tj in event_times:
+        at_risk = int(np.sum(t >= tj))
+        d = int(np.sum((t == tj) & e))
+        surv *= 1.0 - d / at_risk
+        times.append(float(tj))
+        values.append(surv)
+    return np.array(times), np.array(values)
+
+
+def containment_survival(frame: pd.DataFrame, by: str, horizon_hours: float) -> Figure:
+    """P(population not yet contained) against time, per regime (Kaplan-Meier).
+
+    A run is contained when its population reaches zero (``time_to_containment``); runs never contained are
+    censored at the horizon, so each curve ends at the share of runs still alive there.
+    """
+    names = _regimes(frame, by)
+    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for name, color in zip(names, _colors(len(names))):
+        ttc = frame.loc[frame[by] == name, "time_to_containment"].to_numpy(dtype=float)
+        observed = ~np.isnan(ttc) & (ttc <= horizon_hours)
+        durations = np.where(observed, ttc, horizon_hours)
+        times, surv = kaplan_meier(durations, observed)
+        times = np.append(times, horizon_hours)
+        surv = np.append(surv, surv[-1])
+        ax.step(times, surv, where="post", color=color,
+                label=f"{name} ({int((~observed).sum())}/{ttc.size} censored)")
+        if (~observed).any():
+            ax.plot([horizon_hours], [surv[-1]], marker="+", markersize=10, color=color)
+    ax.set_xlim(0, horizon_hours * 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("hours since the first replicas")
+    ax.set_ylabel("P(population not yet contained)")
+    ax.set_title(f"Time to containment (Kaplan-Meier; never contained = censored at {horizon_hours:g} h, +)")
+    ax.grid(alpha=0.3)
+    ax.legend(title=by, fontsize="small", loc="best")
+    return fig
+
+
+# --- fan chart of population over time --------------------------------------------------------------------
+
+def theory_curve(spec) -> pd.DataFrame | str:
+    """The mean-field curve of a theory spec as a table (hours, replicas, compute_share), or a string saying
+    why there is none.
+
+    ``spec`` is a Config (solved here with ``replisim.theory.mean_field``), an already solved table with those
+    columns, or a string (the reason there is no curve).
+    """
+    if spec is None:
+        return "no theory given"
+    if isinstance(spec, str):
+        return spec
+    if not isinstance(spec, (Mapping, pd.DataFrame)):
+        try:
+            from . import theory
+
+            spec = theory.mean_field(spec)
+        except ImportError:
+            return "replisim.theory not available"
+        except NotImplementedError as exc:
+            return f"not covered: {exc}"
+    try:
+        return pd.DataFrame({k: np.asarray(spec[k], float) for k in ("hours", "replicas", "compute_share")})
+    except KeyError as exc:
+        return f"theory table lacks {exc}"
+
+
+def fan_chart(ens_by_label: Mapping, theory_by_label: Mapping | None = None) -> Figure:
+    """Population and compute share over time per label: median, 50% and 90% bands, ensemble mean, and the
+    mean-field ODE (``theory_by_label[label]``: a Config or a solved table) where theory covers it.
+
+    The ODE is a large-N approximation of the *mean*, so it is drawn next to the ensemble mean; the median and
+    bands show how far single runs stray from it (early extinction pulls the mean below the median).
+    """
+    theory_by_label = theory_by_label or {}
+    fig = Figure(figsize=(12, 4.6), layout="constrained")
+    ax_n, ax_s = fig.subplots(1, 2, sharex=True)
+    labels = list(ens_by_label)
+    notes = []
+    for label, color in zip(labels, _colors(len(labels))):
+        ens = ens_by_label[label]
+        hours = ens.hours
+        for ax, name in ((ax_n, "replicas"), (ax_s, "compute_share")):
+            y = ens.series(name)
+            q05, q25, q50, q75, q95 = np.quantile(y, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+            ax.fill_between(hours, q05, q95, color=color, alpha=0.15, linewidth=0)
+            ax.fill_between(hours, q25, q75, color=color, alpha=0.3, linewidth=0)
+            ax.plot(hours, q50, color=color, lw=2)
+            ax.plot(hours, y.mean(axis=0), color=color, lw=1, ls=":")
+        if label in theory_by_label:
+            curve = theory_curve(theory_by_label[label])
+            if isinstance(curve, str):
+                notes.append(f"{label}: no ODE ({curve})")
+            else:
+                ax_n.plot(curve["hours"], curve["replicas"], color=color, lw=1.5, ls="--")
+                ax_s.plot(curve["hours"], curve["compute_share"], color=color, lw=1.5, ls="--")
+    handles = [Line2D([], [], color=c, lw=6, alpha=0.5, label=str(lab)) for lab, c in zip(labels, _colors(len(labels)))]
+    handles += [Line2D([], [], color="grey", lw=2, label="median"),
+                Line2D([], [], color="grey", lw=6, alpha=0.4, label="50% band"),
+                Line2D([], [], color="grey", lw=6, alpha=0.15, label="90% band"),
+                Line2D([], [], color="grey", lw=1, ls=":", label="ensemble mean")]
+    if theory_by_label and len(notes) < sum(lab in theory_by_label for lab in labels):
+        handles.append(Line2D([], [], color="grey", lw=1.5, ls="--", label="mean-field ODE"))
+    handles += [Line2D([], [], color="none", label=note) for note in notes]
+    ax_n.set_ylabel("replicas")
+    ax_n.set_title("Population")
+    ax_s.set_ylabel("share of compute held by replicas")
+    ax_s.set_ylim(-0.02, 1.02)
+    ax_s.set_title("Compute share")
+    for ax in (ax_n, ax_s):
+        ax.set_xlabel("hours")
+        ax.grid(alpha=0.3)
+    ax_s.legend(handles=handles, fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    n_runs = sorted({e.runs for e in ens_by_label.values()})
+    fig.suptitle(f"Population over time ({'/'.join(map(str, n_runs))} runs each)")
+    return fig
+
+
+# --- phase diagram ----------------------------------------------------------------------------------------
+
+def _edges(values: np.ndarray) -> np.ndarray:
+    """Cell edges around sorted grid values (midpoints, half a spacing beyond the ends)."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 1:
+        return np.array([v[0] - 0.5, v[0] + 0.5])
+    mid = (v[1:] + v[:-1]) / 2
+    return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
+
+def r0_line(cfg, x: str, y: str, xs) -> tuple[np.ndarray, np.ndarray] | str:
+    """The R0 = 1 line of ``cfg`` over parameter ``x`` (values ``xs``): the value of ``y`` where R0 = 1.
+
+    Only ``y = governance.detection`` is solved (R0 falls monotonically with detection, so bisection finds
+    it); NaN where even detection 1 cannot stop growth. Returns a string saying why when theory cannot.
+    """
+    if y != "governance.detection":
+        return f"R0 = 1 line only solved for y = governance.detection, not {y}"
+    try:
+        from . import theory
+
+        ys = [theory.detection_for_r0(theory.with_params(cfg, **{x: float(v)}), 1.0, tol=1e-5) for v in xs]
+    except ImportError:
+        return "replisim.theory not available"
+    except NotImplementedError as exc:
+        return f"theory does not cover: {exc}"
+    return np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+
+
+def phase_diagram(grid_frame: pd.DataFrame, x: str, y: str, theory_line=None) -> Figure:
+    """P(loss of control) over two swept parameters, with the analytic R0 = 1 line.
+
+    ``grid_frame``: one row per run with columns ``x``, ``y`` and ``loss_of_control`` (or one row per cell
+    with ``p_loss``). ``theory_line``: ``(xs, ys)`` arrays, a string saying why there is none, or None.
+    """
+    if "p_loss" in grid_frame.columns:
+        cells = grid_frame.groupby([x, y])["p_loss"].mean()
+    else:
+        cells = grid_frame.groupby([x, y])["loss_of_control"].mean()
+    table = cells.unstack(y).sort_index().sort_index(axis=1)  # rows: x values, columns: y values
+    xs, ys = table.index.to_numpy(dtype=float), table.columns.to_numpy(dtype=float)
+    fig = Figure(figsize=(7.2, 5.6), layout="constrained")
+    ax = fig.subplots()
+    mesh = ax.pcolormesh(_edges(xs), _edges(ys), table.to_numpy(dtype=float).T, cmap="magma", vmin=0, vmax=1,
+                         shading="flat")
+    fig.colorbar(mesh, ax=ax, label="P(loss of control)")
+    if xs.size * ys.size <= 144:  # numbers stay legible up to 12 x 12 cells
+        for i, xv in enumerate(xs):
+            for j, yv in enumerate(ys):
+                v = table.iat[i, j]
+                if np.isfinite(v):
+                    ax.text(xv, yv, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                            color="black" if v > 0.6 else "white")
+    if theory_line is not None:
+        if isinstance(theory_line, str):
+            ax.plot([], [], color="none", label=f"no R0 = 1 line: {theory_line}")
+        else:
+            tx, ty = (np.asarray(a, dtype=float) for a in theory_line)
+            ax.plot(tx, ty, color="cyan", lw=2.5, ls="--", label="R0 = 1 (theory)")
+        ax.legend(loc="upper left", fontsize="small", framealpha=0.85)
+    ax.set_xlim(_edges(xs)[[0, -1]])
+    ax.set_ylim(_edges(ys)[[0, -1]])
+    ax.set_xlabel(label_of(x))
+    ax.set_ylabel(label_of(y))
+    n = grid_frame.groupby([x, y]).size()
+    runs = f"{int(n.min())} runs per cell" if "p_loss" not in grid_frame.columns else "cell means"
+    ax.set_title(f"P(loss of control) over {x} x {y} ({runs})")
+    return fig
+
+
+# --- safety against cost ----------------------------------------------------------------------------------
+
+def pareto_front(cost, risk) -> np.ndarray:
+    """Indices of the points no other point beats on both cost and risk (lower is better), by ascending cost.
+
+    A point is dominated when another is no worse on both and strictly better on one.
+    """
+    c = np.asarray(cost, dtype=float)
+    r = np.asarray(risk, dtype=float)
+    keep = []
+    for i in range(c.size):
+        dominated = np.any((c <= c[i]) & (r <= r[i]) & ((c < c[i]) | (r < r[i])))
+        if not dominated:
+            keep.append(i)
+    keep = np.array(keep, dtype=int)
+    return keep[np.lexsort((r[keep], c[keep]))] if keep.size else keep
+
+
+def safety_cost(frame: pd.DataFrame, by: str = "governance") -> Figure:
+    """Each regime's P(loss of control) (95% Wilson interval) against its median collateral cost in node-hours,
+    with the Pareto front (regimes no other regime beats on both) joined and marked."""
+    names = _regimes(frame, by)
+    cost, risk, lo, hi = [], [], [], []
+    for name in names:
+        g = frame[frame[by] == name]
+        k, n = int(g["loss_of_control"].sum()), len(g)
+        cost.append(float(np.median(g["collateral_node_hours"].to_numpy(dtype=float))))
+        risk.append(k / n)
+        a, b = wilson(k, n)
+        lo.append(k / n - a)
+        hi.append(b - k / n)
+    cost, risk = np.array(cost), np.array(risk)
+    front = pareto_front(cost, risk)
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax = fig.subplots()
+    # regimes often tie on one axis, so names go into the legend (colour) rather than onto the points
+    markers = "osD^vP*Xh<>"
+    for i, (name, color) in enumerate(zip(names, _colors(len(names)))):
+        ax.errorbar(cost[i], risk[i], yerr=[[lo[i]], [hi[i]]], fmt=markers[i % len(markers)], color=color,
+                    capsize=3, markersize=7, label=str(name) + (" (front)" if i in front else ""))
+    ax.plot(cost[front], risk[front], color="black", lw=1.2, ls="--", zorder=0)
+    ax.scatter(cost[front], risk[front], s=180, facecolors="none", edgecolors="black", lw=1.5,
+               label="Pareto front: no regime is\ncheaper and safer")
+    positive = cost[cost > 0]
+    if positive.size == cost.size and positive.max() / positive.min() > 100:
+        ax.set_xscale("log")  # costs span orders of magnitude between light and strict regimes
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("median collateral cost (node-hours offline per run)")
+    ax.set_ylabel("P(loss of control) (95% Wilson interval)")
+    ax.set_title("Safety against cost")
+    ax.grid(alpha=0.3)
+    ax.legend(title=by, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    return fig
+
+
+# --- a swept parameter against outcomes -------------------------------------------------------------------
+
+def sweep_lines(frame: pd.DataFrame, x: str, hue: str | None = None, title: str = "") -> Figure:
+    """P(loss of control) (95% Wilson band) and median peak population against a swept parameter ``x``,
+    one line per value of ``hue``."""
+    hues = _regimes(frame, hue) if hue else [None]
+    fig = Figure(figsize=(11, 4.3), layout="constrained")
+    ax_loss, ax_peak = fig.subplots(1, 2, sharex=True)
+    for h, color in zip(hues, _colors(len(hues))):
+        sub = frame if h is None else frame[frame[hue] == h]
+        rows = []
+        for xv, g in sub.groupby(x):
+            k, n = int(g["loss_of_control"].sum()), len(g)
+            a, b = wilson(k, n)
+            peak = g["peak_replicas"].to_numpy(dtype=float)
+            rows.append((xv, k / n, a, b, np.median(peak), np.quantile(peak, 0.25), np.quantile(peak, 0.75)))
+        xv, p, a, b, med, q1, q3 = map(np.array, zip(*rows))
+        lab = f"{hue} = {h}" if h is not None else None
+        ax_loss.plot(xv, p, "o-", color=color, label=lab)
+        ax_loss.fill_between(xv, a, b, color=color, alpha=0.2, linewidth=0)
+        ax_peak.plot(xv, med, "o-", color=color, label=lab)
+        ax_peak.fill_between(xv, q1, q3, color=color, alpha=0.2, linewidth=0)
+    ax_loss.set_ylim(-0.03, 1.03)
+    ax_loss.set_ylabel("P(loss of control) (95% Wilson band)")
+    ax_peak.set_ylabel("peak population (replicas; median, IQR band)")
+    ax_peak.set_yscale("symlog", linthresh=10)  # early extinction (~10) and saturation (~1000s) on one axis
+    for ax in (ax_loss, ax_peak):
+        ax.set_xlabel(label_of(x))
+        ax.grid(alpha=0.3)
+        if hue:
+            ax.legend(fontsize="small", loc="best")
+    fig.suptitle(title or f"Outcomes against {x}")
+    return fig
+
+
+def grouped_outcomes(frame: pd.DataFrame, by: str, hue: str, title: str = "") -> Figure:
+    """Per value of ``by``, side by side for each value of ``hue``: P(loss of control) with 95% Wilson
+    intervals, and the final compute share held by replicas (median with interquartile range)."""
+    names = _regimes(frame, by)
+    hues = _regimes(frame, hue)
+    width = 0.7 / len(hues)
+    fig = Figure(figsize=(max(10.0, 3.0 + 1.4 * len(names)), 4.6), layout="constrained")
+    ax_loss, ax_share = fig.subplots(1, 2, sharex=True)
+    for j, (h, color) in enumerate(zip(hues, _colors(len(hues)))):
+        pos, p, lo, hi, med, q1, q3 = [], [], [], [], [], [], []
+        for i, name in enumerate(names):
+            g = frame[(frame[by] == name) & (frame[hue] == h)]
+            if g.empty:
+                continue
+            k, n = int(g["loss_of_control"].sum()), len(g)
+            a, b = wilson(k, n)
+            share = g["final_compute_share"].to_numpy(dtype=float)
+            pos.append(i + (j - (len(hues) - 1) / 2) * width)
+            p.append(k / n), lo.append(k / n - a), hi.append(b - k / n)
+            med.append(np.median(share))
+            q1.append(med[-1] - np.quantile(share, 0.25))
+            q3.append(np.quantile(share, 0.75) - med[-1])
+        ax_loss.errorbar(pos, p, yerr=[lo, hi], fmt="o", color=color, capsize=3, label=f"{hue} = {h}")
+        ax_share.errorbar(pos, med, yerr=[q1, q3], fmt="s", color=color, capsize=3, label=f"{hue} = {h}")
+    ax_loss.set_ylabel("P(loss of control) (95% Wilson interval)")
+    ax_share.set_ylabel("final compute share held by replicas (median, IQR)")
+    for ax in (ax_loss, ax_share):
+        ax.set_ylim(-0.03, 1.03)
+        _ticks(ax, names)
+        ax.set_xlabel(by)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize="small", loc="best")
+    fig.suptitle(title or f"Outcomes by {by} and {hue}")
+    return fig
+
+
+# --- the set of comparison figures ------------------------------------------------------------------------
+
+def regime_figures(frame: pd.DataFrame, series_by_regime: Mapping, by: str = "governance", theory=None,
+                   horizon_hours: float | None = None) -> dict[str, Figure]:
+    """The comparison figures of a set of regimes, by name: ``outcomes``, ``containment``, ``safety_cost`` and,
+    if series are given, ``fan`` (``theory``: per-regime Configs or solved tables for the ODE overlay).
+
+    ``horizon_hours`` defaults to the length of the series (steps x hours per step).
+    """
+    if horizon_hours is None:
+        if not series_by_regime:
+            raise ValueError("regime_figures: horizon_hours is needed when series_by_regime is empty")
+        horizon_hours = float(max(e.hours[-1] for e in series_by_regime.values()))
+    figs = {
+        "outcomes": outcome_distributions(frame, by),
+        "containment": containment_survival(frame, by, horizon_hours),
+        "safety_cost": safety_cost(frame, by),
+    }
+    if series_by_regime:
+        figs["fan"] = fan_chart(series_by_regime, theory)
+    return figs
