@@ -1,0 +1,190 @@
+"""Invariants over hypothesis-generated configurations (issue 2, section 7).
+
+Every generated configuration runs with ``sim.validate=true``: after every step the engine checks that no node
+holds more replicas than its capacity, that the node tallies equal the replica table and that no dead replica is
+left in it. On top, the outputs of every run must be consistent with each other: population accounting
+(replicas[t] = replicas[t-1] + births[t] - shutdowns[t]), outcomes equal to what the series say, shares in
+[0, 1], misaligned <= replicas, and so on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import strategies as st
+
+import replisim
+from replisim.config.schema import Config
+from replisim.engine.params import P, pack
+from replisim.engine.run import check_invariants
+
+KINDS = ("complete", "random_regular", "scale_free", "small_world", "datacenter")
+prob = st.floats(0.0, 1.0, allow_nan=False)
+small_prob = st.floats(0.0, 0.3, allow_nan=False)
+busy = st.floats(0.3, 1.0)  # replication rates high enough that copies, full nodes and conflicts happen
+
+
+@st.composite
+def configs(draw):
+    """A small random configuration with every mechanism drawn on or off, validated like a user's."""
+    cfg = Config()
+    kind = draw(st.sampled_from(KINDS))
+    nodes = draw(st.integers(8, 50))
+    degree = draw(st.integers(1, 3)) * 2  # even: random_regular needs nodes x degree even
+    capacity = draw(st.one_of(st.none(), st.integers(1, 4)))
+    licensing = capacity is not None and capacity >= 2 and draw(st.booleans())
+    net = dataclasses.replace(cfg.network, kind=kind, nodes=nodes, degree=min(degree, nodes - 2), capacity=capacity,
+                              security=draw(st.one_of(st.none(), st.floats(0.0, 0.6))), regions=draw(st.integers(1, 3)),
+                              sites_per_region=draw(st.integers(1, 3)), rewire=draw(prob))
+    # initial replicas: a share of the slots there surely are (every node has at least one, or `capacity`)
+    initial = draw(st.integers(1, max(1, (capacity or 1) * nodes // 2)))
+    replica = dataclasses.replace(
+        cfg.replica, initial=initial, initial_misaligned=draw(prob), attempt_rate=draw(busy), success=draw(busy),
+        success_prior=draw(st.booleans()), evasion=draw(prob), shutdown_avoidance=draw(prob),
+        misalignment_rate=draw(small_prob), mutation_sd=draw(small_prob), strategic=draw(st.booleans()),
+        strategic_samples=draw(st.integers(1, 3)))
+    gov = cfg.governance
+    governance = dataclasses.replace(
+        gov, detection=draw(st.one_of(st.none(), prob)), kill_switch=draw(st.one_of(st.none(), prob)),
+        response_latency=draw(st.integers(0, 3)), hardening=draw(small_prob), kyc=draw(small_prob),
+        quarantine_steps=draw(st.integers(0, 3)), retraining_rate=draw(small_prob),
+        licensing=dataclasses.replace(gov.licensing, enabled=licensing, compliance=draw(st.floats(0.0, 0.5))),
+        if_then=dataclasses.replace(gov.if_then, enabled=draw(st.booleans()), incident_threshold=draw(st.integers(1, 5)),
+                                    delay=draw(st.integers(0, 5)), response_latency=draw(st.integers(0, 2))),
+        reporting=dataclasses.replace(gov.reporting, enabled=draw(st.booleans()), delay=draw(st.integers(0, 4))))
+    collusion = dataclasses.replace(
+        cfg.collusion, enabled=draw(st.booleans()), warning_evasion=draw(prob), warning_steps=draw(st.integers(0, 5)),
+        flight=draw(prob), foothold=draw(prob), dominance=draw(prob), blinding=draw(prob))
+    sim = dataclasses.replace(cfg.sim, steps=draw(st.integers(5, 40)), hours_per_step=draw(st.sampled_from([0.5, 1.0, 3.0])),
+                              validate=True)
+    return replisim.validate(dataclasses.replace(cfg, network=net, replica=replica, governance=governance,
+                                                 collusion=collusion, sim=sim))
+
+
+def check_outputs(cfg, ens) -> None:
+    o = ens.outcomes
+    s = {name: ens.series(name) for name in ens.series_data}
+    n = s["replicas"]
+    runs, width = n.shape
+    assert width == cfg.sim.steps + 1
+    for name, arr in s.items():
+        assert np.isfinite(arr).all() and (arr >= 0).all(), f"series {name} negative or not finite"
+    for name in ("replicas", "misaligned", "nodes_occupied", "detections", "shutdowns", "births"):
+        np.testing.assert_array_equal(s[name], np.round(s[name]), err_msg=f"{name} not a count")
+    assert (n[:, 0] == cfg.replica.initial).all()
+    # accounting: replicas die only by shutdown and appear only by birth (flights move them)
+    np.testing.assert_array_equal(np.diff(n, axis=1), s["births"][:, 1:] - s["shutdowns"][:, 1:])
+    # at most one detection and one shutdown per replica alive at the start of the step
+    assert (s["shutdowns"][:, 1:] <= n[:, :-1]).all() and (s["detections"][:, 1:] <= n[:, :-1]).all()
+    # capacity: never more replicas than slots, never more occupied nodes than nodes or replicas
+    assert (s["compute_share"] <= 1.0).all()
+    share = s["compute_share"]
+    per_replica = share[n > 0] / n[n > 0]  # 1 / total compute: the same for every run and step of an ensemble
+    np.testing.assert_allclose(per_replica, per_replica[0], rtol=1e-12)
+    assert (share[n == 0] == 0).all()
+    assert (s["nodes_occupied"] <= np.minimum(n, cfg.network.nodes)).all()
+    assert ((n > 0) == (s["nodes_occupied"] > 0)).all()
+    assert (s["misaligned"] <= n).all()
+    # extinction is absorbing, and the outcomes say what the series say
+    dead = n == 0
+    assert (dead[:, :-1] <= dead[:, 1:]).all(), "a population came back from zero"
+    np.testing.assert_array_equal(o["peak_replicas"], n.max(axis=1))
+    np.testing.assert_array_equal(o["final_replicas"], n[:, -1])
+    np.testing.assert_array_equal(o["misaligned_final"], s["misaligned"][:, -1])
+    np.testing.assert_array_equal(o["extinct"], n[:, -1] == 0)
+    np.testing.assert_array_equal(o["peak_compute_share"], s["compute_share"].max(axis=1))
+    np.testing.assert_array_equal(o["final_compute_share"], s["compute_share"][:, -1])
+    first_zero = np.where(dead.any(axis=1), dead.argmax(axis=1), -1)
+    expected_ttc = np.where(first_zero >= 0, first_zero * cfg.sim.hours_per_step, np.nan)
+    np.testing.assert_array_equal(o["time_to_containment"], expected_ttc)
+    for name in ("detections", "shutdowns", "births"):
+        np.testing.assert_array_equal(o[name], s[name].sum(axis=1), err_msg=name)
+    np.testing.assert_allclose(o["collateral_node_hours"], s["collateral"].sum(axis=1), rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(o["replica_steps"], n[:, :-1].sum(axis=1))
+    assert (o["shutdowns"] <= o["detections"]).all() and (o["avoidance_events"] <= o["shutdowns"]).all()
+    assert (o["loss_of_control"] <= ~o["extinct"]).all()
+    np.testing.assert_array_equal(o["loss_of_control"],
+                                  (o["final_compute_share"] >= cfg.outcome.loss_of_control_share) & ~o["extinct"])
+    assert (o["max_generation"] <= cfg.sim.steps).all()
+    assert (o["max_generation"][o["births"] == 0] == 0).all()
+    assert (o["coalitions_final"] <= np.minimum(o["misaligned_final"], cfg.replica.initial)).all()
+    skill = o["mean_skill_final"].to_numpy()
+    assert np.array_equal(np.isnan(skill), o["extinct"].to_numpy())
+    assert ((skill[~np.isnan(skill)] >= 0) & (skill[~np.isnan(skill)] <= 1)).all()
+    # mechanisms that are off leave no trace
+    if not cfg.collusion.enabled:
+        assert (o["flights"] == 0).all()
+    if not cfg.governance.if_then.enabled:
+        assert o["if_then_triggered_step"].isna().all()
+    if cfg.replica.initial_misaligned == 0 and cfg.replica.misalignment_rate == 0:
+        assert (s["misaligned"] == 0).all()
+    if cfg.replica.mutation_sd == 0 and cfg.replica.shutdown_avoidance == 0:
+        assert (o["avoidance_events"] == 0).all()
+
+
+@settings(max_examples=36, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(cfg=configs(), seed=st.integers(0, 2**32 - 1))
+def test_invariants_hold_every_step(cfg, seed):
+    note(f"network={cfg.network.kind} nodes={cfg.network.nodes} capacity={cfg.network.capacity} "
+         f"initial={cfg.replica.initial} collusion={cfg.collusion.enabled}")
+    assert pack(cfg)[P.VALIDATE] == 1.0
+    ens = replisim.simulate(cfg, runs=3, seed=seed)  # an invariant broken in any step raises here
+    check_outputs(cfg, ens)
+    event(f"network {cfg.network.kind}")
+    event("some run extinct" if ens.outcomes["extinct"].any() else "no run extinct")
+    event("births" if ens.outcomes["births"].sum() else "no births")
+
+
+def test_compute_share_series_matches_replicas():
+    """The scaled comparison above in plain words, on a network whose total capacity is known."""
+    cfg = replisim.compose(["scenario=minimal", "network.nodes=25", "network.capacity=4", "sim.steps=30"])
+    ens = replisim.simulate(cfg, runs=3, seed=1)
+    np.testing.assert_array_equal(ens.series("compute_share"), ens.series("replicas") / 100.0)
+    check_outputs(cfg, ens)
+
+
+# --- validate mode can fail -----------------------------------------------------------------------------------
+def _state(capacity, occ, node, flags):
+    a = np.asarray
+    return (len(node), a(node, np.int32), a(flags, np.uint8), a(capacity, np.int32), a(occ, np.int32), 10)
+
+
+@pytest.mark.parametrize("case, state", [
+    ("over capacity", _state([1, 2], [2, 0], [0, 0], [0, 0])),
+    ("tally differs from table", _state([2, 2], [1, 0], [0, 1], [0, 0])),
+    ("dead replica left", _state([2, 2], [1, 0], [0], [2])),
+])
+def test_check_invariants_rejects_broken_states(case, state):
+    with pytest.raises(AssertionError):
+        check_invariants(*state)
+
+
+def test_check_invariants_accepts_a_consistent_state():
+    check_invariants(*_state([2, 3], [2, 1], [0, 1, 0], [0, 1, 0]))
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_validate_mode_stops_a_broken_run(monkeypatch, validate):
+    """Through the public path: a network that cannot hold the initial replicas is caught in validate mode only."""
+    sim_module = importlib.import_module("replisim.simulate")  # the module; replisim.simulate is the function
+    real_setup = sim_module.setup
+
+    def broken_setup(cfg, seed):
+        net, gov = real_setup(cfg, seed)
+        capacity = np.zeros_like(gov.capacity)
+        capacity[0] = 2  # 5 replicas, 2 slots: placement has to overfill
+        return net, dataclasses.replace(gov, capacity=capacity)
+
+    monkeypatch.setattr(sim_module, "setup", broken_setup)
+    cfg = replisim.compose(["scenario=minimal", "network.nodes=10", "network.capacity=2", "replica.initial=5",
+                            "sim.steps=3", "governance.detection=0", f"sim.validate={str(validate).lower()}"])
+    if validate:
+        # an AssertionError raised in the parallel ensemble loop surfaces as Numba's SystemError around it
+        with pytest.raises((AssertionError, SystemError)):
+            replisim.simulate(cfg, runs=1, seed=0)
+    else:
+        replisim.simulate(cfg, runs=1, seed=0)
