@@ -89,3 +89,30 @@ def test_runs_of_one_ensemble_differ(cfg):
     ens = replisim.simulate(cfg, runs=RUNS, seed=1)
     rows = ens.series("replicas")
     assert len({tuple(r) for r in rows}) == RUNS
+
+
+# --- within-run parallel mode: one run's replica table over threads ------------------------------------------------
+# Blocks of rng.BLOCK slots are the unit of work, so the run must hold several blocks for threads to share it.
+WITHIN = ["scenario=default", "network.nodes=4000", "network.capacity=4", "replica.initial=9000", "sim.steps=12",
+          "governance.response_latency=1", "governance.quarantine_steps=2", "governance.hardening=0.05",
+          "governance.retraining_rate=0.05", "collusion.flight=0.5"]
+
+
+@pytest.fixture(scope="module")
+def within_cfg():
+    return replisim.compose(WITHIN)
+
+
+def test_within_run_mode_one_and_two_threads(within_cfg):
+    one = replisim.simulate(with_threads(within_cfg, 1), runs=2, seed=4, parallel="within_run")
+    two = replisim.simulate(with_threads(within_cfg, 2), runs=2, seed=4, parallel="within_run")
+    assert one.meta["parallel"] == two.meta["parallel"] == "within_run"
+    assert one.outcomes["births"].sum() > 0 and one.outcomes["flights"].sum() > 0
+    assert_identical(one, two)
+
+
+def test_within_run_mode_repeated_and_chunked(within_cfg):
+    whole = replisim.simulate(within_cfg, runs=2, seed=4, parallel="within_run")
+    assert_identical(whole, replisim.simulate(within_cfg, runs=2, seed=4, parallel="within_run"))
+    second = replisim.simulate(within_cfg, runs=1, seed=4, first_run=1, parallel="within_run")
+    pd.testing.assert_frame_equal(whole.outcomes.iloc[1:].reset_index(drop=True), second.outcomes, check_exact=True)
