@@ -1,0 +1,179 @@
+"""The governance catalogue: every preset and jurisdiction set composes, static measures change the node arrays
+as documented, and every measure moves outcomes in its intended direction.
+
+Direction tests compare two ensembles that differ in one measure. Runs are independent, so the difference of
+the two means over ``RUNS`` runs is close to normal; a test passes when the difference has the intended sign
+and is at least ``Z`` standard errors (Welch) away from zero. Under no effect that happens with probability
+below 0.2% (one-sided normal tail at 3), so a pass is evidence of the effect; the effects below are chosen
+large enough that their z-scores are far above 3 (printed on failure), so the tests do not hinge on the seed.
+Measures that only cost (false positives, shutdown cost) must leave the dynamics bit-identical and raise the
+collateral cost.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import replisim
+from replisim.config import NODE_TYPES, compose
+from replisim.config.compose import _group_options
+from replisim.governance import apply_governance
+from replisim.network import build_network
+
+PRESETS = ["none", "light_touch", "wide_ranging", "hybrid", "if_then", "compute_governance", "international",
+           "export_controls"]
+RUNS = 100
+Z = 3.0
+
+
+def per_type(key: str, value: float) -> list[str]:
+    # '++' adds keys to the (empty by default) per-type mappings; Hydra's struct mode refuses a plain override
+    return [f"++governance.{key}.{t}={value}" for t in NODE_TYPES]
+
+
+# Small network, short horizon, and a moderate detection level on every node type, so that both stronger and
+# weaker measures have room to act before the network saturates.
+BASE = ["network.nodes=200", "sim.steps=60", f"runs={RUNS}", "collusion.enabled=false", *per_type("monitoring", 0.2)]
+
+
+def test_every_preset_in_the_catalogue_composes_with_its_name():
+    assert set(_group_options("governance")) == set(PRESETS)
+    for name in PRESETS:
+        cfg = compose([f"governance={name}"])
+        assert cfg.governance.name == name
+
+
+def test_every_preset_except_none_sets_a_measure():
+    none = compose(["governance=none"]).governance
+    for name in PRESETS[1:]:
+        g = compose([f"governance={name}"]).governance
+        changed = [f for f in g.__dataclass_fields__ if f != "name" and getattr(g, f) != getattr(none, f)]
+        assert changed, name
+
+
+@pytest.mark.parametrize("jur", ["single", "three_blocs", "with_haven"])
+def test_jurisdiction_sets_compose_and_split_all_nodes(jur):
+    cfg = compose([f"jurisdictions={jur}", "network.nodes=1000"])
+    shares = {k: r.share for k, r in cfg.jurisdictions.regions.items()}
+    assert sum(shares.values()) == pytest.approx(1.0)
+    net = build_network(cfg, np.random.default_rng(0))
+    counts = np.bincount(net.jurisdiction, minlength=len(shares))
+    assert counts.sum() == 1000
+    for k, name in enumerate(net.jurisdiction_names):
+        assert counts[k] == pytest.approx(1000 * shares[name], abs=1)
+
+
+def test_haven_jurisdictions_are_lax():
+    for jur in ("three_blocs", "with_haven"):
+        haven = compose([f"jurisdictions={jur}"]).jurisdictions.regions["haven"]
+        assert haven.monitoring_factor < 1 and haven.kill_switch_factor < 1 and not haven.reporting
+
+
+def _governed(overrides, seed=0):
+    cfg = compose(overrides)
+    net = build_network(cfg, np.random.default_rng(seed))
+    return net, apply_governance(cfg, net)
+
+
+def test_static_measures_change_node_arrays_as_documented():
+    net, none = _governed(["governance=none"])
+    cloud = net.node_type == NODE_TYPES.index("hyperscale_cloud")
+    lab = net.node_type == NODE_TYPES.index("frontier_lab")
+    unlicensed = ~(cloud | lab)
+    _, g = _governed(["++governance.monitoring.enterprise=0.4"])
+    ent = net.node_type == NODE_TYPES.index("enterprise")
+    assert np.all(g.monitoring[ent] == np.float32(0.4)) and np.all(g.monitoring[~ent] == none.monitoring[~ent])
+    _, g = _governed(["++governance.kill_switch_mandate.consumer_edge=0.9"])
+    edge = net.node_type == NODE_TYPES.index("consumer_edge")
+    assert np.all(g.kill_switch[edge] == np.float32(0.9))
+    _, g = _governed(["governance.kyc=0.5"])
+    assert np.all(g.security[cloud] > none.security[cloud]) and np.all(g.security[~cloud] == none.security[~cloud])
+    _, g = _governed(["governance.licensing.enabled=true", "governance.licensing.compliance=0.5"])
+    assert g.capacity[unlicensed].sum() < none.capacity[unlicensed].sum()
+    assert np.all(g.capacity[~unlicensed] == none.capacity[~unlicensed])
+    assert np.all(g.monitoring[lab | cloud] >= 0.2)
+
+
+def test_export_cap_cuts_only_export_controlled_jurisdictions():
+    net, free = _governed(["jurisdictions=three_blocs"])
+    _, capped = _governed(["jurisdictions=three_blocs", "governance=export_controls"])
+    china = net.jurisdiction == net.jurisdiction_names.index("china")
+    assert capped.capacity[china].sum() <= 0.3 * free.capacity[china].sum() + china.sum()
+    assert np.all(capped.capacity[~china] == free.capacity[~china])
+    # with a single jurisdiction nothing is export-controlled
+    _, single = _governed(["governance.export_cap=0.1"])
+    _, base = _governed([])
+    assert np.all(single.capacity == base.capacity)
+
+
+def test_harmonize_lifts_only_lax_jurisdictions():
+    net, lax = _governed(["jurisdictions=three_blocs"])
+    _, harm = _governed(["jurisdictions=three_blocs", "governance.harmonize=0.5"])
+    h = net.jurisdiction_names.index("haven")
+    assert harm.jur_monitoring[h] == pytest.approx(0.2 + 0.5 * 0.8)
+    assert harm.jur_kill[h] == pytest.approx(0.5 + 0.5 * 0.5)
+    strict = [k for k, f in enumerate(lax.jur_monitoring) if f >= 1]
+    assert np.all(harm.jur_monitoring[strict] == lax.jur_monitoring[strict])
+
+
+# --- direction of effect of every measure -------------------------------------------------------------------
+
+
+def _outcomes(overrides):
+    return replisim.simulate(compose(BASE + overrides)).outcomes
+
+
+def _z(a: np.ndarray, b: np.ndarray) -> float:
+    """Welch z of mean(b) - mean(a)."""
+    se = np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    return float((b.mean() - a.mean()) / se) if se > 0 else float(np.sign(b.mean() - a.mean()) * np.inf)
+
+
+@pytest.fixture(scope="module")
+def base():
+    return _outcomes([])
+
+
+# (measure, overrides of the stronger measure, outcome, intended sign of the change, base overrides)
+DIRECTIONS = [
+    ("monitoring", per_type("monitoring", 0.3), "replica_steps", -1),
+    ("kill_switch_mandate", per_type("kill_switch_mandate", 1.0), "replica_steps", -1),
+    ("response_latency", ["governance.response_latency=12"], "replica_steps", +1),
+    ("hardening", ["governance.hardening=0.3"], "replica_steps", -1),
+    ("kyc", ["governance.kyc=1.0"], "replica_steps", -1),
+    ("licensing", ["governance.licensing.enabled=true", "governance.licensing.compliance=0.9"], "replica_steps", -1),
+    ("if_then", ["governance.if_then.enabled=true", "governance.if_then.incident_threshold=3",
+                 "governance.if_then.delay=0", "governance.if_then.monitoring_factor=5"], "replica_steps", -1),
+    ("reporting", ["governance.reporting.enabled=true", "governance.reporting.delay=0",
+                   "governance.reporting.monitoring_factor=3"], "replica_steps", -1),
+    ("quarantine_steps", ["governance.quarantine_steps=10"], "replica_steps", -1),
+    ("quarantine_cost", ["governance.quarantine_steps=10"], "collateral_node_hours", +1),
+    ("retraining_rate", ["governance.retraining_rate=0.2"], "misaligned_final", -1),
+]
+
+
+@pytest.mark.parametrize("measure,overrides,outcome,sign", DIRECTIONS, ids=[d[0] for d in DIRECTIONS])
+def test_measure_moves_outcome_in_intended_direction(base, measure, overrides, outcome, sign):
+    stronger = _outcomes(overrides)
+    z = _z(base[outcome].to_numpy(float), stronger[outcome].to_numpy(float))
+    assert sign * z >= Z, f"{measure}: z = {z:.2f} for {outcome} (mean {base[outcome].mean():.1f} -> {stronger[outcome].mean():.1f})"
+
+
+@pytest.mark.parametrize("measure,overrides,jur", [
+    ("export_cap", ["governance.export_cap=0.1"], "three_blocs"),
+    ("harmonize", ["governance.harmonize=1.0"], "with_haven"),
+])
+def test_jurisdictional_measure_lowers_population(measure, overrides, jur):
+    lax = _outcomes([f"jurisdictions={jur}"])
+    strict = _outcomes([f"jurisdictions={jur}"] + overrides)
+    z = _z(lax["replica_steps"].to_numpy(float), strict["replica_steps"].to_numpy(float))
+    assert z <= -Z, f"{measure}: z = {z:.2f}"
+
+
+@pytest.mark.parametrize("overrides", [["governance.false_positive_rate=0.05"], ["governance.shutdown_cost_hours=5"]])
+def test_pure_cost_parameters_raise_collateral_and_leave_dynamics_unchanged(base, overrides):
+    costly = _outcomes(overrides)
+    dynamics = [c for c in base.columns if c != "collateral_node_hours"]
+    assert base[dynamics].equals(costly[dynamics])
+    assert (costly["collateral_node_hours"] > base["collateral_node_hours"]).all()
