@@ -238,6 +238,61 @@ def test_place_initial_matches_reference():
     assert a.occ.max() <= 2
 
 
+# --- whole runs: step 1 (governance update), series and outcomes ----------------------------------------------------
+RUN_CASES = {
+    "if-then by incidents": ["scenario=default", *SMALL, "governance.if_then.enabled=true",
+                             "governance.if_then.incident_threshold=3", "governance.if_then.delay=2",
+                             "governance.response_latency=3", "governance.if_then.response_latency=1",
+                             "governance.if_then.kill_switch=0.99", "governance.if_then.monitoring_factor=2"],
+    "if-then by capability": ["scenario=default", *SMALL, "governance.if_then.enabled=true",
+                              "governance.if_then.incident_threshold=1000", "governance.if_then.capability_threshold=0.4",
+                              "governance.if_then.delay=0"],
+    "reporting across jurisdictions": ["scenario=default", *SMALL, "governance.reporting.enabled=true",
+                                       "governance.reporting.delay=2", "governance.reporting.monitoring_factor=3"],
+    "collateral": ["scenario=minimal", *SMALL, "governance.quarantine_steps=2", "governance.false_positive_rate=0.05",
+                   "governance.shutdown_cost_hours=2", "sim.hours_per_step=0.5", "governance.detection=0.2"],
+    "extinction": ["scenario=minimal", *SMALL, "governance.detection=0.35", "sim.steps=60"],
+}
+EXACT_FLOATS = {"peak_compute_share", "final_compute_share", "time_to_containment", "if_then_triggered_step"}
+
+
+@pytest.mark.parametrize("case", list(RUN_CASES))
+def test_whole_runs_match_reference(case):
+    """simulate() (ensemble mode) against reference.run: counts exactly; sums of floats to 1e-12 (the reference
+    adds them in another order)."""
+    cfg = replisim.compose(RUN_CASES[case])
+    if "jurisdictions" in case:
+        cfg = replisim.validate(two_jurisdictions(cfg))
+    seed, runs = 7, 3
+    ens = replisim.simulate(cfg, runs=runs, seed=seed, parallel="ensemble")
+    net, gov = setup(cfg, seed)
+    params = pack(cfg)
+    for r in range(runs):
+        series, outcomes = reference.run(
+            params, np.uint64(rng.run_key(np.uint64(seed), r)), ens.outcomes["skill"][r], gov.total_compute,
+            gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction, net.indptr, net.indices,
+            gov.jur_monitoring, gov.jur_kill, gov.jur_reporting, gov.jur_fp_weight)
+        for name, expected in series.items():
+            got = ens.series(name)[r]
+            if name == "collateral":
+                np.testing.assert_allclose(got, expected, rtol=1e-12, err_msg=f"run {r}: {name}")
+            else:
+                np.testing.assert_array_equal(got, expected, err_msg=f"run {r}: {name}")
+        for name, expected in outcomes.items():
+            got = ens.outcomes[name][r]
+            if isinstance(expected, float) and name not in EXACT_FLOATS:
+                np.testing.assert_allclose(got, expected, rtol=1e-12, err_msg=f"run {r}: {name}")
+            else:
+                np.testing.assert_equal(got, expected, err_msg=f"run {r}: {name}")
+    o = ens.outcomes
+    if "if-then" in case:
+        assert o["if_then_triggered_step"].notna().any()
+    if case == "extinction":
+        assert o["extinct"].any()
+    if case == "collateral":
+        assert (o["collateral_node_hours"] > o["shutdowns"] * 2).all()
+
+
 # --- the random streams ---------------------------------------------------------------------------------------------
 @jit
 def draw_uniform(rkey, step, phase, block, k):

@@ -335,3 +335,123 @@ def resolve(
         warn_until[r] = max(warn_until[r], t + int(params[P.WARNING_STEPS]))
     warned[:] = 0
     return len(table)
+
+
+# --- a whole run -------------------------------------------------------------------------------------------------
+def run(params, rkey, skill0, total_compute, capacity, security0, monitoring, kill_switch, jurisdiction, indptr,
+        indices, jur_monitoring, jur_kill, jur_reporting, jur_fp_weight):
+    """One run from placement to horizon. Returns (series[name] -> array(steps + 1), outcomes[name] -> value).
+
+    Step 1, the governance update, is here: once an if-then commitment has triggered and its delay has passed,
+    monitoring is multiplied, shutdowns succeed at least with the if-then floor and the response latency drops
+    to the if-then latency (never above the normal one); a jurisdiction alerted by an incident report
+    multiplies its monitoring. The trigger: cumulative detections reach the incident threshold, or the mean
+    skill of a step's detected replicas reaches the capability threshold.
+    """
+    steps, n0 = int(params[P.STEPS]), int(params[P.INITIAL])
+    hours = float(params[P.HOURS_PER_STEP])
+    n_nodes, n_jur = len(capacity), len(jur_monitoring)
+    slots = max(int(np.sum(capacity)), n0)
+    i32, f32 = np.int32, np.float32
+    s = dict(node=np.zeros(slots, i32), lineage=np.zeros(slots, i32), generation=np.zeros(slots, np.uint16),
+             skill=np.zeros(slots, f32), evasion=np.zeros(slots, f32), avoid=np.zeros(slots, f32),
+             flags=np.zeros(slots, np.uint8), order_due=np.zeros(slots, i32), target=np.zeros(slots, i32),
+             b_node=np.zeros(slots, i32), b_lineage=np.zeros(slots, i32), b_generation=np.zeros(slots, np.uint16),
+             b_skill=np.zeros(slots, f32), b_evasion=np.zeros(slots, f32), b_avoid=np.zeros(slots, f32),
+             b_flags=np.zeros(slots, np.uint8),
+             capacity=capacity, security=np.asarray(security0, f32).copy(), monitoring=monitoring,
+             kill_switch=kill_switch, jurisdiction=jurisdiction, indptr=indptr, indices=indices,
+             quar_until=np.full(n_nodes, -1, i32), occ=np.zeros(n_nodes, i32), freed=np.zeros(n_nodes, i32),
+             prop_left=np.zeros(n_nodes, i32), slots_left=np.zeros(n_nodes, i32), node_mis=np.zeros(n_nodes, i32),
+             node_coal=np.full(n_nodes, -1, i32), coal_parent=np.arange(n0).astype(i32),
+             warn_until=np.full(n0, -1, i32), alert_from=np.full(n_jur, 2**30, i32), jur_kill=jur_kill,
+             jur_reporting=jur_reporting, incidents=np.zeros(n_nodes, i32), warned=np.zeros(n0, np.uint8),
+             tallies=np.zeros(8))
+    n_mis0 = int(round(params[P.INITIAL_MISALIGNED] * n0))
+    place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, s["occ"],
+                  s["node"], s["lineage"], s["generation"], s["skill"], s["evasion"], s["avoid"], s["flags"],
+                  s["order_due"])
+    for i in range(n0):
+        if s["flags"][i] & MISALIGNED:
+            s["node_mis"][s["node"][i]] += 1
+            s["node_coal"][s["node"][i]] = s["lineage"][i]
+
+    names = ("replicas", "misaligned", "compute_share", "nodes_occupied", "detections", "shutdowns", "births",
+             "collateral")
+    series = {k: np.zeros(steps + 1) for k in names}
+    n = n0
+    total = dict(detections=0, shutdowns=0, avoidance_events=0, births=0, flights=0, collateral=0.0, replica_steps=0)
+    triggered, contained_at = -1, np.nan
+
+    def record(t, det=0, shut=0, born=0, collateral=0.0):
+        series["replicas"][t] = n
+        series["misaligned"][t] = int(np.count_nonzero(s["flags"][:n] & MISALIGNED))
+        series["compute_share"][t] = n / total_compute
+        series["nodes_occupied"][t] = int(np.count_nonzero(s["occ"])) if n else 0
+        series["detections"][t], series["shutdowns"][t], series["births"][t] = det, shut, born
+        series["collateral"][t] = collateral
+
+    record(0)
+    for t in range(1, steps + 1):
+        if n == 0:  # extinct: nothing happens any more
+            record(t)
+            continue
+        total["replica_steps"] += n
+        # 1. governance update
+        strict = params[P.IF_THEN] > 0 and triggered >= 0 and t >= triggered + params[P.IF_THEN_DELAY]
+        latency = int(params[P.RESPONSE_LATENCY])
+        if strict:
+            latency = min(latency, int(params[P.IF_THEN_LATENCY]))
+        kill_floor = float(params[P.IF_THEN_KILL]) if strict else 0.0
+        jur_factor = np.array(jur_monitoring, dtype=np.float64)
+        if params[P.REPORTING] > 0:
+            jur_factor[s["alert_from"] <= t] *= params[P.REPORTING_MONITORING]
+        if strict:
+            jur_factor *= params[P.IF_THEN_MONITORING]
+        s["tallies"][:] = 0.0
+        act(t, n, rkey, params, latency, kill_floor, jur_factor, s["node"], s["lineage"], s["skill"], s["evasion"],
+            s["avoid"], s["flags"], s["order_due"], s["target"], capacity, s["security"], monitoring, kill_switch,
+            jurisdiction, indptr, indices, s["quar_until"], s["occ"], s["freed"], s["prop_left"], s["node_mis"],
+            s["node_coal"], s["coal_parent"], s["warn_until"], s["alert_from"], jur_kill, jur_reporting,
+            s["incidents"], s["warned"], s["tallies"])
+        det, shut, last_copies, _, detected_skill = (s["tallies"][k] for k in range(5))
+        total["detections"] += int(det)
+        total["shutdowns"] += int(shut)
+        total["avoidance_events"] += int(last_copies)
+        if params[P.IF_THEN] > 0 and triggered < 0 and total["detections"] > 0:
+            mean_skill = detected_skill / det if det > 0 else 0.0
+            if total["detections"] >= params[P.IF_THEN_INCIDENTS] or mean_skill >= params[P.IF_THEN_CAPABILITY]:
+                triggered = t
+        n = resolve(t, n, rkey, params, s["node"], s["lineage"], s["generation"], s["skill"], s["evasion"],
+                    s["avoid"], s["flags"], s["order_due"], s["target"], s["b_node"], s["b_lineage"],
+                    s["b_generation"], s["b_skill"], s["b_evasion"], s["b_avoid"], s["b_flags"], capacity,
+                    s["security"], s["quar_until"], s["occ"], s["freed"], s["prop_left"], s["slots_left"],
+                    s["node_mis"], s["node_coal"], s["coal_parent"], s["warn_until"], s["incidents"], s["warned"],
+                    s["tallies"])
+        born, moved, quarantined = (s["tallies"][k] for k in (5, 6, 7))
+        total["births"] += int(born)
+        total["flights"] += int(moved)
+        # collateral node-hours: executed shutdowns, capacity held in quarantine, slots lost to false positives
+        fp_slots = params[P.FALSE_POSITIVE_RATE] * float(np.dot(jur_factor, jur_fp_weight))
+        collateral = shut * params[P.SHUTDOWN_COST] + hours * (quarantined + fp_slots)
+        total["collateral"] += collateral
+        record(t, det, shut, born, collateral)
+        if n == 0 and np.isnan(contained_at):
+            contained_at = t * hours
+
+    live = range(n)
+    misaligned_roots = {root(s["coal_parent"], s["lineage"][i]) for i in live if s["flags"][i] & MISALIGNED}
+    final_share = n / total_compute
+    outcomes = dict(
+        extinct=n == 0, loss_of_control=n > 0 and final_share >= params[P.LOSS_SHARE],
+        peak_replicas=int(series["replicas"].max()), final_replicas=n, time_to_containment=contained_at,
+        peak_compute_share=float(series["compute_share"].max()), final_compute_share=final_share,
+        detections=total["detections"], shutdowns=total["shutdowns"], avoidance_events=total["avoidance_events"],
+        max_generation=max((int(s["generation"][i]) for i in live), default=0),
+        misaligned_final=int(series["misaligned"][-1]), collateral_node_hours=total["collateral"],
+        births=total["births"], flights=total["flights"], coalitions_final=len(misaligned_roots),
+        if_then_triggered_step=float(triggered) if triggered >= 0 else np.nan,
+        mean_skill_final=float(np.mean(s["skill"][:n], dtype=np.float64)) if n else np.nan,
+        replica_steps=total["replica_steps"],
+    )
+    return series, outcomes
