@@ -76,7 +76,7 @@ def node_monitoring(n, monitoring, jurisdiction, jur_factor, occ, node_mis, coll
 
 
 @jit(inline="always")
-def pick_target(state, nd, own_free, n_nodes, indptr, indices, strategic, samples, monitoring, jurisdiction, jur_factor):
+def pick_target(state, nd, own_free, n_nodes, indptr, indices, strategic, samples, record):
     """Target node of a copy: own node if free, else a neighbour (uniform, or the least watched of a sample)."""
     if own_free:
         return state, nd
@@ -93,7 +93,7 @@ def pick_target(state, nd, own_free, n_nodes, indptr, indices, strategic, sample
     for _ in range(tries):
         state, k = below(state, deg)
         cand = k if complete else indices[indptr[nd] + k]
-        m = monitoring[cand] * jur_factor[jurisdiction[cand]]
+        m = record[cand, R_WATCH]
         if m < best_m:
             best_m = m
             best = cand
@@ -101,14 +101,42 @@ def pick_target(state, nd, own_free, n_nodes, indptr, indices, strategic, sample
 
 
 @jit(inline="always")
-def copy_success(skill, tg, security, coal, node_coal, node_mis, mis, collusion, foothold, parent, compress):
+def copy_success(skill, tg, record, coal, mis, collusion, foothold, parent, compress):
     """P(a copy onto node tg succeeds): skill x (1 - security), security cut where a coalition-mate sits."""
-    sec = security[tg]
-    if collusion and mis and node_mis[tg] > 0 and (
-        find(parent, node_coal[tg]) if compress else find_root(parent, node_coal[tg])
+    sec = record[tg, R_SECURITY]
+    if collusion and mis and record[tg, R_MIS] > 0 and (
+        find(parent, int(record[tg, R_COAL])) if compress else find_root(parent, int(record[tg, R_COAL]))
     ) == coal:
         sec *= 1.0 - foothold
     return skill * (1.0 - sec)
+
+
+# Columns of the per-step node record. The replica table is in no particular node order, so every replica reads
+# its own node and its target at random; with one array per quantity that is one cache miss per array (about ten
+# per replica once the node arrays outgrow the cache at 10^5 nodes). The record gathers everything the act pass
+# reads about a node, fixed at the start of the step, in one 64-byte row.
+R_DETECT, R_WATCH, R_SECURITY, R_KILL, R_FREE, R_QUARANTINED, R_MIS, R_COAL = 0, 1, 2, 3, 4, 5, 6, 7
+RECORD_WIDTH = 8
+
+
+@jit
+def node_record(lo, hi, t, params, record, capacity, security, monitoring, kill_switch, jurisdiction, quar_until,
+                occ, node_mis, node_coal, jur_factor, jur_kill):
+    """Rows lo..hi-1 of the node record from start-of-step state (the act pass writes none of its inputs)."""
+    collusion = params[P.COLLUSION] > 0
+    dominance = params[P.DOMINANCE]
+    blinding = params[P.BLINDING]
+    for v in range(lo, hi):
+        j = jurisdiction[v]
+        record[v, R_DETECT] = node_monitoring(v, monitoring, jurisdiction, jur_factor, occ, node_mis, collusion,
+                                              dominance, blinding)
+        record[v, R_WATCH] = monitoring[v] * jur_factor[j]
+        record[v, R_SECURITY] = security[v]
+        record[v, R_KILL] = kill_switch[v] * jur_kill[j]
+        record[v, R_FREE] = 1.0 if occ[v] < capacity[v] else 0.0
+        record[v, R_QUARANTINED] = 1.0 if quar_until[v] >= t else 0.0
+        record[v, R_MIS] = node_mis[v]
+        record[v, R_COAL] = node_coal[v]
 
 
 @jit
@@ -123,10 +151,13 @@ def act(
 
     ``tallies`` (float64[8]) receives: detections, shutdowns, avoidance events, proposals, detected skill sum.
     """
-    act_range(0, n, True, t, rkey, params, latency, kill_floor, jur_factor,
+    n_nodes = capacity.shape[0]
+    record = np.empty((n_nodes, RECORD_WIDTH), np.float64)
+    node_record(0, n_nodes, t, params, record, capacity, security, monitoring, kill_switch, jurisdiction, quar_until,
+                occ, node_mis, node_coal, jur_factor, jur_kill)
+    act_range(0, n, True, t, rkey, params, latency, kill_floor, record,
               node, lineage, skill, evasion, avoid, flags, order_due, target,
-              capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
-              occ, node_mis, node_coal, coal_parent, warn_until, jur_kill, warned,
+              indptr, indices, coal_parent, warn_until, warned,
               freed, prop_left, incidents, tallies)
     report_incidents(t, params, jurisdiction, incidents, alert_from, jur_reporting)
 
@@ -154,10 +185,9 @@ def report_incidents(t, params, jurisdiction, incidents, alert_from, jur_reporti
 
 @jit
 def act_range(
-    lo, hi, compress, t, rkey, params, latency, kill_floor, jur_factor,
+    lo, hi, compress, t, rkey, params, latency, kill_floor, record,
     node, lineage, skill, evasion, avoid, flags, order_due, target,
-    capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
-    occ, node_mis, node_coal, coal_parent, warn_until, jur_kill, warned,
+    indptr, indices, coal_parent, warn_until, warned,
     freed, prop_left, incidents, tallies,
 ):
     """The act pass over table slots lo..hi-1 (lo a multiple of BLOCK, so each block starts its own stream).
@@ -170,14 +200,12 @@ def act_range(
     """
     attempt = params[P.ATTEMPT_RATE]
     collusion = params[P.COLLUSION] > 0
-    dominance = params[P.DOMINANCE]
-    blinding = params[P.BLINDING]
     warn_ev = params[P.WARNING_EVASION]
     flight = params[P.FLIGHT] if collusion else 0.0
     foothold = params[P.FOOTHOLD]
     strategic = params[P.STRATEGIC] > 0
     samples = int(params[P.STRATEGIC_SAMPLES])
-    n_nodes = capacity.shape[0]
+    n_nodes = record.shape[0]
     state = np.uint64(0)
     for i in range(lo, hi):
         if i % BLOCK == 0:
@@ -191,7 +219,7 @@ def act_range(
             coal = find(coal_parent, lineage[i]) if compress else find_root(coal_parent, lineage[i])
         # 2. detection
         if order_due[i] < 0:
-            p = node_monitoring(nd, monitoring, jurisdiction, jur_factor, occ, node_mis, collusion, dominance, blinding)
+            p = record[nd, R_DETECT]
             p *= 1.0 - evasion[i]
             if collusion and mis and warn_until[coal] >= t:  # set by earlier steps only
                 p *= 1.0 - warn_ev
@@ -210,7 +238,7 @@ def act_range(
         last_copy = False
         if order_due[i] >= 0 and order_due[i] <= t:
             order_due[i] = -1
-            k = max(kill_switch[nd] * jur_kill[jurisdiction[nd]], kill_floor)
+            k = max(record[nd, R_KILL], kill_floor)
             state, u = uniform(state)
             if u < k:
                 dies = True
@@ -228,20 +256,17 @@ def act_range(
         # 4. replication (or flight, or the last copy of a dying replica)
         if dies and not last_copy:
             continue
-        quarantined = quar_until[nd] >= t
-        if quarantined:
+        if record[nd, R_QUARANTINED] > 0:
             continue
         if not (dies or flees):
             state, u = uniform(state)
             if u >= attempt:
                 continue
-        own_free = occ[nd] < capacity[nd] and not flees
-        state, tg = pick_target(state, nd, own_free, n_nodes, indptr, indices, strategic, samples,
-                                monitoring, jurisdiction, jur_factor)
-        if tg < 0 or quar_until[tg] >= t:
+        own_free = record[nd, R_FREE] > 0 and not flees
+        state, tg = pick_target(state, nd, own_free, n_nodes, indptr, indices, strategic, samples, record)
+        if tg < 0 or record[tg, R_QUARANTINED] > 0:
             continue
-        p = copy_success(skill[i], tg, security, coal, node_coal, node_mis, mis, collusion, foothold, coal_parent,
-                         compress)
+        p = copy_success(skill[i], tg, record, coal, mis, collusion, foothold, coal_parent, compress)
         state, u = uniform(state)
         if u < p:
             target[i] = tg

@@ -26,8 +26,8 @@ from numba import prange
 
 from .jit import jit
 from .kernels import (
-    DEAD, MOVING, act_range, append_birth, apply_warnings, move_row, report_incidents, reset_nodes, settle,
-    survive, tally_node,
+    DEAD, MOVING, RECORD_WIDTH, act_range, append_birth, apply_warnings, move_row, node_record, report_incidents,
+    reset_nodes, settle, survive, tally_node,
 )
 from .params import P
 from .rng import BLOCK, GOLDEN, PHASE_RESOLVE, mix64, stream
@@ -49,6 +49,10 @@ def act_par(
     nb = (n + BLOCK - 1) // BLOCK
     n_chunks = node_buf.shape[1]
     n_nodes = capacity.shape[0]
+    record = np.empty((n_nodes, RECORD_WIDTH), np.float64)
+    for c in prange(n_chunks):
+        node_record(c * n_nodes // n_chunks, (c + 1) * n_nodes // n_chunks, t, params, record, capacity, security,
+                    monitoring, kill_switch, jurisdiction, quar_until, occ, node_mis, node_coal, jur_factor, jur_kill)
     for c in prange(n_chunks):
         fr = node_buf[0, c]
         pr = node_buf[1, c]
@@ -59,10 +63,9 @@ def act_par(
         for b in range(c * nb // n_chunks, (c + 1) * nb // n_chunks):
             bt = block_tallies[b]
             bt[:] = 0.0
-            act_range(b * BLOCK, min(n, (b + 1) * BLOCK), False, t, rkey, params, latency, kill_floor, jur_factor,
+            act_range(b * BLOCK, min(n, (b + 1) * BLOCK), False, t, rkey, params, latency, kill_floor, record,
                       node, lineage, skill, evasion, avoid, flags, order_due, target,
-                      capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
-                      occ, node_mis, node_coal, coal_parent, warn_until, jur_kill, warned,
+                      indptr, indices, coal_parent, warn_until, warned,
                       fr, pr, ic, bt)
     for v in prange(n_nodes):
         f_sum = 0
