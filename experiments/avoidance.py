@@ -28,8 +28,8 @@ def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int =
     for a in avoidance:
         for d in detection:
             _, ens = simulate([f"scenario={SCENARIO}", "replica.success_prior=true", "collusion.enabled=false",
-                               f"replica.shutdown_avoidance={a}", f"governance.detection={d}",
-                               *size_overrides(steps, nodes)], runs, seed)
+                               *size_overrides(steps, nodes)], runs, seed,
+                              {"replica.shutdown_avoidance": float(a), "governance.detection": float(d)})
             frames.append(tidy(ens, **{"replica.shutdown_avoidance": a, "governance.detection": d}))
     frame = pd.concat(frames, ignore_index=True)
     fig = plots.sweep_lines(frame, "governance.detection", hue="replica.shutdown_avoidance",

@@ -14,6 +14,7 @@ import pandas as pd
 from replisim import plots, report
 
 from . import FIGURES, StudyResult, governance_presets, save_figure, size_overrides, tidy, try_simulate, write_csv
+from .governance import contained_text, pareto_text
 
 SCENARIO = "pan2024_llama31_70b"
 
@@ -28,14 +29,24 @@ def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int =
         for preset in presets:
             over = [f"scenario={SCENARIO}", f"governance={preset}", "replica.success_prior=true",
                     f"collusion.enabled={collusion == 'on'}", *size_overrides(steps, nodes)]
-            _, ens = try_simulate(over, runs, seed, result.notes)
+            cfg, ens = try_simulate(over, runs, seed, result.notes)
             if ens is not None:
+                hours = cfg.sim.hours_per_step
                 frames.append(tidy(ens, governance=preset, collusion=collusion))
     frame = pd.concat(frames, ignore_index=True)
     fig = plots.grouped_outcomes(frame, "governance", "collusion",
                                  title=f"Collusion on/off by governance: {SCENARIO}, skill ~ Beta posterior, "
                                        f"{nodes} nodes, {steps} h ({runs} runs per bar)")
     save_figure(fig, out_dir / "collusion.png")
+    # without collusion the presets differ, so their safety-cost trade-off and containment are worth a look
+    off_frame = frame[frame.collusion == "off"]
+    sub = f"{SCENARIO} without collusion, skill ~ Beta posterior, {nodes} nodes, {steps} h"
+    fig = plots.safety_cost(off_frame, "governance")
+    fig.suptitle(f"Safety against cost: {sub}")
+    save_figure(fig, out_dir / "collusion_off_safety_cost.png")
+    fig = plots.containment_survival(off_frame, "governance", horizon_hours=float(steps * hours))
+    fig.suptitle(f"Time to containment: {sub}")
+    save_figure(fig, out_dir / "collusion_off_containment.png")
     # collusion "on" against "off" within each preset: the effect of collusion, with its CI and test
     rows = []
     for preset, g in frame.groupby("governance", sort=False):
@@ -44,7 +55,7 @@ def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int =
             rows.append(cmp.iloc[1:].assign(governance=preset))
     table = pd.concat(rows, ignore_index=True)[["governance", *[c for c in rows[0].columns if c != "governance"]]]
     write_csv(table, out_dir / "collusion.csv")
-    result.files += ["collusion.png", "collusion.csv"]
+    result.files += ["collusion.png", "collusion.csv", "collusion_off_safety_cost.png", "collusion_off_containment.png"]
     off = frame[frame.collusion == "off"].groupby("governance", sort=False)["loss_of_control"].mean()
     on = frame[frame.collusion == "on"].groupby("governance", sort=False)["loss_of_control"].mean()
     best = off.idxmin()
@@ -54,4 +65,10 @@ def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int =
                          f"the same preset gives {on.get(best, float('nan')):.2f}, and every preset gives P(loss) >= "
                          f"{on.min():.2f}. Collusion raises P(loss) significantly (Holm p < 0.05) under: "
                          + (", ".join(f"`{s}`" for s in sig) or "no preset") + "."))
+    off_cmp = report.compare(off_frame, by="governance", baseline=off_frame["governance"].iloc[0])
+    result.lines.append(("collusion_off_safety_cost.png",
+                         f"Without collusion, Pareto front (no preset cheaper and safer): {pareto_text(off_cmp)}."))
+    result.lines.append(("collusion_off_containment.png",
+                         f"Without collusion, share of runs contained (population 0) by {steps * hours:g} h: "
+                         f"{contained_text(off_cmp)}."))
     return result

@@ -20,7 +20,8 @@ def run(out_dir: Path = FIGURES, runs: int = 300, steps: int = 240, nodes: int =
     result = StudyResult("fan")
     ens_by, theory_by = {}, {}
     for d in detection:
-        cfg, ens = simulate(["scenario=minimal", f"governance.detection={d}", *size_overrides(steps, nodes)], runs, seed)
+        cfg, ens = simulate(["scenario=minimal", *size_overrides(steps, nodes)], runs, seed,
+                            {"governance.detection": float(d)})
         label = f"detection {d}"
         ens_by[label] = ens
         theory_by[label] = cfg

@@ -49,6 +49,18 @@ def _finding(cmp: pd.DataFrame, label: str) -> str:
     return text
 
 
+def pareto_text(cmp: pd.DataFrame) -> str:
+    """The regimes on the Pareto front of a comparison table, with their P(loss) and median cost."""
+    front = plots.pareto_front(cmp["median_collateral_node_hours"], cmp["p_loss"])
+    return ", ".join(f"`{cmp.iloc[i, 0]}` (P(loss) {cmp.p_loss.iloc[i]:.2f}, "
+                     f"{cmp.median_collateral_node_hours.iloc[i]:,.0f} node-h)" for i in front)
+
+
+def contained_text(cmp: pd.DataFrame) -> str:
+    """Share of runs contained (population 0 by the horizon) per regime of a comparison table."""
+    return ", ".join(f"`{g}` {p:.2f}" for g, p in zip(cmp.iloc[:, 0], cmp.p_contained))
+
+
 def run(out_dir: Path = FIGURES, runs: int = 300, steps: int = 240, nodes: int = 250, seed: int = 0,
         scenarios=tuple(SCENARIOS), presets=None) -> StudyResult:
     """Simulate every (scenario, preset) pair and write the comparison figures, tables and report."""
@@ -86,14 +98,9 @@ def run(out_dir: Path = FIGURES, runs: int = 300, steps: int = 240, nodes: int =
         result.files += [f"governance_{short}.csv", f"governance_{short}_containment.csv",
                          f"governance_{short}_report.md"]
         result.lines.append((f"governance_{short}_outcomes.png", _finding(cmp, scenario)))
-        alive = cmp.set_index("governance")["p_contained"]
         result.lines.append((f"governance_{short}_containment.png",
                              f"{scenario}: share of runs contained (population 0) by {horizon:g} h: "
-                             + ", ".join(f"`{k}` {v:.2f}" for k, v in alive.items()) + "."))
-        front = plots.pareto_front(cmp["median_collateral_node_hours"], cmp["p_loss"])
+                             f"{contained_text(cmp)}."))
         result.lines.append((f"governance_{short}_safety_cost.png",
-                             f"{scenario}: Pareto front (no regime cheaper and safer): "
-                             + ", ".join(f"`{cmp.governance.iloc[i]}` (P(loss) {cmp.p_loss.iloc[i]:.2f}, "
-                                         f"{cmp.median_collateral_node_hours.iloc[i]:,.0f} node-h)" for i in front)
-                             + "."))
+                             f"{scenario}: Pareto front (no regime cheaper and safer): {pareto_text(cmp)}."))
     return result

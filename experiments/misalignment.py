@@ -33,8 +33,8 @@ def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int =
     for collusion in ("off", "on"):
         for r in rates:
             _, ens = simulate([f"scenario={SCENARIO}", "replica.success_prior=true", "replica.initial_misaligned=0",
-                               f"replica.misalignment_rate={r}", f"collusion.enabled={collusion == 'on'}",
-                               *gov_over, *size_overrides(steps, nodes)], runs, seed)
+                               f"collusion.enabled={collusion == 'on'}", *gov_over, *size_overrides(steps, nodes)],
+                              runs, seed, {"replica.misalignment_rate": float(r)})
             frames.append(tidy(ens, collusion=collusion, **{"replica.misalignment_rate": r}))
     frame = pd.concat(frames, ignore_index=True)
     fig = plots.sweep_lines(frame, "replica.misalignment_rate", hue="collusion",

@@ -39,7 +39,8 @@ def run(out_dir: Path = FIGURES, runs: int = 100, steps: int = 240, nodes: int =
     frames, cells, base = [], [], None
     for s in success:
         for d in detection:
-            cfg, ens = simulate(["scenario=minimal", f"{X}={s}", f"{Y}={d}", *size_overrides(steps, nodes)], runs, seed)
+            cfg, ens = simulate(["scenario=minimal", *size_overrides(steps, nodes)], runs, seed,
+                                {X: float(s), Y: float(d)})
             base = base or cfg
             frames.append(tidy(ens, **{X: float(s), Y: float(d)}))
             k = int(ens.outcomes["loss_of_control"].sum())

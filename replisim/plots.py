@@ -46,6 +46,17 @@ def _colors(n: int):
     return [cmap(i % cmap.N) for i in range(n)]
 
 
+def wilson_err(k: int, n: int) -> tuple[float, float, float]:
+    """P = k / n and the distances down and up to its 95% Wilson bounds, as errorbar wants them.
+
+    Clipped at 0: for k = 0 or k = n the computed bound can miss P by one rounding error (e.g. 1.7e-18
+    above 0), and matplotlib refuses negative error bars.
+    """
+    lo, hi = wilson(int(k), int(n))
+    p = k / n
+    return p, max(0.0, p - lo), max(0.0, hi - p)
+
+
 def _ticks(ax, names) -> None:
     ax.set_xticks(range(len(names)))
     rotate = len(names) > 3 or max((len(str(n)) for n in names), default=0) > 10
@@ -73,10 +84,8 @@ def outcome_distributions(frame: pd.DataFrame, by: str = "governance") -> Figure
 
     k = np.array([int(g["loss_of_control"].sum()) for g in groups])
     n = np.array([len(g) for g in groups])
-    p = k / n
-    ci = np.array([wilson(int(a), int(b)) for a, b in zip(k, n)])
-    ax_loss.errorbar(pos, p, yerr=[p - ci[:, 0], ci[:, 1] - p], fmt="o", capsize=4, color="tab:red",
-                     label="95% Wilson interval")
+    p, down, up = np.array([wilson_err(a, b) for a, b in zip(k, n)]).T
+    ax_loss.errorbar(pos, p, yerr=[down, up], fmt="o", capsize=4, color="tab:red", label="95% Wilson interval")
     ax_loss.set_ylim(-0.03, 1.03)
     ax_loss.set_ylabel("P(loss of control)")
     ax_loss.set_title(f"Loss of control (n = {int(n.min())}" + (f"-{int(n.max())}" if n.max() != n.min() else "")
@@ -291,7 +300,8 @@ def phase_diagram(grid_frame: pd.DataFrame, x: str, y: str, theory_line=None) ->
         else:
             tx, ty = (np.asarray(a, dtype=float) for a in theory_line)
             ax.plot(tx, ty, color="cyan", lw=2.5, ls="--", label="R0 = 1 (theory)")
-        ax.legend(loc="upper left", fontsize="small", framealpha=0.85)
+        # below the axes: inside, it would hide the numbers of the corner cells
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), fontsize="small", frameon=False)
     ax.set_xlim(_edges(xs)[[0, -1]])
     ax.set_ylim(_edges(ys)[[0, -1]])
     ax.set_xlabel(label_of(x))
@@ -327,12 +337,11 @@ def safety_cost(frame: pd.DataFrame, by: str = "governance") -> Figure:
     cost, risk, lo, hi = [], [], [], []
     for name in names:
         g = frame[frame[by] == name]
-        k, n = int(g["loss_of_control"].sum()), len(g)
+        p, down, up = wilson_err(int(g["loss_of_control"].sum()), len(g))
         cost.append(float(np.median(g["collateral_node_hours"].to_numpy(dtype=float))))
-        risk.append(k / n)
-        a, b = wilson(k, n)
-        lo.append(k / n - a)
-        hi.append(b - k / n)
+        risk.append(p)
+        lo.append(down)
+        hi.append(up)
     cost, risk = np.array(cost), np.array(risk)
     front = pareto_front(cost, risk)
     fig = Figure(figsize=(9, 5), layout="constrained")
@@ -406,14 +415,14 @@ def grouped_outcomes(frame: pd.DataFrame, by: str, hue: str, title: str = "") ->
             g = frame[(frame[by] == name) & (frame[hue] == h)]
             if g.empty:
                 continue
-            k, n = int(g["loss_of_control"].sum()), len(g)
-            a, b = wilson(k, n)
+            pk, down, up = wilson_err(int(g["loss_of_control"].sum()), len(g))
             share = g["final_compute_share"].to_numpy(dtype=float)
             pos.append(i + (j - (len(hues) - 1) / 2) * width)
-            p.append(k / n), lo.append(k / n - a), hi.append(b - k / n)
-            med.append(np.median(share))
-            q1.append(med[-1] - np.quantile(share, 0.25))
-            q3.append(np.quantile(share, 0.75) - med[-1])
+            p.append(pk), lo.append(down), hi.append(up)
+            a, m, b = np.quantile(share, [0.25, 0.5, 0.75])
+            med.append(m)
+            q1.append(max(0.0, m - a))  # quantiles of tied values can differ from the median by a rounding error
+            q3.append(max(0.0, b - m))
         ax_loss.errorbar(pos, p, yerr=[lo, hi], fmt="o", color=color, capsize=3, label=f"{hue} = {h}")
         ax_share.errorbar(pos, med, yerr=[q1, q3], fmt="s", color=color, capsize=3, label=f"{hue} = {h}")
     ax_loss.set_ylabel("P(loss of control) (95% Wilson interval)")

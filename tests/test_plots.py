@@ -32,7 +32,8 @@ def minimal_ensembles():
 
 
 def _legend_texts(fig):
-    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + list(fig.legends)
+    return [t.get_text() for legend in legends for t in legend.get_texts()]
 
 
 def test_kaplan_meier_by_hand_with_censoring():
@@ -147,3 +148,15 @@ def test_regime_figures_names(minimal_ensembles):
     assert all(isinstance(f, Figure) for f in figs.values())
     with pytest.raises(ValueError, match="horizon_hours"):
         plots.regime_figures(frame, {}, by="governance")
+
+
+def test_error_bars_at_zero_and_one_do_not_go_negative():
+    # wilson(0, 200) has a lower bound of ~1e-18, one rounding error above P = 0: error bars must still work
+    assert plots.wilson_err(0, 200)[1] == 0.0 and plots.wilson_err(200, 200)[2] >= 0.0
+    frame = pd.DataFrame({"governance": np.repeat(["none", "strict"], 200), "collusion": "on",
+                          "loss_of_control": np.repeat([True, False], 200), "extinct": False,
+                          "peak_replicas": 100, "final_compute_share": 0.9991689750692521,
+                          "time_to_containment": np.nan, "collateral_node_hours": 1.0})
+    for fig in (plots.outcome_distributions(frame, "governance"), plots.safety_cost(frame, "governance"),
+                plots.grouped_outcomes(frame, "governance", "collusion")):
+        assert isinstance(fig, Figure)
