@@ -34,6 +34,7 @@ M2 = 0x94D049BB133111EB
 
 MISALIGNED, DEAD, MOVING = 1, 2, 4
 MAX_GENERATION = 65535
+PHASE_SELECT = 4  # key of the priority hash of the within-run parallel engine
 
 
 # --- SplitMix64 with Python integers ----------------------------------------------------------------------------
@@ -45,11 +46,11 @@ def mix64(z: int) -> int:
 
 
 def run_key(seed: int, run: int) -> int:
-    return mix64(mix64(seed + GOLDEN) + GOLDEN * (run + 1))
+    return mix64(mix64(int(seed) + GOLDEN) + GOLDEN * (int(run) + 1))
 
 
 def stream_state(rkey: int, step: int, phase: int, block: int) -> int:
-    h = mix64(rkey + GOLDEN * (step + 1))
+    h = mix64(int(rkey) + GOLDEN * (int(step) + 1))
     h = mix64(h + GOLDEN * phase)
     return mix64(h + GOLDEN * (block + 1))
 
@@ -241,12 +242,17 @@ def resolve(
     node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
     capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent, warn_until,
-    incidents, warned, tallies,
+    incidents, warned, tallies, selection="sequential",
 ):
     """Steps 5-7: capacity resolution, births, retraining, removal of the dead, node tallies. Returns the count.
 
     ``tallies``: [5] births, [6] flights, [7] capacity of quarantined nodes. Last, this step's incidents harden
     and quarantine their nodes and warned coalitions get their warning (effective from the next step).
+
+    ``selection``: how a node with more successful proposals than free slots picks the accepted ones, both a
+    uniformly random subset: ``sequential`` (selection sampling in table order, drawing from the block streams;
+    the serial engine) or ``priority`` (the free-slot count of smallest random priorities, a hash of (run, step,
+    slot) that draws nothing from the block streams; the within-run parallel engine).
     """
     collusion = params[P.COLLUSION] > 0
     sd = params[P.MUTATION_SD]
@@ -258,6 +264,8 @@ def resolve(
     slots_left[:] = np.where(offline, 0, capacity - occ + freed)
     tallies[7] = float(capacity[offline].sum())
 
+    if selection == "priority":
+        winners = _priority_winners(rkey, t, n, target, prop_left, slots_left)
     rng = Stream(rkey, t, PHASE_RESOLVE)
     survivors, newborns = [], []
     for i in range(n):
@@ -268,7 +276,9 @@ def resolve(
             # selection sampling: each of the prop_left remaining proposals gets one of slots_left slots
             # with probability slots_left / prop_left, which accepts a uniformly random subset
             pl, sl = int(prop_left[tg]), int(slots_left[tg])
-            if sl >= pl:
+            if selection == "priority":
+                accept = i in winners
+            elif sl >= pl:
                 accept = True
             elif sl > 0:
                 accept = rng.uniform() * pl < sl
@@ -335,6 +345,22 @@ def resolve(
         warn_until[r] = max(warn_until[r], t + int(params[P.WARNING_STEPS]))
     warned[:] = 0
     return len(table)
+
+
+def _priority_winners(rkey, t, n, target, prop_left, slots_left) -> set:
+    """Slots whose proposal is accepted under the priority rule: per node, the free-slot count of smallest
+    priorities mix64(key + GOLDEN (i + 1)), key = the stream of (run, step, phase 4, block 0)."""
+    key = stream_state(rkey, t, PHASE_SELECT, 0)
+    by_node: dict[int, list] = {}
+    for i in range(n):
+        if target[i] >= 0:
+            by_node.setdefault(int(target[i]), []).append((mix64(key + GOLDEN * (i + 1)), i))
+    winners = set()
+    for v, proposals in by_node.items():
+        assert len(proposals) == prop_left[v]
+        free = max(int(slots_left[v]), 0)
+        winners.update(i for _, i in sorted(proposals)[:free])
+    return winners
 
 
 # --- a whole run -------------------------------------------------------------------------------------------------
