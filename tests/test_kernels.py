@@ -15,7 +15,7 @@ from scipy import stats
 
 import replisim
 from replisim.config.schema import JurisdictionCfg
-from replisim.engine import kernels, reference, rng
+from replisim.engine import kernels, parallel, reference, rng
 from replisim.engine.jit import jit
 from replisim.engine.params import P, pack
 from replisim.engine.run import place_initial
@@ -255,7 +255,6 @@ PARALLEL_CASES = {
 def test_parallel_passes_match_reference(case, chunks):
     """act_par draws exactly what act draws; resolve_par settles contested nodes by priority (the reference's
     ``selection="priority"``) and otherwise draws what resolve draws. Scratch arrays (slots_left) are not compared."""
-    parallel = pytest.importorskip("replisim.engine.parallel")
     overrides, steps = PARALLEL_CASES[case]
     k = State(replisim.compose(overrides))
     k.add_parallel_buffers(chunks)
