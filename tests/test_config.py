@@ -177,6 +177,44 @@ def test_jurisdiction_shares_must_sum_to_one():
     assert_names(message, "jurisdictions.regions", "0.5", "allowed", "summing to 1")
 
 
+def test_jurisdiction_shares_of_a_preset():
+    message = config_error(["jurisdictions=three_blocs", "jurisdictions.regions.us.share=0.9"])
+    assert_names(message, "jurisdictions.regions", "1.45", "allowed", "summing to 1")
+
+
+def test_unknown_jurisdiction_set():
+    message = config_error(["jurisdictions=three_blocz"])
+    assert_names(message, "jurisdictions=three_blocz", "allowed", "three_blocs", "did you mean 'three_blocs'")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a new jurisdiction cannot be added by override: Hydra reports 'Error merging override ...' "
+    "(JurisdictionCfg cannot be built from an empty dict) and explain_hydra_error passes it on without "
+    "saying what is allowed",
+)
+def test_new_jurisdiction_by_override():
+    overrides = ["+jurisdictions.regions.eu.share=0.5", "jurisdictions.regions.global.share=0.5"]
+    try:
+        cfg = replisim.compose(overrides)
+    except replisim.ConfigError as exc:  # refusing is fine, if the message says what is allowed
+        assert_names(str(exc), "jurisdictions.regions.eu", "allowed")
+    else:
+        assert set(cfg.jurisdictions.regions) == {"global", "eu"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="setting a node-type dict without '+' (governance.monitoring={enterprise: 0.5}) is reported as "
+    "\"unknown key 'governance.monitoring' (did you mean 'governance.monitoring'?)\": the key exists, "
+    "the entry needs the '+governance.monitoring.enterprise=0.5' form",
+)
+def test_node_type_dict_without_plus():
+    message = config_error(["governance.monitoring={enterprise: 0.5}"])
+    assert "did you mean 'governance.monitoring'" not in message
+    assert_names(message, "governance.monitoring", "+governance.monitoring.enterprise")
+
+
 def test_jurisdiction_factor_out_of_range():
     message = config_error(["jurisdictions.regions.global.kill_switch_factor=2"])
     assert_names(message, "jurisdictions.regions.global.kill_switch_factor=2.0", "allowed", "[0.0, 1.0]")
