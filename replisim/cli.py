@@ -106,14 +106,23 @@ def job_override_sets(overrides: list[str], multirun: bool) -> list[list[str]]:
     return sets
 
 
+def _is_governance_choice(override: str) -> bool:
+    return override.split("=", 1)[0].lstrip("+~") == "governance"
+
+
+def regime_overrides(overrides: list[str], regime: str) -> list[str]:
+    """The user's overrides with the governance choice replaced by ``regime``."""
+    return [o for o in overrides if not _is_governance_choice(o)] + [f"governance={regime}"]
+
+
 def _run_mode_sets(overrides: list[str]) -> list[list[str]]:
-    """The main job composes each regime with the user's overrides: validate each of them."""
-    return [overrides + [f"governance={g}"] for g in main_job_regimes(overrides)]
+    """The user's overrides as typed (so their own mistakes are named first), then each regime the main job runs."""
+    return [overrides] + [regime_overrides(overrides, g) for g in main_job_regimes(overrides)]
 
 
 def main_job_regimes(overrides: list[str]) -> list[str]:
     """All presets, or the baseline and the regime(s) named by a ``governance=`` override."""
-    chosen = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == "governance"]
+    chosen = [o.split("=", 1)[1] for o in overrides if _is_governance_choice(o)]
     if not chosen:
         return regimes()
     return list(dict.fromkeys([BASELINE] + chosen))
@@ -208,7 +217,7 @@ def _main_job(dcfg) -> None:
     for k, name in enumerate(bar):
         bar.set_postfix_str(name)
         # the app's Hydra is initialised here, so compose reuses its search path and the user's overrides
-        cfg = to_config(hydra_compose(config_name="config", overrides=user + [f"governance={name}"]))
+        cfg = to_config(hydra_compose(config_name="config", overrides=regime_overrides(user, name)))
         run_job(cfg, out / name, {"governance": name}, progress=True, order=k)
     bar.close()
     aggregate(out, title=f"Governance regimes on scenario '{base.scenario}' ({base.runs} runs each)")

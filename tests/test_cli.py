@@ -1,0 +1,235 @@
+"""The ``replisim`` command: Hydra composition, bad overrides, the main job, multirun aggregation, resume, and the
+console script from a non-editable wheel install."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from replisim import cli
+from replisim.config import register_schema, to_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = Path(sys.executable).parent / "replisim"
+TINY = ["runs=4", "sim.steps=20", "network.nodes=200"]
+SWEEP = ["-m", "governance=none,if_then", "scenario=minimal,default", *TINY]
+
+
+def run_cli(args, cwd, script=SCRIPT, env=None):
+    return subprocess.run([str(script), *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+
+
+# --- Hydra compose API ---------------------------------------------------------------------------------------
+
+
+def test_packaged_config_registers_the_aggregation_callback():
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_schema()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module="replisim.conf", version_base="1.3"):
+            dcfg = compose(config_name="config", overrides=["governance=if_then", "runs=7"], return_hydra_config=True)
+    finally:
+        GlobalHydra.instance().clear()
+    assert dcfg.hydra.callbacks.aggregate._target_ == "replisim.sweep.AggregateCallback"
+    assert dcfg.hydra.job.chdir is False
+    cfg = to_config(dcfg)
+    assert cfg.runs == 7 and cfg.governance.if_then.enabled
+
+
+def test_main_job_compares_every_preset_or_the_chosen_one_against_none():
+    assert cli.main_job_regimes([])[0] == "none" and len(cli.main_job_regimes([])) == 8
+    assert cli.main_job_regimes(["governance=if_then", "runs=3"]) == ["none", "if_then"]
+    assert cli.main_job_regimes(["governance=none"]) == ["none"]
+
+
+def test_sweep_expansion_covers_globs_lists_and_ranges():
+    sets = cli.job_override_sets(["governance=glob(*_*)", "runs=range(1,3)", "seed=5"], multirun=True)
+    governance = sorted({s[0] for s in sets})
+    assert governance == ["governance=compute_governance", "governance=export_controls", "governance=if_then",
+                          "governance=light_touch", "governance=wide_ranging"]
+    assert len(sets) == 5 * 2 and all(s[2] == "seed=5" for s in sets)
+
+
+# --- bad overrides: one line, exit 2, no traceback, nothing written ------------------------------------------
+
+BAD = {
+    "unknown group option": (["governance=nonee"], "governance=nonee: no such option"),
+    "typo'd key": (["replica.sucess=0.3"], "did you mean 'replica.success'"),
+    "unknown top-level key": (["rnus=3"], "unknown key 'rnus'"),
+    "out-of-range value": (["replica.success=1.5"], "replica.success=1.5 is out of range"),
+    "negative count": (["runs=-1"], "runs=-1 is out of range"),
+    "wrong type": (["runs=many"], "has the wrong type"),
+    "wrong type in a sweep": (["-m", "runs=3,many"], "has the wrong type"),
+    "bad value in a sweep": (["-m", "governance=none,if_then", "replica.success=0.5,2"], "out of range"),
+    "glob without match": (["-m", "governance=glob(zz*)"], "matches no option"),
+    "sweep without -m": (["runs=1,2"], "needs -m"),
+    "unknown launcher": (["-m", "hydra/launcher=jobllib", "runs=1"], "did you mean 'joblib'"),
+    "unknown flag": (["--frobnicate"], "unrecognized arguments"),
+    "cross-key constraint": (["replica.trial_successes=11"], "exceeds replica.trial_total"),
+}
+
+
+@pytest.mark.parametrize("args,expected", BAD.values(), ids=list(BAD))
+def test_bad_override_is_one_line_exit_2_and_writes_nothing(args, expected, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(args) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("replisim: error: "), err
+    assert expected in err and "Traceback" not in err + out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_override_through_the_console_script(tmp_path):
+    res = run_cli(["governance=wide_rangin", "runs=0"], tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.splitlines() == [res.stderr.strip()] and "did you mean 'wide_ranging'" in res.stderr
+    assert "Traceback" not in res.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_aggregate_of_a_missing_directory_is_one_line(tmp_path, capsys):
+    assert cli.main(["aggregate", str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err.startswith("replisim: error: ")
+
+
+def test_demo_subcommand_dispatches_to_the_demo(monkeypatch):
+    seen = []
+    fake = types.ModuleType("replisim.demo.cli")
+    fake.main = lambda argv: seen.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "replisim.demo", types.ModuleType("replisim.demo"))
+    monkeypatch.setitem(sys.modules, "replisim.demo.cli", fake)
+    monkeypatch.setattr(cli, "find_spec", lambda name: object())
+    assert cli.main(["demo", "--port", "0"]) == 0
+    assert seen == [["--port", "0"]]
+
+
+def test_demo_subcommand_without_the_demo_is_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "find_spec", lambda name: None)
+    assert cli.main(["demo"]) == 2
+    assert capsys.readouterr().err.startswith("replisim: error: the classroom demo")
+
+
+# --- the main job ----------------------------------------------------------------------------------------------
+
+
+def test_main_job_writes_table_figures_and_report(tmp_path):
+    run_dir = tmp_path / "run"
+    res = run_cli([*TINY, f"hydra.run.dir={run_dir}"], tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    table = pd.read_parquet(run_dir / "table.parquet")
+    regimes = cli.regimes()
+    assert list(table["governance"].unique()) == regimes
+    assert table.groupby("governance").size().eq(4).all()
+    assert (table["scenario"] == "default").all()
+    assert len(pd.read_csv(run_dir / "table.csv")) == len(table)
+    for name in regimes:  # the terminal table names every regime
+        assert any(line.strip().startswith(name) for line in res.stdout.splitlines()), name
+    report = (run_dir / "report.md").read_text()
+    assert all(name in report for name in regimes)
+    figures = list((run_dir / "figures").glob("*.png"))
+    assert figures and all(f"figures/{f.name}" in report for f in figures)
+    assert "runs" in res.stderr  # progress bars
+
+
+# --- sweeps: aggregation and resume -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    res = run_cli([*SWEEP, f"hydra.sweep.dir={root / 'full'}"], root)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return root
+
+
+def test_multirun_aggregates_one_row_per_job_and_run(sweep):
+    full = sweep / "full"
+    table = pd.read_parquet(full / "table.parquet")
+    assert len(table) == 4 * 4
+    jobs = table.drop_duplicates("job")[["job", "governance", "scenario"]].values.tolist()
+    assert jobs == [["0", "none", "minimal"], ["1", "none", "default"], ["2", "if_then", "minimal"],
+                    ["3", "if_then", "default"]]
+    assert {"runs", "sim.steps", "network.nodes"} <= set(table.columns)  # fixed overrides are columns too
+    assert (full / "report.md").is_file() and (full / "table.csv").is_file()
+    # each job's rows are exactly that job's own outcomes
+    own = pd.read_parquet(full / "2" / "outcomes.parquet")
+    assert table.loc[table["job"] == "2", "peak_replicas"].tolist() == own["peak_replicas"].tolist()
+
+
+def test_aggregate_subcommand_reproduces_the_table(sweep, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep / "full", copy)
+    for f in ("table.parquet", "table.csv", "report.md"):
+        (copy / f).unlink()
+    assert cli.main(["aggregate", str(copy)]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(copy / "table.parquet"), pd.read_parquet(sweep / "full" / "table.parquet"))
+
+
+def test_interrupted_sweep_resumes_without_recomputing_finished_jobs(sweep):
+    part = sweep / "part"
+    shutil.copytree(sweep / "full", part)
+    for f in ("table.parquet", "table.csv", "report.md"):
+        (part / f).unlink()
+    # job 1 was killed before it finished: no marker, a stale output
+    (part / "1" / "done.json").unlink()
+    (part / "1" / "series.parquet").unlink()
+    mtimes = {j: (part / j / "outcomes.parquet").stat().st_mtime_ns for j in "0123"}
+    res = run_cli([*SWEEP, f"hydra.sweep.dir={part}"], sweep)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stderr.count("already done") == 3
+    for j in "023":
+        assert (part / j / "outcomes.parquet").stat().st_mtime_ns == mtimes[j], j
+    assert (part / "1" / "outcomes.parquet").stat().st_mtime_ns != mtimes["1"]
+    assert (part / "1" / "done.json").is_file()
+    pd.testing.assert_frame_equal(pd.read_parquet(part / "table.parquet"), pd.read_parquet(sweep / "full" / "table.parquet"))
+
+
+# --- the console script from a non-editable wheel ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_console_script_from_a_wheel_install(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        if (ROOT / name).exists():
+            shutil.copy(ROOT / name, src / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc")
+    for name in ("replisim", "conf", "hydra_plugins"):
+        shutil.copytree(ROOT / name, src / name, symlinks=True, ignore=ignore)  # replisim/conf -> ../conf
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels),
+                    str(src)], check=True, capture_output=True, timeout=300)
+    wheel = next(wheels.glob("replisim-*.whl"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    site = next(venv.glob("lib/python*/site-packages"))
+    # dependencies come from this environment (offline); .pth lines are appended after the venv's own
+    # site-packages, so the wheel's replisim, not this checkout's editable one, is imported
+    deps = next(Path(sys.executable).parent.parent.glob("lib/python*/site-packages"))
+    (site / "zz_deps.pth").write_text(f"{deps}\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                    "--no-deps", "--no-index", str(wheel)], check=True, capture_output=True, timeout=300)
+    script = venv / "bin" / "replisim"
+    where = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "import replisim, hydra_plugins.replisim_ray_launcher as r; print(replisim.__file__); print(r.__file__)"],
+                           cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert all(str(site) in line for line in where.stdout.splitlines()), where.stdout
+    bad = run_cli(["governance=nonee"], tmp_path, script=script)
+    assert bad.returncode == 2 and bad.stderr.startswith("replisim: error: governance=nonee")
+    # the wheel test checks packaging, not the kernels: run them uncompiled rather than compile a fresh copy
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    res = run_cli(["runs=2", "sim.steps=5", "network.nodes=50", "governance=if_then", f"hydra.run.dir={tmp_path / 'run'}"],
+                  tmp_path, script=script, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    table = pd.read_parquet(tmp_path / "run" / "table.parquet")
+    assert list(table["governance"].unique()) == ["none", "if_then"] and len(table) == 4
