@@ -185,6 +185,6 @@ def test_validate_mode_stops_a_broken_run(monkeypatch, validate):
     if validate:
         # an AssertionError raised in the parallel ensemble loop surfaces as Numba's SystemError around it
         with pytest.raises((AssertionError, SystemError)):
-            replisim.simulate(cfg, runs=1, seed=0)
+            replisim.simulate(cfg, runs=4, seed=0)
     else:
-        replisim.simulate(cfg, runs=1, seed=0)
+        replisim.simulate(cfg, runs=4, seed=0)
