@@ -1,7 +1,10 @@
 """The Numba kernels against the plain-Python reference (replisim.engine.reference), and the random streams.
 
 The reference draws the same random numbers in the same order, so on small states every array the kernels
-write must be identical, not merely close: ``assert_array_equal`` after every pass of every step.
+write must be identical, not merely close: ``assert_array_equal`` after every pass of every step. Covered:
+the serial passes (act, resolve) over many mechanism mixes, the within-run parallel passes (act_par,
+resolve_par with its priority selection), whole runs through ``simulate`` (governance update, series,
+outcomes), the initial placement, and the SplitMix64 streams themselves (goodness of fit, independence).
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ here with Python integers, one stream per (run, step, phase, block of ``BLOCK`` 
 the kernels and this reference must therefore give identical arrays, bit for bit; any difference is a
 difference in what the two do, not in luck.
 
+Contents: ``place_initial``, ``act`` (steps 2-4), ``resolve`` (steps 5-7, with the serial engine's selection
+sampling or the within-run parallel engine's priority rule) and ``run`` (a whole run: step 1, the governance
+update, plus the series and outcomes).
+
 ``act`` and ``resolve`` take the same arguments as the kernels (and mutate them the same way), so a test can
 call both on copies of one state. Two things are deliberately different and compared only up to meaning:
 union-find here never compresses paths, so ``coal_parent`` is compared by the roots it implies
