@@ -35,7 +35,7 @@ from math import comb
 import numpy as np
 import pandas as pd
 from scipy.integrate import solve_ivp
-from scipy.stats import poisson
+from scipy.stats import binom, poisson
 
 from .config.schema import Config
 
@@ -216,10 +216,10 @@ def replica_outcomes(detect: float, kill: float, attempt: float, avoid: float, l
 def colony_law(cls: NodeClass, attempt: float, avoid: float, latency: int) -> dict:
     """One-step law of every non-empty configuration of a node of class ``cls`` with nothing arriving.
 
-    Returns {config index: list of (probability, survivors' config index, own accepted copies... )} as arrays:
-    ``src, survivors, free, own, spill, prob`` where ``own`` is the number of successful own-node proposals
-    (non-full nodes), ``spill`` the number of proposals sent to random nodes (full nodes) and ``free`` the
-    slots left for copies (capacity - survivors).
+    Returns the outcomes as rows of arrays ``src`` (config index), ``surv`` (config of the survivors),
+    ``free`` (slots left for copies: capacity - survivors), ``own`` (successful proposals onto the own node:
+    non-full nodes), ``spill`` (proposals sent to uniformly drawn nodes: full nodes), ``prob``; plus
+    ``configs``, ``size`` and ``add`` (config index after adding j fresh replicas).
     """
     n_states = latency + 1
     cfgs = configs(cls.capacity, n_states)
@@ -248,21 +248,30 @@ def colony_law(cls: NodeClass, attempt: float, avoid: float, latency: int) -> di
                     key = (surv, props + prop)
                 d[key] = d.get(key, 0.0) + pb * pr
         law[c] = d
-    rows = []
     cap, s_own = cls.capacity, cls.success
-    for c in cfgs:
-        k = sum(c)
-        for (surv, props), pb in law[c].items():
-            free = cap - sum(surv)
-            si = index[surv]
-            if k < cap:  # copies target the own node; each succeeds with s_own
-                for b in range(props + 1):
-                    pr = pb * comb(props, b) * s_own**b * (1 - s_own) ** (props - b)
-                    if pr > 0:
-                        rows.append((index[c], si, free, b, 0, pr))
-            else:  # full at the start of the step: every proposal goes to a uniformly drawn node
-                rows.append((index[c], si, free, 0, props, pb))
-    arr = np.array(rows, dtype=np.float64)
+    ent = np.array([(index[c], index[surv], props, pb, sum(c) == cap)
+                    for c in cfgs for (surv, props), pb in law[c].items()], dtype=np.float64).reshape(-1, 5)
+    src, surv, props, pb, full = ent[:, 0].astype(np.int64), ent[:, 1].astype(np.int64), ent[:, 2], ent[:, 3], ent[:, 4] > 0
+    # non-full nodes: copies target the own node and each succeeds with s_own -> b successes, Binomial(props, s_own)
+    parts = [(src[full], surv[full], np.zeros(full.sum()), props[full], pb[full])]
+    for b in range(int(props.max()) + 1 if len(props) else 0):
+        sel = ~full & (props >= b)
+        parts.append((src[sel], surv[sel], np.full(sel.sum(), b), np.zeros(sel.sum()),
+                      pb[sel] * binom.pmf(b, props[sel], s_own)))
+    src, surv, own, spill, prob = (np.concatenate(x) for x in zip(*parts))
+    own, spill = own.astype(np.int64), spill.astype(np.int64)
+    # merge rows with the same outcome (full nodes: proposals all go to random nodes, none to the own node)
+    n = len(cfgs)
+    key = (src * n + surv) * (cap + 1) ** 2 + own * (cap + 1) + spill
+    uniq, inv = np.unique(key, return_inverse=True)
+    prob = np.bincount(inv, weights=prob)
+    keep = prob > 0
+    uniq, prob = uniq[keep], prob[keep]
+    spill = uniq % (cap + 1)
+    own = (uniq // (cap + 1)) % (cap + 1)
+    surv = (uniq // (cap + 1) ** 2) % n
+    src = uniq // ((cap + 1) ** 2 * n)
+    sizes = np.array([sum(c) for c in cfgs], dtype=np.int64)
     # next config after adding j newborns (order state 0) to survivors config i
     add = np.full((len(cfgs), cap + 1), -1, dtype=np.int64)
     for i, c in enumerate(cfgs):
@@ -270,13 +279,13 @@ def colony_law(cls: NodeClass, attempt: float, avoid: float, latency: int) -> di
             add[i, j] = index[(c[0] + j,) + c[1:]]
     return {
         "configs": cfgs,
-        "size": np.array([sum(c) for c in cfgs], dtype=np.float64),
-        "src": arr[:, 0].astype(np.int64),
-        "surv": arr[:, 1].astype(np.int64),
-        "free": arr[:, 2].astype(np.int64),
-        "own": arr[:, 3].astype(np.int64),
-        "spill": arr[:, 4],
-        "prob": arr[:, 5],
+        "size": sizes.astype(np.float64),
+        "src": src.astype(np.int64),
+        "surv": surv.astype(np.int64),
+        "free": (cap - sizes[surv]).astype(np.int64),
+        "own": own.astype(np.int64),
+        "spill": spill.astype(np.float64),
+        "prob": prob,
         "add": add,
     }
 
@@ -332,8 +341,25 @@ class EarlyPhase:
         h = 1.0 - self.found_live.sum() + self.found_live @ x[self.fresh]  # one spilled proposal
         return np.bincount(self.src, weights=self.prob * xe[self.nxt] * h**self.spill, minlength=self.n_types)
 
-    def extinction(self, steps: int | None = None, tol: float = 1e-14, max_iter: int = 1_000_000) -> np.ndarray:
-        """P(extinct by ``steps``) per type (F^steps(0)); ``steps=None``: the minimal fixed point."""
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
+        """dF_i / dx_j at x."""
+        n = self.n_types
+        xe = np.append(x, 1.0)
+        h = 1.0 - self.found_live.sum() + self.found_live @ x[self.fresh]
+        jac = np.zeros((n, n + 1))
+        np.add.at(jac, (self.src, self.nxt), self.prob * h**self.spill)
+        dh = np.bincount(self.src, weights=self.prob * xe[self.nxt] * self.spill * h ** np.maximum(self.spill - 1, 0),
+                         minlength=n)
+        jac[:, self.fresh] += np.outer(dh, self.found_live)
+        return jac[:, :n]
+
+    def extinction(self, steps: int | None = None, tol: float = 1e-13) -> np.ndarray:
+        """P(extinct by ``steps``) per type (F^steps(0)); ``steps=None``: the minimal fixed point of F.
+
+        The fixed point: plain iteration from 0 (monotone, towards the minimal fixed point), finished by
+        Newton steps, which converge monotonically from below for generating functions; the result is
+        checked as a fixed point and the iteration goes on where a Newton step leaves [0, 1].
+        """
         x = np.zeros(self.n_types)
         if steps is not None:
             for _ in range(steps):
@@ -341,12 +367,21 @@ class EarlyPhase:
             return x
         if self.r0() <= 1.0:
             return np.ones(self.n_types)
-        for _ in range(max_iter):
-            y = self.pgf(x)
-            if np.max(np.abs(y - x)) < tol:
-                return y
-            x = y
-        return x
+        eye = np.eye(self.n_types)
+        for _ in range(1000):
+            for _ in range(50):
+                x = self.pgf(x)
+            y = x
+            for _ in range(30):
+                try:
+                    y = y - np.linalg.solve(eye - self.jacobian(y), y - self.pgf(y))
+                except np.linalg.LinAlgError:
+                    break
+                if not np.all((y >= -1e-12) & (y <= 1 + 1e-12)):
+                    break
+                if np.max(np.abs(self.pgf(y) - y)) < tol:
+                    return np.clip(y, 0.0, 1.0)
+        raise RuntimeError("the extinction probabilities did not converge")
 
     def mean_matrix(self) -> np.ndarray:
         """M[i, j] = expected type-j individuals one step after one type-i individual."""
@@ -502,6 +537,7 @@ class MeanField:
         self.splits = np.cumsum([len(s) for s in self.sizes])[:-1]
         self.nodes = np.array([m.classes[ci].share * m.nodes for ci in self.live])
         self.success = np.array([m.classes[ci].success for ci in self.live])
+        self.arrivals = {ci: self._arrivals(ci) for ci in self.live}
         self.spill_rate = []
         for ci in self.live:
             law = self.laws[ci]
@@ -542,22 +578,30 @@ class MeanField:
             parts.append(x)
         return np.concatenate(parts)
 
-    def transition(self, ci: int, lam: float) -> np.ndarray:
-        """One-step transition matrix of a class-ci node receiving Poisson(lam) successful spilled copies."""
+    def _arrivals(self, ci: int):
+        """Per class, every (outcome row, j arrivals taken) pair: flat matrix index, probability, j, tail flag."""
         law = self.laws[ci]
         n = len(law["configs"])
-        t = np.zeros((n, n))
         free, own = law["free"], law["own"]
-        room = np.maximum(free - own, 0)  # arrivals that still fit after own copies
-        cap = self.m.classes[ci].capacity
-        pmf = poisson.pmf(np.arange(cap + 1), lam)
-        sf = poisson.sf(np.arange(cap + 1) - 1, lam)  # P(M >= j)
-        for j in range(cap + 1):
+        room = np.maximum(free - own, 0)  # arrivals that still fit after the own copies
+        idx, prob, js, tail = [], [], [], []
+        for j in range(int(room.max()) + 1):
             sel = room >= j
-            w = np.where(room[sel] > j, pmf[j], sf[j])
             acc = np.minimum(own[sel], free[sel]) + j
-            np.add.at(t, (law["src"][sel], law["add"][law["surv"][sel], acc]), law["prob"][sel] * w)
-        return t
+            idx.append(law["src"][sel] * n + law["add"][law["surv"][sel], acc])
+            prob.append(law["prob"][sel])
+            js.append(np.full(sel.sum(), j))
+            tail.append(room[sel] == j)  # the node fills up: P(M >= j), else P(M = j)
+        return n, np.concatenate(idx), np.concatenate(prob), np.concatenate(js), np.concatenate(tail)
+
+    def transition(self, ci: int, lam: float) -> np.ndarray:
+        """One-step transition matrix of a class-ci node receiving Poisson(lam) successful spilled copies."""
+        n, idx, prob, js, tail = self.arrivals[ci]
+        jmax = int(js.max())
+        pmf = poisson.pmf(np.arange(jmax + 1), lam)
+        sf = poisson.sf(np.arange(jmax + 1) - 1, lam)  # P(M >= j)
+        w = prob * np.where(tail, sf[js], pmf[js])
+        return np.bincount(idx, weights=w, minlength=n * n).reshape(n, n)
 
     def _lams(self, parts) -> np.ndarray:
         attempts = sum(nn * (x @ r) for nn, x, r in zip(self.nodes, parts, self.spill_rate))
@@ -592,8 +636,8 @@ def mean_field(cfg: Config, t_eval=None, method: str = "ode") -> pd.DataFrame:
     t_eval = np.arange(steps + 1, dtype=np.float64) if t_eval is None else np.asarray(t_eval, dtype=np.float64)
     x0 = mf.x0()
     if method == "ode":
-        sol = solve_ivp(mf.rhs, (0.0, float(t_eval.max())), x0, t_eval=t_eval, method="RK45", rtol=1e-8,
-                        atol=1e-12)
+        sol = solve_ivp(mf.rhs, (0.0, float(t_eval.max())), x0, t_eval=t_eval, method="RK45", rtol=1e-7,
+                        atol=1e-11)
         if not sol.success:
             raise RuntimeError(f"solve_ivp failed: {sol.message}")
         reps = mf.replicas(sol.y)
