@@ -96,11 +96,6 @@ def test_wrong_type():
     assert_names(message, "replica.attempt_rate", "abc", "allowed", "Float")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compose.explain_hydra_error does not recognise OmegaConf's \"is not a valid bool\" message and "
-    "returns 'Error merging override collusion.enabled=maybe' without the allowed values",
-)
 def test_wrong_type_of_a_flag():
     message = config_error(["collusion.enabled=maybe"])
     assert_names(message, "collusion.enabled", "maybe", "allowed")
@@ -187,12 +182,6 @@ def test_unknown_jurisdiction_set():
     assert_names(message, "jurisdictions=three_blocz", "allowed", "three_blocs", "did you mean 'three_blocs'")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a new jurisdiction cannot be added by override: Hydra reports 'Error merging override ...' "
-    "(JurisdictionCfg cannot be built from an empty dict) and explain_hydra_error passes it on without "
-    "saying what is allowed",
-)
 def test_new_jurisdiction_by_override():
     overrides = ["+jurisdictions.regions.eu.share=0.5", "jurisdictions.regions.global.share=0.5"]
     try:
@@ -203,12 +192,6 @@ def test_new_jurisdiction_by_override():
         assert set(cfg.jurisdictions.regions) == {"global", "eu"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="setting a node-type dict without '+' (governance.monitoring={enterprise: 0.5}) is reported as "
-    "\"unknown key 'governance.monitoring' (did you mean 'governance.monitoring'?)\": the key exists, "
-    "the entry needs the '+governance.monitoring.enterprise=0.5' form",
-)
 def test_node_type_dict_without_plus():
     message = config_error(["governance.monitoring={enterprise: 0.5}"])
     assert "did you mean 'governance.monitoring'" not in message

@@ -46,6 +46,24 @@ def explain_hydra_error(exc: Exception) -> ConfigError:
     """Turn a Hydra/OmegaConf exception into a one-line ConfigError."""
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     full = f"{exc}\n{exc.__cause__ or ''}"
+    m = re.search(r"Key '([^']+)' is not in struct\s+full_key: (\S+)\s+reference_type=Dict", full)
+    if m:  # a new entry of a mapping (e.g. governance.monitoring) needs Hydra's '+' append form
+        entry, full_key = m.groups()
+        mapping = full_key[: -len(entry) - 1]
+        return ConfigError(
+            f"{full_key}: '{entry}' is a new entry of the mapping '{mapping}'; allowed: add it as '+{full_key}=<value>'"
+        )
+    m = re.search(r"Value '([^']*)' is not a valid bool.*\s+full_key: (\S+)", full)
+    if m:
+        return ConfigError(f"{m.group(2)}={m.group(1)!r} has the wrong type; allowed: true or false")
+    m = re.search(r"Error merging override \+?([\w.]+)=.*\n.*Invalid type assigned: dict is not a subclass of (\w+)", full)
+    if m:
+        key = m.group(1)
+        parent = ".".join(key.split(".")[:-1])
+        return ConfigError(
+            f"{parent}: a new {m.group(2)} cannot be assembled from single overrides; "
+            f"allowed: define it in a YAML file of its config group (e.g. conf/jurisdictions/) and select that file"
+        )
     m = re.search(r"Key '[^']+' not in '\w+'\s+full_key: (\S+)", full) or re.search(
         r"Could not override '([^']+)'", full
     )
