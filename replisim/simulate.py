@@ -100,7 +100,7 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
         from .engine.rng import run_key
 
         for r in range(runs):
-            run_one(params, run_key(np.uint64(seed), first_run + r), skill0[r], gov.total_compute,
+            run_one(params, np.uint64(run_key(np.uint64(seed), first_run + r)), skill0[r], gov.total_compute,
                     gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction,
                     net.indptr, net.indices, gov.jur_monitoring, gov.jur_kill, gov.jur_reporting,
                     gov.jur_fp_weight, series[r], outcomes[r], _threads())

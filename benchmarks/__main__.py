@@ -1,0 +1,120 @@
+"""``python -m benchmarks`` (``make bench``): measure, print, and write BENCHMARKS.md, benchmarks/results.json and
+figures/bench_scaling.png, figures/bench_threads.png.
+
+``--quick`` runs every section on tiny sizes (the smoke test uses it; its figures mean nothing), ``--only``
+picks sections, ``--out`` writes somewhere else than the repository (results.json, BENCHMARKS.md and figures
+go under that directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from . import report, suite
+
+SECTIONS = ("headline", "mesa", "scaling", "threads", "sweep", "jit", "memory")
+MARK_START = "<!-- bench:results:start -->"
+MARK_END = "<!-- bench:results:end -->"
+
+FULL = dict(repeats=3, head_replicas=1_000_000, head_steps=30, mesa_runs=2, numba_runs=40,
+            populations=(10**3, 10**4, 10**5, 10**6, 10**7), scaling_work=3e7,
+            big_replicas=10**7, big_steps=4, ens_runs=16, ens_replicas=10**4, ens_steps=300,
+            sweep_jobs=10, sweep_runs=100, sweep_replicas=10**4, sweep_steps=500,
+            mem_replicas=10**7, mem_steps=5)
+QUICK = dict(repeats=1, head_replicas=5_000, head_steps=5, mesa_runs=1, numba_runs=2,
+             populations=(10**3, 10**4), scaling_work=2e4,
+             big_replicas=20_000, big_steps=3, ens_runs=4, ens_replicas=1000, ens_steps=10,
+             sweep_jobs=2, sweep_runs=2, sweep_replicas=400, sweep_steps=10,
+             mem_replicas=20_000, mem_steps=2)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def measure(sections, p: dict, command: str) -> dict:
+    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": command,
+               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                          f"Python {platform.python_version()}",
+               "load": " ".join(f"{x:.1f}" for x in os.getloadavg()), "repeats": p["repeats"], "params": p}
+    suite.warm_up()
+    for name in sections:
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        if name == "headline":
+            results[name] = suite.headline(p["head_replicas"], p["head_steps"], p["repeats"])
+        elif name == "mesa":
+            results[name] = suite.mesa_vs_numba(p["mesa_runs"], p["numba_runs"], p["repeats"])
+        elif name == "scaling":
+            results[name] = suite.scaling(p["populations"], p["scaling_work"], p["repeats"])
+        elif name == "threads":
+            results[name] = suite.threads(p["big_replicas"], p["big_steps"], p["ens_runs"], p["ens_replicas"],
+                                          p["ens_steps"], p["repeats"])
+        elif name == "sweep":
+            results[name] = suite.sweep_overhead(p["sweep_jobs"], p["sweep_runs"], p["sweep_replicas"], p["sweep_steps"])
+        elif name == "jit":
+            results[name] = suite.jit_start()
+        elif name == "memory":
+            results[name] = suite.memory_and_big_run(p["mem_replicas"], p["mem_steps"])
+        print(f"[bench] {name} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    return results
+
+
+def update_markdown(path: Path, body: list[str]) -> None:
+    """Replace the generated block of BENCHMARKS.md (the hand-written notes around it stay)."""
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{MARK_START}\n{MARK_END}\n"
+    if MARK_START not in text:
+        text += f"\n{MARK_START}\n{MARK_END}\n"
+    head, rest = text.split(MARK_START, 1)
+    _, tail = rest.split(MARK_END, 1)
+    write_atomic(path, (head + MARK_START + "\n" + "\n".join(body) + "\n" + MARK_END + tail).encode())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    ap.add_argument("--out", default=None, help="directory for the outputs (default: the repository)")
+    args = ap.parse_args(argv)
+    sections = [s for s in args.only.split(",") if s]
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        print(f"python -m benchmarks: error: --only={','.join(unknown)} is not allowed; choose from "
+              f"{','.join(SECTIONS)}", file=sys.stderr)
+        return 2
+    p = QUICK if args.quick else FULL
+    command = "python -m benchmarks" + (" --quick" if args.quick else "") + (
+        f" --only {args.only}" if args.only != ",".join(SECTIONS) else "")
+    results = measure(sections, p, command)
+    body = report.lines(results)
+    print("\n".join(body))
+    root = Path(args.out) if args.out else suite.REPO
+    json_path = root / "benchmarks" / "results.json"
+    # results.json keeps the latest figures of every section, so a partial run (--only) updates its sections
+    old = json.loads(json_path.read_text()) if json_path.exists() and not args.quick else {}
+    merged = {**old, **results}
+    write_atomic(json_path, (json.dumps(merged, indent=2, sort_keys=True, default=float) + "\n").encode())
+    update_markdown(root / "BENCHMARKS.md", report.lines(merged))
+    for key, plot, name in (("scaling", report.scaling_figure, "bench_scaling.png"),
+                            ("threads", report.threads_figure, "bench_threads.png")):
+        if key in results:
+            fig = plot(results[key])
+            out = root / "figures" / name
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(f".{name}.{os.getpid()}.tmp.png")
+            fig.savefig(tmp, dpi=120)
+            os.replace(tmp, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

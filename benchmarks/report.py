@@ -1,0 +1,137 @@
+"""Text, Markdown and figures of the benchmark results (plot functions return Figures; __main__ writes files)."""
+
+from __future__ import annotations
+
+GOALS = {
+    "headline_Mps": 50.0,  # issue 2 section 8: M replica-steps/s on one core, >= 10^6 live, every mechanism on
+    "mesa_ratio": 300.0,  # (a)
+    "rng_ratio": 0.5,  # (b)
+    "scaling": 2.0,  # (c) max/min cost per replica-step
+    "sweep_overhead": 0.10,  # (e)
+    "cached_start_s": 3.0,  # (f)
+    "bytes_per_replica": 32.0,  # (g)
+    "peak_rss_GiB": 2.0,  # (g)
+}
+
+
+def _ok(flag: bool) -> str:
+    return "yes" if flag else "NO"
+
+
+def lines(r: dict) -> list[str]:
+    """The results as Markdown lines (also printed to the terminal)."""
+    out = [f"Measured {r['date']} on {r['machine']} (load average at start {r['load']}); "
+           f"best of {r['repeats']} repeats; `{r['command']}`.", ""]
+    out += ["| section | figure | value | goal | met |", "|---|---|---|---|---|"]
+
+    def row(sec, fig, val, goal="", met=""):
+        out.append(f"| {sec} | {fig} | {val} | {goal} | {met} |")
+
+    h = r.get("headline")
+    if h:
+        row("headline", f"engine, 1 thread, {h['replicas_mean']:,} live replicas (mean), every mechanism, CPU time",
+            f"{h['engine_cpu_Mps']:.1f} M replica-steps/s", f">= {GOALS['headline_Mps']:.0f}",
+            _ok(h["engine_cpu_Mps"] >= GOALS["headline_Mps"]))
+        row("headline", "same, wall clock", f"{h['engine_wall_Mps']:.1f} M replica-steps/s")
+        row("b", "RNG-bound reference kernel (1 SplitMix64 draw per agent), CPU time",
+            f"{h['rng_kernel_cpu_Mps']:.1f} M agent-steps/s")
+        row("b", "streaming column update (memory bandwidth), CPU time",
+            f"{h['stream_kernel_cpu_Mps']:.0f} M agent-steps/s ({h['stream_kernel_GBps']:.1f} GB/s wall)")
+        row("b", "engine / RNG-bound kernel (CPU time; wall in brackets)",
+            f"{h['engine_vs_rng_cpu']:.2f}x ({h['engine_vs_rng_wall']:.2f}x)", f">= {GOALS['rng_ratio']}x",
+            _ok(h["engine_vs_rng_cpu"] >= GOALS["rng_ratio"]))
+        row("b", "engine / streaming kernel (CPU time)", f"{h['engine_vs_stream_cpu']:.3f}x")
+    a = r.get("mesa")
+    if a:
+        row("a", f"Numba engine, 1 thread ({a['config']})", f"{a['numba_cpu_Mps']:.2f} M replica-steps/s CPU, "
+            f"{a['numba_wall_Mps']:.2f} wall")
+        if "mesa_cpu_Mps" in a:
+            row("a", "Mesa engine, same config", f"{a['mesa_cpu_Mps'] * 1e3:.1f} k replica-steps/s CPU, "
+                f"{a['mesa_wall_Mps'] * 1e3:.1f} wall")
+            row("a", "Numba / Mesa (CPU time; wall in brackets)", f"{a['ratio_cpu']:.0f}x ({a['ratio_wall']:.0f}x)",
+                f">= {GOALS['mesa_ratio']:.0f}x", _ok(a["ratio_cpu"] >= GOALS["mesa_ratio"]))
+        else:
+            row("a", "Mesa engine", a["mesa"])
+    c = r.get("scaling")
+    if c:
+        for x in c["rows"]:
+            row("c", f"{x['population']:,} replicas on {x['nodes']:,} nodes, {x['steps']} steps",
+                f"{x['ns_per_replica_step_cpu']:.1f} ns/replica-step CPU ({x['ns_per_replica_step_wall']:.1f} wall)")
+        row("c", "max / min cost per replica-step (CPU time)", f"{c['max_over_min_cpu']:.2f}",
+            f"<= {GOALS['scaling']}", _ok(c["max_over_min_cpu"] <= GOALS["scaling"]))
+    d = r.get("threads")
+    if d:
+        for x in d["rows"]:
+            if "speedup" in x:
+                row("d", f"{x['case']}: {x['runs']} x {x['replicas']:,} replicas x {x['steps']} steps, 1 -> 2 threads",
+                    f"{x['wall_s_1']:.2f} s -> {x['wall_s_2']:.2f} s = {x['speedup']:.2f}x; "
+                    f"identical numbers: {_ok(x['identical_across_threads'])}")
+            else:
+                row("d", x["case"], "only one thread available")
+    e = r.get("sweep")
+    if e:
+        if "engine_s" in e:
+            row("e", f"sweep {e['jobs']} jobs = {e['runs']} runs, {e['replicas_capacity']:,} slots, {e['steps']} steps",
+                f"wall {e['sweep_wall_s']:.1f} s + start {e['interpreter_start_s']:.1f} s, engine {e['engine_s']:.1f} s")
+            row("e", "Hydra + launcher + I/O overhead / engine time", f"{100 * e['overhead_share']:.1f} %",
+                f"<= {100 * GOALS['sweep_overhead']:.0f} %", _ok(e["overhead_share"] <= GOALS["sweep_overhead"]))
+        else:
+            row("e", "sweep", e.get("cli", "not measured"))
+    f = r.get("jit")
+    if f:
+        row("f", "new process, small run, empty Numba cache (cold)", f"{f['cold_s']:.1f} s")
+        row("f", "new process, small run, cache filled (cached)", f"{f['cached_s']:.1f} s",
+            f"< {GOALS['cached_start_s']:.0f} s", _ok(f["cached_s"] < GOALS["cached_start_s"]))
+        row("f", "new process, `import replisim` only", f"{f['import_only_s']:.1f} s")
+    g = r.get("memory")
+    if g:
+        row("g", "replica table + newborn buffer, bytes per slot (by dtype)", f"{g['table_bytes_per_slot']:.1f}",
+            f"<= {GOALS['bytes_per_replica']:.0f}", _ok(g["table_bytes_per_slot"] <= GOALS["bytes_per_replica"]))
+        row("g", "measured RSS growth per live replica (peak) of the big run",
+            f"{g['rss_growth_bytes_per_live_replica']:.1f} B")
+        row("g", f"big run: {g['peak_replicas']:,} live replicas (peak) on {g['nodes']:,} nodes, peak RSS",
+            f"{g['peak_rss_GiB']:.2f} GiB", f"<= {GOALS['peak_rss_GiB']:.0f} GiB",
+            _ok(g["peak_rss_GiB"] <= GOALS["peak_rss_GiB"]))
+        row("2", f"big run ({g['mode']} mode, all threads): wall incl. setup",
+            f"{g['wall_s']:.1f} s, {g['replica_steps_per_s'] / 1e6:.1f} M replica-steps/s")
+    return out
+
+
+def scaling_figure(c: dict):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    pops = [x["population"] for x in c["rows"]]
+    ax.plot(pops, [x["ns_per_replica_step_cpu"] for x in c["rows"]], "o-", label="CPU time")
+    ax.plot(pops, [x["ns_per_replica_step_wall"] for x in c["rows"]], "s--", alpha=0.6, label="wall clock")
+    lo = min(x["ns_per_replica_step_cpu"] for x in c["rows"])
+    ax.axhline(2 * lo, color="grey", lw=0.8, ls=":", label="2x the cheapest (goal bound)")
+    ax.set_xscale("log")
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("live replicas (nodes = replicas / 100)")
+    ax.set_ylabel("ns per replica-step, one thread")
+    ax.set_title("Cost per replica-step against population (every mechanism on)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def threads_figure(d: dict):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [x for x in d["rows"] if "speedup" in x]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k, x in enumerate(rows):
+        ax.bar([3 * k, 3 * k + 1], [x["Mps_1"], x["Mps_2"]], color=["C0", "C1"])
+        ax.text(3 * k + 0.5, max(x["Mps_1"], x["Mps_2"]) * 1.02, f"{x['speedup']:.2f}x", ha="center")
+    ax.set_xticks([3 * k + 0.5 for k in range(len(rows))], [x["case"] for x in rows])
+    ax.set_ylabel("M replica-steps/s (wall clock)")
+    ax.set_title(f"1 thread (blue) and 2 threads (orange) on {d['cores_available']} shared cores")
+    fig.tight_layout()
+    return fig

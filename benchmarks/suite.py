@@ -1,0 +1,309 @@
+"""The measurements of ``make bench`` (issue 5 section 1, issue 2 section 8), one function per section.
+
+The machine is shared and noisy, so every figure is the best of ``repeats`` timings (the run least disturbed
+by other processes), ratios are taken between figures measured side by side in the same process, and
+single-thread figures are given both as wall-clock and as CPU time of this process (CPU time does not count
+the time the process waited for a core, so it is the fairer "one core of this machine" figure on a loaded
+machine; wall-clock is what a user waits).
+
+Every function returns a dict of plain numbers and strings (the rows of the report and of results.json).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import replisim
+from replisim.engine.params import SERIES_NAMES
+
+from . import reference
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Every mechanism of the model switched on, at rates that keep a large population alive (so the figure is
+# not flattered by an early extinction): collusion (warnings, flight, footholds, blinding), emergent
+# misalignment, mutation, response latency, hardening, quarantine, strategic targeting, if-then commitments,
+# incident reporting and retraining.
+EVERY_MECHANISM = [
+    "network.kind=complete", "network.security=0.2",
+    "replica.initial_misaligned=0.5", "replica.attempt_rate=0.5", "replica.success=0.6", "replica.evasion=0.2",
+    "replica.shutdown_avoidance=0.5", "replica.misalignment_rate=0.1", "replica.mutation_sd=0.02",
+    "replica.strategic=true", "governance.detection=0.002", "governance.response_latency=2",
+    "governance.hardening=0.001", "governance.quarantine_steps=1", "governance.retraining_rate=0.01",
+    "governance.if_then.enabled=true", "governance.reporting.enabled=true", "collusion.enabled=true",
+]
+SLOTS_PER_NODE = 120  # network.capacity: 10^7 replicas on 10^5 nodes need at least 100
+
+
+def population_cfg(replicas: int, steps: int, threads: int = 1, extra=()):
+    """Every mechanism on, ``replicas`` live replicas from the start on replicas/100 nodes of 120 slots."""
+    nodes = max(10, replicas // 100)
+    return replisim.compose(EVERY_MECHANISM + [
+        f"network.nodes={nodes}", f"network.capacity={SLOTS_PER_NODE}", f"replica.initial={replicas}",
+        f"sim.steps={steps}", f"sim.threads={threads}", *extra])
+
+
+@dataclass
+class Timing:
+    wall: float
+    cpu: float
+
+
+def timed(fn, repeats: int):
+    """Best wall and best CPU time of ``repeats`` calls, and the last result."""
+    best_wall = best_cpu = float("inf")
+    out = None
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        best_wall = min(best_wall, time.perf_counter() - w0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
+    return Timing(best_wall, best_cpu), out
+
+
+def replica_steps(ens) -> float:
+    return float(ens.outcomes["replica_steps"].sum())
+
+
+def fingerprint(ens) -> str:
+    import hashlib
+
+    h = hashlib.sha256(ens.outcomes.to_numpy(dtype=float, na_value=-1.0).tobytes())
+    for name in SERIES_NAMES:
+        h.update(np.ascontiguousarray(ens.series(name)).tobytes())
+    return h.hexdigest()[:16]
+
+
+def warm_up():
+    """Compile (or load from the cache) every kernel before anything is timed."""
+    cfg = population_cfg(2000, 3)
+    replisim.simulate(cfg, runs=1, seed=0, parallel="ensemble")
+    replisim.simulate(cfg, runs=1, seed=0, parallel="within_run")
+    a, b, p, flags = reference.columns(10)
+    reference.stream_update(a, b, np.float32(0.5))
+    reference.rng_update(np.uint64(1), 1, p, flags)
+
+
+# --- headline and (b): the engine against the reference kernels -------------------------------------------
+def headline(replicas: int, steps: int, repeats: int) -> dict:
+    """Engine replica-steps/s on one thread, >= 10^6 live replicas, every mechanism on, next to the two
+    reference kernels over as many agents (issue 2 section 8 and issue 5 section 1b)."""
+    cfg = population_cfg(replicas, steps, threads=1)
+    t_eng, ens = timed(lambda: replisim.simulate(cfg, runs=1, seed=1, parallel="ensemble"), repeats)
+    rs = replica_steps(ens)
+    n = int(ens.series("replicas").mean())  # mean live replicas over the run
+    a, b, p, flags = reference.columns(n)
+    key = np.uint64(12345)
+
+    def rng_pass():
+        for t in range(steps):
+            reference.rng_update(key, t, p, flags)
+
+    def stream_pass():
+        for _ in range(steps):
+            reference.stream_update(a, b, np.float32(0.5))
+
+    t_rng, _ = timed(rng_pass, repeats)
+    t_bw, _ = timed(stream_pass, repeats)
+    agent_steps = float(n) * steps
+    out = {
+        "replicas_mean": n, "replicas_final": int(ens.outcomes["final_replicas"].iloc[0]), "steps": steps,
+        "engine_wall_Mps": rs / t_eng.wall / 1e6, "engine_cpu_Mps": rs / t_eng.cpu / 1e6,
+        "rng_kernel_wall_Mps": agent_steps / t_rng.wall / 1e6, "rng_kernel_cpu_Mps": agent_steps / t_rng.cpu / 1e6,
+        "stream_kernel_wall_Mps": agent_steps / t_bw.wall / 1e6, "stream_kernel_cpu_Mps": agent_steps / t_bw.cpu / 1e6,
+        "stream_kernel_GBps": agent_steps * 12 / t_bw.wall / 1e9,  # 4 B read of a and of b, 4 B written
+    }
+    out["engine_vs_rng_cpu"] = out["engine_cpu_Mps"] / out["rng_kernel_cpu_Mps"]
+    out["engine_vs_rng_wall"] = out["engine_wall_Mps"] / out["rng_kernel_wall_Mps"]
+    out["engine_vs_stream_cpu"] = out["engine_cpu_Mps"] / out["stream_kernel_cpu_Mps"]
+    return out
+
+
+# --- (a): the Numba engine against the Mesa engine -----------------------------------------------------------
+MESA_CFG = ["network.nodes=200", "sim.steps=60", "sim.threads=1"]  # default scenario: every default mechanism
+
+
+def mesa_vs_numba(mesa_runs: int, numba_runs: int, repeats: int) -> dict:
+    """Same config (default scenario, 200 nodes, 60 steps), one thread: replica-steps/s of both engines."""
+    cfg = replisim.compose(MESA_CFG)
+    t_nb, ens_nb = timed(lambda: replisim.simulate(cfg, runs=numba_runs, seed=0), repeats)
+    out = {"config": " ".join(MESA_CFG), "numba_runs": numba_runs,
+           "numba_wall_Mps": replica_steps(ens_nb) / t_nb.wall / 1e6,
+           "numba_cpu_Mps": replica_steps(ens_nb) / t_nb.cpu / 1e6}
+    try:
+        from replisim.mesa.run import simulate_mesa  # noqa: F401
+    except ImportError as exc:
+        out["mesa"] = f"mesa engine unavailable ({exc})"
+        return out
+    t_me, ens_me = timed(lambda: replisim.simulate(cfg, runs=mesa_runs, seed=0, engine="mesa"), 1)
+    out.update({"mesa_runs": mesa_runs,
+                "mesa_wall_Mps": replica_steps(ens_me) / t_me.wall / 1e6,
+                "mesa_cpu_Mps": replica_steps(ens_me) / t_me.cpu / 1e6})
+    out["ratio_wall"] = out["numba_wall_Mps"] / out["mesa_wall_Mps"]
+    out["ratio_cpu"] = out["numba_cpu_Mps"] / out["mesa_cpu_Mps"]
+    return out
+
+
+# --- (c): cost per replica-step against population -----------------------------------------------------------
+def scaling(populations, work: float, repeats: int) -> dict:
+    """One thread, every mechanism on; steps chosen so that each point is about ``work`` replica-steps."""
+    rows = []
+    for pop in populations:
+        steps = int(min(5000, max(3, work / pop)))
+        cfg = population_cfg(pop, steps, threads=1)
+        t, ens = timed(lambda: replisim.simulate(cfg, runs=1, seed=2, parallel="ensemble"), repeats)
+        rs = replica_steps(ens)
+        rows.append({"population": pop, "nodes": cfg.network.nodes, "steps": steps,
+                     "live_mean": float(ens.series("replicas").mean()),
+                     "ns_per_replica_step_cpu": t.cpu / rs * 1e9, "ns_per_replica_step_wall": t.wall / rs * 1e9})
+    costs = [r["ns_per_replica_step_cpu"] for r in rows]
+    return {"rows": rows, "max_over_min_cpu": max(costs) / min(costs)}
+
+
+# --- (d): one thread against two ----------------------------------------------------------------------------
+def threads(big_replicas: int, big_steps: int, ens_runs: int, ens_replicas: int, ens_steps: int,
+            repeats: int) -> dict:
+    """Wall-clock speed-up from 1 to 2 threads of one large run (within-run mode) and of an ensemble, and a
+    check that the numbers do not change with the thread count."""
+    import numba
+
+    out = {"cores_available": os.cpu_count(), "numba_threads_max": numba.config.NUMBA_NUM_THREADS, "rows": []}
+    cases = [("large run (within_run)", big_replicas, big_steps, 1, "within_run"),
+             ("ensemble", ens_replicas, ens_steps, ens_runs, "ensemble")]
+    for label, pop, steps, runs, mode in cases:
+        row = {"case": label, "replicas": pop, "steps": steps, "runs": runs}
+        prints = []
+        for th in (1, 2):
+            if th > numba.config.NUMBA_NUM_THREADS:
+                continue
+            cfg = population_cfg(pop, steps, threads=th)
+            t, ens = timed(lambda: replisim.simulate(cfg, runs=runs, seed=3, parallel=mode), repeats)
+            row[f"wall_s_{th}"] = t.wall
+            row[f"Mps_{th}"] = replica_steps(ens) / t.wall / 1e6
+            prints.append(fingerprint(ens))
+        if "wall_s_2" in row:
+            row["speedup"] = row["wall_s_1"] / row["wall_s_2"]
+        row["identical_across_threads"] = len(set(prints)) == 1
+        out["rows"].append(row)
+    return out
+
+
+# --- (e): sweep overhead -------------------------------------------------------------------------------------
+def sweep_overhead(jobs: int, runs_per_job: int, replicas: int, steps: int) -> dict:
+    """A Hydra multirun of ``jobs`` jobs x ``runs_per_job`` runs through the ``replisim`` command, in this
+    process, with the engine kernel timed from inside: overhead = sweep wall time + interpreter start-up
+    - engine kernel time."""
+    import replisim.engine.run as engine_run
+
+    nodes = max(10, replicas // 4)
+    base = ["scenario=minimal", f"network.nodes={nodes}", f"replica.initial={replicas // 2}",
+            f"sim.steps={steps}", f"runs={runs_per_job}", "sim.threads=0"]
+    seeds = ",".join(str(s) for s in range(jobs))
+    out = {"jobs": jobs, "runs": jobs * runs_per_job, "replicas_capacity": nodes * 4, "steps": steps,
+           "command": "replisim -m " + " ".join(base) + f" seed={seeds}"}
+    try:
+        from replisim import cli
+    except ImportError as exc:
+        out["cli"] = f"cli unavailable ({exc})"
+        return out
+    spent = []
+    real = engine_run.run_ensemble
+
+    def timed_kernel(*args):
+        t0 = time.perf_counter()
+        real(*args)
+        spent.append(time.perf_counter() - t0)
+
+    t_start = _interpreter_start()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine_run.run_ensemble = timed_kernel
+        try:
+            w0 = time.perf_counter()
+            code = cli.main(["-m", *base, f"seed={seeds}", f"hydra.sweep.dir={tmp}/multirun",
+                             "hydra.job.chdir=false", "hydra/hydra_logging=disabled", "hydra/job_logging=disabled"])
+            wall = time.perf_counter() - w0
+        finally:
+            engine_run.run_ensemble = real
+        done = len(list(Path(tmp).rglob("done.json")))
+    engine = sum(spent)
+    out.update({"exit_code": code, "jobs_done": done, "sweep_wall_s": wall, "interpreter_start_s": t_start,
+                "engine_s": engine, "overhead_s": wall + t_start - engine})
+    out["overhead_share"] = out["overhead_s"] / engine if engine > 0 else float("nan")
+    return out
+
+
+def _interpreter_start() -> float:
+    """Wall time of a fresh interpreter that imports replisim and its command line (nothing simulated)."""
+    w0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import replisim, replisim.cli"], check=True, cwd=REPO)
+    return time.perf_counter() - w0
+
+
+# --- (f): JIT cold and cached start --------------------------------------------------------------------------
+SMALL_RUN = ("import replisim; cfg = replisim.compose(['network.nodes=100', 'sim.steps=50']); "
+             "replisim.simulate(cfg, runs=4, seed=0)")
+
+
+def jit_start() -> dict:
+    """Wall time of a new process running a small simulation: with an empty Numba cache (every kernel is
+    compiled), then again with the cache the first process left (issue 2 floor: under 3 s)."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        times = []
+        for _ in range(2):
+            w0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", SMALL_RUN], check=True, env=env, cwd=REPO)
+            times.append(time.perf_counter() - w0)
+    w0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import replisim"], check=True, cwd=REPO)
+    imp = time.perf_counter() - w0
+    return {"cold_s": times[0], "cached_s": times[1], "import_only_s": imp}
+
+
+# --- (g): memory ---------------------------------------------------------------------------------------------
+TABLE_COLUMNS = {"node": 4, "lineage": 4, "generation": 2, "skill": 4, "evasion": 4, "avoid": 4, "flags": 1,
+                 "order_due": 4, "target": 4}
+NEWBORN_COLUMNS = 4 + 4 + 2 + 4 + 4 + 4 + 1  # preallocated to slots / 16
+
+
+BIG_RUN = """
+import json, resource, sys, time
+sys.path.insert(0, {repo!r})
+from benchmarks.suite import population_cfg
+import replisim
+cfg = population_cfg({replicas}, {steps}, threads=0)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+w0 = time.perf_counter()
+ens = replisim.simulate(cfg, runs=1, seed=5)
+wall = time.perf_counter() - w0
+o = ens.outcomes.iloc[0]
+print(json.dumps({{"wall_s": wall, "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   "rss_before_kib": base, "final_replicas": int(o.final_replicas),
+                   "peak_replicas": int(o.peak_replicas), "replica_steps": float(o.replica_steps),
+                   "nodes": cfg.network.nodes, "mode": ens.meta["parallel"]}}))
+"""
+
+
+def memory_and_big_run(replicas: int, steps: int) -> dict:
+    """Bytes per replica slot of the table, and a fresh process holding ``replicas`` live replicas on
+    replicas/100 nodes (auto mode: within_run for a run this size, all threads): peak RSS and time."""
+    per_slot = sum(TABLE_COLUMNS.values()) + NEWBORN_COLUMNS / 16
+    code = BIG_RUN.format(repo=str(REPO), replicas=replicas, steps=steps)
+    res = subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, capture_output=True, text=True)
+    big = json.loads(res.stdout.strip().splitlines()[-1])
+    slots = big["nodes"] * SLOTS_PER_NODE
+    peak = big["peak_rss_kib"] * 1024
+    grown = (big["peak_rss_kib"] - big["rss_before_kib"]) * 1024
+    big.update({"table_bytes_per_slot": per_slot, "slots": slots, "peak_rss_GiB": peak / 2**30,
+                "rss_growth_bytes_per_slot": grown / slots, "rss_growth_bytes_per_live_replica": grown / big["peak_replicas"],
+                "replica_steps_per_s": big["replica_steps"] / big["wall_s"]})
+    return big
