@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from .config import Config, ConfigError
+from .config.schema import PARALLEL_MODES
 from .ensemble import Ensemble, from_arrays
 from .engine.params import N_PARAMS, OUTCOME_NAMES, SERIES_NAMES, pack
 from .governance import apply_governance
 from .network import build_network
 
 ENGINES = ("numba", "mesa")
-PARALLEL_MODES = ("auto", "ensemble", "within_run")
 # auto: a run with at least this many replica slots is spread over threads by itself (within_run); smaller
 # runs are spread over threads whole (ensemble). 2^22 slots = 1024 random-stream blocks, enough to keep any
 # thread count busy inside one run; below it a run's steps are too short to share well. The rule looks at the
@@ -49,7 +49,7 @@ def _set_threads(threads: int) -> None:
 
 def parallel_mode(cfg: Config, slots: int, parallel: str | None = None) -> str:
     """``ensemble`` or ``within_run`` for a run of ``slots`` replica slots (see WITHIN_RUN_SLOTS)."""
-    mode = parallel or getattr(cfg.sim, "parallel", "auto")
+    mode = parallel or cfg.sim.parallel
     if mode not in PARALLEL_MODES:
         raise ConfigError(f"sim.parallel={mode!r} is not allowed; choose one of {', '.join(PARALLEL_MODES)}")
     if mode == "auto":

@@ -19,6 +19,7 @@ NONNEG = (0, None)
 
 NODE_TYPES = ("frontier_lab", "hyperscale_cloud", "enterprise", "academic", "consumer_edge")
 NETWORK_KINDS = ("complete", "random_regular", "scale_free", "small_world", "datacenter")
+PARALLEL_MODES = ("auto", "ensemble", "within_run")
 
 
 def _f(default, *, range=None, choices=None, doc=""):
@@ -168,6 +169,9 @@ class SimCfg:
     memory_limit_gb: Optional[float] = _f(None, range=(0.0, None), doc="refuse configs above this estimate")
     validate: bool = _f(False, doc="check invariants every step (slow)")
     threads: int = _f(0, range=NONNEG, doc="threads (0 = all cores)")
+    parallel: str = _f("auto", choices=PARALLEL_MODES,
+                       doc="threads share out whole runs (ensemble) or one run's replicas (within_run); "
+                           "auto: within_run for runs of >= 2^22 replica slots")
 
 
 @dataclass
