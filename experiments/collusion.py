@@ -54,6 +54,9 @@ def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int =
             cmp = report.compare(g, by="collusion", baseline="off")
             rows.append(cmp.iloc[1:].assign(governance=preset))
     table = pd.concat(rows, ignore_index=True)[["governance", *[c for c in rows[0].columns if c != "governance"]]]
+    # one family of tests across the presets, so the Holm adjustment runs over all of them
+    table["p_value_loss_holm"] = report.holm(table["p_value_loss"])
+    table["p_value_peak_holm"] = report.holm(table["p_value_peak"])
     write_csv(table, out_dir / "collusion.csv")
     result.files += ["collusion.png", "collusion.csv", "collusion_off_safety_cost.png", "collusion_off_containment.png"]
     off = frame[frame.collusion == "off"].groupby("governance", sort=False)["loss_of_control"].mean()

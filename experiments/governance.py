@@ -46,6 +46,10 @@ def _finding(cmp: pd.DataFrame, label: str) -> str:
             f"{best.diff_p_loss_high:+.2f}]). ")
     text += (f"Significantly below baseline (Holm p < 0.05): {', '.join(f'`{s}`' for s in sig)}."
              if sig else "No regime lowers P(loss) significantly (Holm p < 0.05).")
+    lower = rest[(rest.p_value_peak_holm < 0.05) & (rest.diff_median_peak < 0)]
+    if len(lower):
+        text += (f" Median peak population {base.median_peak:,.0f} without governance; significantly lower under "
+                 + ", ".join(f"`{r.governance}` ({r.median_peak:,.0f})" for r in lower.itertuples()) + ".")
     return text
 
 

@@ -31,8 +31,8 @@ STUDIES = {
     "fan": (fan, 300),
 }
 # The figures the README shows as images; the rest are listed with their one line.
-SHOWN = ("governance_llama31_70b_outcomes.png", "collusion.png", "phase_diagram.png", "fan_chart.png",
-         "governance_llama31_70b_safety_cost.png")
+SHOWN = ("governance_llama31_70b_outcomes.png", "collusion.png", "collusion_off_safety_cost.png",
+         "misalignment.png", "phase_diagram.png", "fan_chart.png")
 
 
 def readme(results: list[StudyResult], timings: dict[str, float], command: str) -> str:

@@ -37,15 +37,20 @@ def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int =
                               runs, seed, {"replica.misalignment_rate": float(r)})
             frames.append(tidy(ens, collusion=collusion, **{"replica.misalignment_rate": r}))
     frame = pd.concat(frames, ignore_index=True)
+    gov_label = governance + (" + detection 0.5" if governance == "none" else "")
     fig = plots.sweep_lines(frame, "replica.misalignment_rate", hue="collusion",
-                            title=f"Emergent misalignment: {SCENARIO} starting aligned, governance {' '.join(gov_over)}, "
-                                  f"{nodes} nodes, {steps} h ({runs} runs per point)")
-    for ax in fig.axes:
-        ax.set_xscale("symlog", linthresh=min(r for r in rates if r > 0) if any(rates) else 1e-3)
+                            title=f"Emergent misalignment: {SCENARIO} starting aligned, {gov_label} governance, "
+                                  f"{nodes} nodes, {steps} h, {runs} runs per point")
+    positive = [r for r in rates if r > 0]
+    if positive:  # rates span decades and include 0: symlog keeps 0 on the axis
+        for ax in fig.axes:
+            ax.set_xscale("symlog", linthresh=min(positive))
+            ax.set_xlim(-0.3 * min(positive), 1.5 * max(positive))
     table = write_sweep(fig, frame, ["collusion", "replica.misalignment_rate"], out_dir, "misalignment", result)
     piv = table.pivot(index="replica.misalignment_rate", columns="collusion", values="p_loss")
     lo_r, hi_r = min(rates), max(rates)
-    text = (f"Under `{' '.join(gov_over)}`, P(loss) goes from {piv.loc[lo_r, 'off']:.2f} (rate {lo_r}) to "
+    text = (f"Replicas start aligned; under `{gov_label}` governance P(loss) goes from "
+            f"{piv.loc[lo_r, 'off']:.2f} (rate {lo_r}) to "
             f"{piv.loc[hi_r, 'off']:.2f} (rate {hi_r}) without collusion and from {piv.loc[lo_r, 'on']:.2f} to "
             f"{piv.loc[hi_r, 'on']:.2f} with it.")
     result.lines.append(("misalignment.png", text))

@@ -138,7 +138,7 @@ def containment_survival(frame: pd.DataFrame, by: str, horizon_hours: float) -> 
     censored at the horizon, so each curve ends at the share of runs still alive there.
     """
     names = _regimes(frame, by)
-    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    fig = Figure(figsize=(9.5, 4.8), layout="constrained")
     ax = fig.subplots()
     for name, color in zip(names, _colors(len(names))):
         ttc = frame.loc[frame[by] == name, "time_to_containment"].to_numpy(dtype=float)
@@ -155,9 +155,10 @@ def containment_survival(frame: pd.DataFrame, by: str, horizon_hours: float) -> 
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("hours since the first replicas")
     ax.set_ylabel("P(population not yet contained)")
-    ax.set_title(f"Time to containment (Kaplan-Meier; never contained = censored at {horizon_hours:g} h, +)")
+    ax.set_title(f"Kaplan-Meier; runs never contained are censored at {horizon_hours:g} h (+)")
     ax.grid(alpha=0.3)
     ax.legend(title=by, fontsize="small", loc="best")
+    fig.suptitle("Time to containment")
     return fig
 
 
@@ -226,7 +227,10 @@ def fan_chart(ens_by_label: Mapping, theory_by_label: Mapping | None = None) -> 
     if theory_by_label and len(notes) < sum(lab in theory_by_label for lab in labels):
         handles.append(Line2D([], [], color="grey", lw=1.5, ls="--", label="mean-field ODE"))
     handles += [Line2D([], [], color="none", label=note) for note in notes]
-    ax_n.set_ylabel("replicas")
+    # symlog: growth to thousands and decay to zero are both visible (log alone cannot show extinction at 0)
+    ax_n.set_yscale("symlog", linthresh=1)
+    ax_n.set_ylim(bottom=0)
+    ax_n.set_ylabel("replicas (symmetric log scale)")
     ax_n.set_title("Population")
     ax_s.set_ylabel("share of compute held by replicas")
     ax_s.set_ylim(-0.02, 1.02)
@@ -392,6 +396,7 @@ def sweep_lines(frame: pd.DataFrame, x: str, hue: str | None = None, title: str 
     ax_loss.set_ylabel("P(loss of control) (95% Wilson band)")
     ax_peak.set_ylabel("peak population (replicas; median, IQR band)")
     ax_peak.set_yscale("symlog", linthresh=10)  # early extinction (~10) and saturation (~1000s) on one axis
+    ax_peak.set_ylim(bottom=0)
     for ax in (ax_loss, ax_peak):
         ax.set_xlabel(label_of(x))
         ax.grid(alpha=0.3)
