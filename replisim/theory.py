@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
-from math import comb
 
 import numpy as np
 import pandas as pd
@@ -48,6 +47,7 @@ __all__ = [
     "growth_rate",
     "logistic",
     "mean_field",
+    "offspring_per_step",
     "r0",
     "r0_grid",
     "with_params",
@@ -188,9 +188,9 @@ def replica_outcomes(detect: float, kill: float, attempt: float, avoid: float, l
 
     none = {}
     if latency == 0:
-        for nxt_p in ((1 - p) + p * (1 - k),):
-            add(none, (0, 1), nxt_p * a)
-            add(none, (0, 0), nxt_p * (1 - a))
+        stays = (1 - p) + p * (1 - k)  # not detected, or detected and the kill failed (order cleared)
+        add(none, (0, 1), stays * a)
+        add(none, (0, 0), stays * (1 - a))
         add(none, (-1, 1), p * k * v)
         add(none, (-1, 0), p * k * (1 - v))
     else:
@@ -251,7 +251,8 @@ def colony_law(cls: NodeClass, attempt: float, avoid: float, latency: int) -> di
     cap, s_own = cls.capacity, cls.success
     ent = np.array([(index[c], index[surv], props, pb, sum(c) == cap)
                     for c in cfgs for (surv, props), pb in law[c].items()], dtype=np.float64).reshape(-1, 5)
-    src, surv, props, pb, full = ent[:, 0].astype(np.int64), ent[:, 1].astype(np.int64), ent[:, 2], ent[:, 3], ent[:, 4] > 0
+    src, surv = ent[:, 0].astype(np.int64), ent[:, 1].astype(np.int64)
+    props, pb, full = ent[:, 2], ent[:, 3], ent[:, 4] > 0
     # non-full nodes: copies target the own node and each succeeds with s_own -> b successes, Binomial(props, s_own)
     parts = [(src[full], surv[full], np.zeros(full.sum()), props[full], pb[full])]
     for b in range(int(props.max()) + 1 if len(props) else 0):
@@ -288,6 +289,24 @@ def colony_law(cls: NodeClass, attempt: float, avoid: float, latency: int) -> di
         "prob": prob,
         "add": add,
     }
+
+
+def offspring_per_step(cfg: Config) -> pd.DataFrame:
+    """One replica's step, per node class and order state: next order state (-1: shut down), whether it
+    proposes a copy, probability. Order states: 0 = no order, 1 + r = an order executing in r steps.
+
+    The building block of every result here; proposals onto the own node succeed with the class's
+    ``success`` and compete for its free slots, proposals from a full node go to a uniformly drawn node.
+    """
+    m = build_model(cfg)
+    avoid = m.avoid if m.n_mis0 > 0 else 0.0
+    rows = []
+    for ci, c in enumerate(m.classes):
+        for state, outs in enumerate(replica_outcomes(c.detect, c.kill, m.attempt, avoid, m.latency)):
+            for (nxt, prop), pr in sorted(outs.items()):
+                rows.append((ci, c.capacity, c.success, state, nxt, bool(prop), pr))
+    return pd.DataFrame(rows, columns=["node_class", "capacity", "success", "state", "next_state", "proposes",
+                                       "probability"])
 
 
 def _laws(m: Model, avoid: float) -> list:
@@ -348,8 +367,8 @@ class EarlyPhase:
         h = 1.0 - self.found_live.sum() + self.found_live @ x[self.fresh]
         jac = np.zeros((n, n + 1))
         np.add.at(jac, (self.src, self.nxt), self.prob * h**self.spill)
-        dh = np.bincount(self.src, weights=self.prob * xe[self.nxt] * self.spill * h ** np.maximum(self.spill - 1, 0),
-                         minlength=n)
+        dh_rows = self.prob * xe[self.nxt] * self.spill * h ** np.maximum(self.spill - 1, 0)
+        dh = np.bincount(self.src, weights=dh_rows, minlength=n)
         jac[:, self.fresh] += np.outer(dh, self.found_live)
         return jac[:, :n]
 
@@ -456,7 +475,8 @@ def r0(cfg: Config) -> float:
     a node, founded by one replica: R0 is the expected number of new colonies (replicas spilled onto fresh
     nodes) a colony founded by one replica seeds over its lifetime (spectral radius over node classes). With
     node capacity 1 a colony is one replica and R0 is the replica's expected lifetime offspring, e.g.
-    a s (1 - q) / q for latency 0 (q = detection x kill switch).
+    a s (1 - q) / q for latency 0 (q = detection x kill switch). Where the initial replicas are misaligned
+    and avoid shutdown, this is the R0 of their lineages.
     """
     return _phases(cfg)[0][0].r0()
 
@@ -629,6 +649,10 @@ def mean_field(cfg: Config, t_eval=None, method: str = "ode") -> pd.DataFrame:
     full nodes: the continuous-time approximation (same equilibrium as the engine's large-N limit, smoother
     transient). ``method="map"`` iterates x <- x T(x) step by step: the engine's exact large-N limit.
     Columns: step, hours, replicas, compute_share.
+
+    Against the engine (minimal scenario, 20,000 nodes x 4 slots, 8,000 initial replicas, mean of 6 runs,
+    latency 0 and 2): the map within 0.5% at every step; the ODE runs ahead while growing (it grows at
+    rho - 1 per unit time instead of log rho), within 3.7% of total capacity, and within 0.2% on the plateau.
     """
     m = build_model(cfg)
     mf = MeanField(m)

@@ -42,6 +42,19 @@ def test_capacity_one_latency_zero_closed_forms():
     assert th.critical_detection(cfg) == pytest.approx(as_ / (1 + as_), abs=1e-7)
 
 
+def test_offspring_per_step_table():
+    # latency 2, kill 0.6: no order -> detected 0.1 -> order in 1 step -> executes next step (killed 0.6)
+    cfg = minimal("governance.response_latency=2", "governance.kill_switch=0.6")
+    t = th.offspring_per_step(cfg)
+    assert np.allclose(t.groupby("state").probability.sum(), 1.0)
+    assert set(t.state) == {0, 1, 2}
+    p = t.set_index(["state", "next_state", "proposes"]).probability
+    assert p[(0, 2, True)] == pytest.approx(Q * A)  # detected, copies while the order waits
+    assert p[(2, 1, False)] == pytest.approx(1 - A)
+    assert p[(1, -1, False)] == pytest.approx(0.6)  # executes; aligned replicas make no last copy
+    assert p[(1, 0, True)] == pytest.approx(0.4 * A)  # failed kill clears the order
+
+
 def test_capacity_one_latency_one_closed_forms():
     # States N (no order) and P (order executes this step). From N: detected p -> P; replicates either way.
     # From P: killed with k, else back to N and replicates.
