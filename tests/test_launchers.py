@@ -1,0 +1,98 @@
+"""The same sweep through every launcher gives the same aggregated table, value for value.
+
+Each job's runs depend only on (seed, run index), and the table is assembled from the job directories in job
+order, so which process or machine ran a job must not show in the numbers. The Ray test starts its own local
+Ray cluster (bound to 127.0.0.1) and points the sweep at it by address, as one would at a remote cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+BIN = Path(sys.executable).parent
+SWEEP = ["-m", "governance=none,if_then", "scenario=minimal,default", "runs=4", "sim.steps=20", "network.nodes=200"]
+
+pytestmark = pytest.mark.slow
+
+
+def sweep(root: Path, *launcher: str, env: dict | None = None) -> pd.DataFrame:
+    res = subprocess.run([str(BIN / "replisim"), *SWEEP, f"hydra.sweep.dir={root}", *launcher], cwd=root.parent,
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return pd.read_parquet(root / "table.parquet")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    return sweep(tmp_path_factory.mktemp("basic") / "sweep")
+
+
+def test_reference_sweep_has_every_job(reference):
+    assert len(reference) == 4 * 4 and reference["job"].nunique() == 4
+
+
+@pytest.mark.parametrize("launcher", [
+    ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+    ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"],
+], ids=["joblib", "submitit_local"])
+def test_local_launchers_agree_with_the_basic_launcher(reference, tmp_path, launcher):
+    pd.testing.assert_frame_equal(sweep(tmp_path / "sweep", *launcher), reference)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A Ray head node of 2 CPUs in its own process group, which teardown ends (and nothing else).
+
+    Ray >= 2.5x requires token authentication: the head and the sweep share a fresh token through the
+    environment (RAY_AUTH_MODE, RAY_AUTH_TOKEN), so nothing is written to ~/.ray.
+    """
+    port = _free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    proc = subprocess.Popen(
+        [str(BIN / "ray"), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+         "--object-store-memory=200000000", "--include-dashboard=false", "--disable-usage-stats"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
+    )
+    # Ray's own daemons listen on every interface; the sweep reaches the head through the loopback address
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None, "ray start exited"
+                time.sleep(1)
+        else:
+            raise TimeoutError("the Ray head did not open its port within 120 s")
+        yield address, env
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_ray_cluster_agrees_with_the_basic_launcher(reference, tmp_path, ray_cluster):
+    address, env = ray_cluster
+    table = sweep(tmp_path / "sweep", "hydra/launcher=ray", f"hydra.launcher.ray.init.address={address}", env=env)
+    pd.testing.assert_frame_equal(table, reference)
