@@ -58,7 +58,8 @@ def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int =
     table["p_value_loss_holm"] = report.holm(table["p_value_loss"])
     table["p_value_peak_holm"] = report.holm(table["p_value_peak"])
     write_csv(table, out_dir / "collusion.csv")
-    result.files += ["collusion.png", "collusion.csv", "collusion_off_safety_cost.png", "collusion_off_containment.png"]
+    result.files += ["collusion.png", "collusion.csv", "collusion_off_safety_cost.png", "collusion_off_containment.png",
+                     "collusion_off.csv"]
     off = frame[frame.collusion == "off"].groupby("governance", sort=False)["loss_of_control"].mean()
     on = frame[frame.collusion == "on"].groupby("governance", sort=False)["loss_of_control"].mean()
     best = off.idxmin()
@@ -69,6 +70,7 @@ def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int =
                          f"{on.min():.2f}. Collusion raises P(loss) significantly (Holm p < 0.05) under: "
                          + (", ".join(f"`{s}`" for s in sig) or "no preset") + "."))
     off_cmp = report.compare(off_frame, by="governance", baseline=off_frame["governance"].iloc[0])
+    write_csv(off_cmp, out_dir / "collusion_off.csv")
     result.lines.append(("collusion_off_safety_cost.png",
                          f"Without collusion, Pareto front (no preset cheaper and safer): {pareto_text(off_cmp)}."))
     result.lines.append(("collusion_off_containment.png",

@@ -52,7 +52,8 @@ def test_phase_study(tmp_path):
 
 def test_collusion_study(tmp_path):
     res = collusion.run(tmp_path, **TINY, presets=["none", "light_touch"])
-    _check(tmp_path, res, {"collusion.csv": ["governance", "collusion", "diff_p_loss", "p_value_loss"]})
+    _check(tmp_path, res, {"collusion.csv": ["governance", "collusion", "diff_p_loss", "p_value_loss"],
+                           "collusion_off.csv": ["governance", "p_loss", "median_collateral_node_hours"]})
 
 
 def test_avoidance_study(tmp_path):
