@@ -162,8 +162,8 @@ def _check_hydra_groups(overrides: list[str]) -> None:
 def prevalidate(argv: list[str]) -> None:
     """Raise ConfigError if Hydra would reject ``argv`` or a job would get an invalid configuration."""
     args = _hydra_args(argv)
-    if any(getattr(args, f, None) for f in _INFO_FLAGS) or args.cfg:
-        return  # Hydra prints and exits; it reports its own errors there
+    if any(getattr(args, f, None) for f in _INFO_FLAGS):
+        return  # Hydra prints help and exits
     if args.config_path or args.config_name or args.config_dir or args.experimental_rerun:
         return  # composition differs from the packaged tree: Hydra validates it (the schema still applies)
     overrides = list(args.overrides)
@@ -172,7 +172,8 @@ def prevalidate(argv: list[str]) -> None:
         sets = job_override_sets(overrides, multirun=True)
     else:
         job_override_sets(overrides, multirun=False)
-        sets = _run_mode_sets(overrides)
+        # --cfg only prints the composition of the overrides as typed
+        sets = [overrides] if args.cfg else _run_mode_sets(overrides)
     for s in sets:
         compose(s)
 

@@ -1,7 +1,8 @@
 """Governance measures that act on the network at setup, and the per-jurisdiction arrays the engine needs.
 
 Static measures change node arrays once (the measure is in force from step 0): monitoring by node type,
-kill-switch mandates, know-your-customer on clouds, licensing, export controls and the global overrides
+kill-switch mandates, know-your-customer on clouds, licensing, export controls, the common standard
+(``governance.harmonize``, which lifts lax jurisdictions' factors) and the global overrides
 ``governance.detection`` / ``governance.kill_switch``. Dynamic measures (response latency, hardening after
 incidents, quarantine, if-then commitments, incident reporting, retraining) run inside the engine's
 governance-update, detection and retraining phases; their parameters travel in the parameter vector.

@@ -76,6 +76,7 @@ BAD = {
     "unknown launcher": (["-m", "hydra/launcher=jobllib", "runs=1"], "did you mean 'joblib'"),
     "unknown flag": (["--frobnicate"], "unrecognized arguments"),
     "cross-key constraint": (["replica.trial_successes=11"], "exceeds replica.trial_total"),
+    "bad option with --cfg": (["--cfg", "job", "governance=nonee"], "no such option"),
 }
 
 
@@ -151,6 +152,7 @@ def sweep(tmp_path_factory):
     return root
 
 
+@pytest.mark.xdist_group("cli_sweep")  # the module's sweep fixture is made once
 def test_multirun_aggregates_one_row_per_job_and_run(sweep):
     full = sweep / "full"
     table = pd.read_parquet(full / "table.parquet")
@@ -165,6 +167,7 @@ def test_multirun_aggregates_one_row_per_job_and_run(sweep):
     assert table.loc[table["job"] == "2", "peak_replicas"].tolist() == own["peak_replicas"].tolist()
 
 
+@pytest.mark.xdist_group("cli_sweep")
 def test_aggregate_subcommand_reproduces_the_table(sweep, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(sweep / "full", copy)
@@ -174,6 +177,7 @@ def test_aggregate_subcommand_reproduces_the_table(sweep, tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(copy / "table.parquet"), pd.read_parquet(sweep / "full" / "table.parquet"))
 
 
+@pytest.mark.xdist_group("cli_sweep")
 def test_interrupted_sweep_resumes_without_recomputing_finished_jobs(sweep):
     part = sweep / "part"
     shutil.copytree(sweep / "full", part)

@@ -22,7 +22,8 @@ import pytest
 BIN = Path(sys.executable).parent
 SWEEP = ["-m", "governance=none,if_then", "scenario=minimal,default", "runs=4", "sim.steps=20", "network.nodes=200"]
 
-pytestmark = pytest.mark.slow
+# one xdist worker runs the whole module, so the reference sweep and the Ray cluster are made once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("launchers")]
 
 
 def sweep(root: Path, *launcher: str, env: dict | None = None) -> pd.DataFrame:
