@@ -177,11 +177,18 @@ def collect(root: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Path], lis
     return pd.concat(frames, ignore_index=True), dirs, swept
 
 
+CONFIG_GROUPS = ("governance", "scenario", "network", "jurisdictions")
+
+
 def job_label(overrides: Mapping[str, str], swept: list[str]) -> str:
-    """A short name of a job: the regime alone when only governance varies, else ``k=v, ...`` of what varies."""
-    if swept == ["governance"]:
-        return str(overrides["governance"])
-    return ", ".join(f"{k}={overrides[k]}" for k in swept if k in overrides)
+    """A short name of a job for tables and figure axes, from the values that vary between jobs.
+
+    A config group's option names itself (``if_then``); another key shows its last part (``success=0.5``):
+    ``if_then / pan2024_qwen25_72b / success=0.5``.
+    """
+    parts = [str(overrides[k]) if k in CONFIG_GROUPS else f"{k.rsplit('.', 1)[-1]}={overrides[k]}"
+             for k in swept if k in overrides]
+    return " / ".join(parts)
 
 
 def summary_table(frame: pd.DataFrame, by: str = "label") -> pd.DataFrame:
@@ -251,7 +258,7 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
     if echo:
         with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
             print(summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    title = title or f"replisim: {root.name}"
+    title = title or f"replisim sweep {root.name}"
     notes = []
     comparison = None
     if find_spec("replisim.report") is not None:
@@ -274,7 +281,9 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
         ensembles = {label: Ensemble.from_parquet(d) for label, d in dirs.items()}
         fig_dir = root / "figures"
         fig_dir.mkdir(exist_ok=True)
-        for name, fig in plots.regime_figures(frame, ensembles).items():
+        # "label" names each job by its swept values (the regime alone when only governance varies), so jobs
+        # of different scenarios are never pooled in one violin or curve
+        for name, fig in plots.regime_figures(frame, ensembles, by="label").items():
             path = fig_dir / f"{name}.png"
             tmp = fig_dir / f".{name}.tmp.png"
             fig.savefig(tmp, dpi=150)

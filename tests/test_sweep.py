@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from replisim.config import compose
-from replisim.sweep import DONE, aggregate, collect, config_digest, is_done, run_job
+from replisim.sweep import DONE, aggregate, collect, config_digest, is_done, job_label, run_job
 
 TINY = ["runs=4", "sim.steps=20", "network.nodes=200"]
 
@@ -66,7 +66,7 @@ def test_aggregate_writes_one_row_per_job_and_run(tmp_path, capsys):
     assert list(frame.columns[:4]) == ["job", "label", "governance", "scenario"]
     assert frame.groupby("job")["run"].apply(list).tolist() == [[0, 1, 2, 3]] * 3
     assert frame.loc[frame["job"] == "1", "governance"].eq("if_then").all()
-    assert frame["label"].iloc[0] == "governance=none, scenario=minimal"
+    assert frame["label"].drop_duplicates().tolist() == ["none / minimal", "if_then / minimal", "none / default"]
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "table.parquet"), frame)
     csv = pd.read_csv(tmp_path / "table.csv")
     assert len(csv) == len(frame) and list(csv.columns) == list(frame.columns)
@@ -76,3 +76,9 @@ def test_aggregate_writes_one_row_per_job_and_run(tmp_path, capsys):
 def test_collect_refuses_a_directory_without_finished_jobs(tmp_path):
     with pytest.raises(FileNotFoundError, match="no finished job"):
         collect(tmp_path)
+
+
+def test_job_labels_name_what_varies():
+    overrides = {"governance": "if_then", "replica.success": "0.5", "runs": "4"}
+    assert job_label(overrides, ["governance", "replica.success"]) == "if_then / success=0.5"
+    assert job_label(overrides, ["governance"]) == "if_then"
