@@ -1,0 +1,174 @@
+"""What the classroom page shows: the demo's configuration, and a model that the page can step.
+
+The sliders of the page are turned into Hydra-style overrides of the packaged configuration and composed with
+:func:`replisim.compose`, so the demo validates its input exactly as the command line does.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from importlib.resources import files
+
+import mesa
+import numpy as np
+
+from ..config import Config, compose
+from ..config.schema import NODE_TYPES
+from ..engine.params import SERIES_NAMES
+from ..mesa import ReplicationModel
+
+# The demo's default world: the textbook limit (scenario=minimal: a complete network of identical nodes with 4
+# slots and no security), a few hundred nodes, aligned replicas that, once misaligned, try a last copy when shut
+# down half of the time. With misalignment 0 and no collusion, replisim.theory covers it exactly (R0, critical
+# detection), which is what the first exercise of docs/teaching.md compares with.
+DEMO_NODES = 300
+LARGE_NODES = 20_000  # the Numba engine's run: charts only
+DEMO_STEPS = 200
+BASE = [
+    "scenario=minimal",
+    f"network.nodes={DEMO_NODES}",
+    f"sim.steps={DEMO_STEPS}",
+    "replica.initial=5",
+    "replica.shutdown_avoidance=0.5",
+    # minimal sets global overrides; the sliders set the node types' own levels instead, so that a governance
+    # preset's measures by node type (monitoring, kill-switch mandates) still act on top of them
+    "governance.detection=null",
+    "governance.kill_switch=null",
+]
+
+DEFAULTS = {
+    "replication_success": 0.5,
+    "detection": 0.10,
+    "response_latency": 0,
+    "kill_switch": 1.0,
+    "misalignment_rate": 0.0,
+    "collusion": False,
+    "governance": "none",
+    "engine": "mesa",
+    "seed": 0,
+}
+ENGINES = ("mesa", "numba")
+
+
+def governance_presets() -> list[str]:
+    """The governance presets shipped in the package (``replisim.conf/governance/*.yaml``), 'none' first."""
+    names = sorted(p.name[: -len(".yaml")] for p in (files("replisim.conf") / "governance").iterdir()
+                   if p.name.endswith(".yaml"))
+    return sorted(names, key=lambda n: n != "none")
+
+
+def demo_overrides(replication_success, detection, response_latency, kill_switch, misalignment_rate, collusion,
+                   governance, nodes=DEMO_NODES) -> list[str]:
+    """The slider values as overrides of the packaged configuration."""
+    out = [*BASE, f"network.nodes={nodes}", f"governance={governance}", f"replica.success={replication_success}",
+           f"governance.response_latency={int(response_latency)}", f"replica.misalignment_rate={misalignment_rate}",
+           f"collusion.enabled={'true' if collusion else 'false'}"]
+    for t in NODE_TYPES:
+        out += [f"network.types.{t}.monitoring={detection}", f"network.types.{t}.kill_switch={kill_switch}"]
+    return out
+
+
+def demo_config(nodes=DEMO_NODES, **sliders) -> Config:
+    """The validated Config of the demo for the given slider values (defaults: :data:`DEFAULTS`)."""
+    values = {k: v for k, v in {**DEFAULTS, **sliders}.items() if k not in ("engine", "seed")}
+    return compose(demo_overrides(nodes=nodes, **values))
+
+
+def theory_line(cfg: Config) -> str:
+    """R0 and the critical detection of ``cfg`` from replisim.theory, or why the theory does not apply."""
+    try:
+        from .. import theory
+    except ImportError:  # pragma: no cover - theory is optional for the page
+        return "theory: not available"
+    try:
+        return f"theory: R0 = {theory.r0(cfg):.2f}; R0 = 1 at detection {theory.critical_detection(cfg):.3f}"
+    except NotImplementedError as exc:
+        return f"theory: {exc}".replace("replisim.theory does not cover", "does not cover")
+    except Exception as exc:  # noqa: BLE001 - an annotation of the page must never take the page down
+        return f"theory: not available ({type(exc).__name__})"
+
+
+class ClassroomModel(mesa.Model):
+    """The model behind the page: a live Mesa run on a few hundred nodes, or a large Numba run played back.
+
+    With ``engine="mesa"`` each step of the page is one step of :class:`replisim.mesa.ReplicationModel`, whose
+    nodes and replicas the page draws. With ``engine="numba"`` the whole run (on ``LARGE_NODES`` nodes) is
+    computed at once by the Numba engine, and each step of the page reveals one more step of its series.
+    """
+
+    def __init__(self, replication_success=DEFAULTS["replication_success"], detection=DEFAULTS["detection"],
+                 response_latency=DEFAULTS["response_latency"], kill_switch=DEFAULTS["kill_switch"],
+                 misalignment_rate=DEFAULTS["misalignment_rate"], collusion=DEFAULTS["collusion"],
+                 governance=DEFAULTS["governance"], engine=DEFAULTS["engine"], seed=DEFAULTS["seed"]):
+        super().__init__(rng=int(seed))
+        if engine not in ENGINES:
+            raise ValueError(f"engine={engine!r} is not allowed; choose one of {', '.join(ENGINES)}")
+        sliders = dict(replication_success=replication_success, detection=detection,
+                       response_latency=response_latency, kill_switch=kill_switch,
+                       misalignment_rate=misalignment_rate, collusion=collusion, governance=governance)
+        self.lock = threading.Lock()
+        self.engine = engine
+        self.detection, self.kill_switch = float(detection), float(kill_switch)
+        self.cfg = demo_config(nodes=DEMO_NODES if engine == "mesa" else LARGE_NODES, **sliders)
+        self.horizon = self.cfg.sim.steps
+        self.theory = theory_line(self.cfg) if engine == "mesa" else ""
+        if engine == "mesa":
+            self.sim = ReplicationModel(self.cfg, seed=int(seed), run=0)
+            self.replay = None
+        else:
+            from ..simulate import simulate
+
+            self.sim = None
+            ens = simulate(self.cfg, runs=1, seed=int(seed))
+            self.replay = {name: ens.series(name)[0] for name in ens.series_data}
+            self.replay_replica_steps = int(ens.outcomes["replica_steps"].iloc[0])
+
+    @property
+    def nodes(self) -> int:
+        return self.cfg.network.nodes
+
+    def step(self):
+        with self.lock:
+            if self.sim is not None:
+                self.sim.step()
+            # a plain bool: SolaraViz restarts its play task whenever this value changes, even from True to np.True_
+            self.running = bool(self.steps < self.horizon and self._history("replicas")[-1] > 0)
+
+    def view(self, colour_by: str = "occupancy") -> View:
+        """A consistent copy of what the page draws. The page renders in another thread than the one that
+        steps the model while it plays, so it reads the model only under the lock, and only here."""
+        with self.lock:
+            series = {name: self._history(name).copy() for name in SERIES_NAMES}
+            if self.sim is None:
+                return View(self.steps, series)
+            nodes = self.sim.nodes
+            if colour_by == "occupancy":
+                values = [node.occupancy / max(node.capacity, 1) for node in nodes]
+            elif colour_by == "jurisdiction":
+                values = [node.jurisdiction for node in nodes]
+            else:
+                values = [self.sim.watch(node) for node in nodes]
+            replicas = list(self.sim.agents)
+            return View(self.steps, series, node_xy=np.array([node.position for node in nodes]),
+                        node_values=np.asarray(values, float),
+                        replica_xy=np.array([r.cell.position for r in replicas]).reshape(-1, 2),
+                        replica_misaligned=np.array([r.misaligned for r in replicas], bool))
+
+    def _history(self, name: str) -> np.ndarray:
+        """Values of series ``name`` from step 0 to the current step (call under the lock)."""
+        if self.sim is not None:
+            return np.asarray(self.sim.datacollector.model_vars[name], float)
+        return self.replay[name][: self.steps + 1]
+
+
+@dataclass
+class View:
+    """What one frame of the page shows: the step, the series so far and (Mesa engine) nodes and replicas."""
+
+    step: int
+    series: dict
+    node_xy: np.ndarray | None = None
+    node_values: np.ndarray | None = None
+    replica_xy: np.ndarray | None = None
+    replica_misaligned: np.ndarray | None = None
