@@ -154,40 +154,49 @@ def _fmt_num(x: float) -> str:
 
 
 def markdown(frame: pd.DataFrame, comparison: pd.DataFrame, title: str) -> str:
-    """A Markdown report: the comparison table, what was run, and how the numbers were computed."""
-    by = comparison.columns[0]
+    """A Markdown report: the comparison table, what was run, and how the numbers were computed.
+
+    ``comparison`` is the output of :func:`compare`, or several of them stacked with grouping columns
+    inserted in front (e.g. one comparison per scenario); those columns are shown first.
+    """
+    cols = list(comparison.columns)
+    by = cols[cols.index("runs") - 1]  # compare() returns [by, runs, ...]; anything before by groups tables
+    groups = cols[:cols.index(by)]
     baseline = comparison[by].iloc[0]
     lines = [f"# {title}", ""]
     context = []
     for col in ("scenario", "seed"):
-        if col in frame.columns:
+        if col in frame.columns and col not in groups:
             context.append(f"{col}: {', '.join(map(str, pd.unique(frame[col])))}")
     runs = sorted(set(comparison["runs"]))
     context.append(f"runs per {by}: {', '.join(map(str, runs))}")
     lines += ["; ".join(context) + ".", ""]
+    head = "".join(f"| {g} " for g in groups)
     lines += [
-        f"| {by} | runs | P(loss of control) [95% CI] | diff vs {baseline} [95% CI] | p (Holm) "
+        f"{head}| {by} | runs | P(loss of control) [95% CI] | diff vs {baseline} [95% CI] | p (Holm) "
         f"| median peak | diff vs {baseline} [95% CI] | p (Holm) | median collateral node-hours | P(contained) |",
-        "|---|---:|---|---|---:|---:|---|---:|---:|---:|",
+        "|---" * len(groups) + "|---|---:|---|---|---:|---:|---|---:|---:|---:|",
     ]
     for _, r in comparison.iterrows():
         lines.append(
-            f"| {r[by]} | {r['runs']} | {r['p_loss']:.3f} [{r['p_loss_low']:.3f}, {r['p_loss_high']:.3f}] "
+            "".join(f"| {r[g]} " for g in groups)
+            + f"| {r[by]} | {r['runs']} | {r['p_loss']:.3f} [{r['p_loss_low']:.3f}, {r['p_loss_high']:.3f}] "
             f"| {r['diff_p_loss']:+.3f} [{r['diff_p_loss_low']:+.3f}, {r['diff_p_loss_high']:+.3f}] "
             f"| {_fmt_p(r['p_value_loss_holm'])} | {_fmt_num(r['median_peak'])} "
             f"| {r['diff_median_peak']:+,.0f} [{r['diff_median_peak_low']:+,.0f}, {r['diff_median_peak_high']:+,.0f}] "
             f"| {_fmt_p(r['p_value_peak_holm'])} | {_fmt_num(r['median_collateral_node_hours'])} "
             f"| {r['p_contained']:.3f} |"
         )
+    family = (f"within each combination of {', '.join(groups)}" if groups
+              else f"over the {max(len(comparison) - 1, 0)} comparisons of this table")
     lines += [
         "",
         "Methods: P(loss of control) intervals are Wilson score intervals. Differences against the baseline carry "
         f"95% percentile bootstrap intervals (scipy.stats.bootstrap, {N_RESAMPLES} resamples, fixed seed "
         f"{BOOTSTRAP_SEED}). Tests are two-sided: Fisher's exact test for loss of control, Mann-Whitney U for "
-        "peak population (a test of a shift in distribution, not of medians only); p-values are Holm-adjusted "
-        f"over the {max(len(comparison) - 1, 0)} comparisons of this table. Loss of control: replicas hold at "
-        "least the configured share of compute at the horizon. Collateral: node-hours taken offline by "
-        "shutdowns, quarantine and false positives.",
+        f"peak population (a test of a shift in distribution, not of medians only); p-values are Holm-adjusted "
+        f"{family}. Loss of control: replicas hold at least the configured share of compute at the horizon. "
+        "Collateral: node-hours taken offline by shutdowns, quarantine and false positives.",
         "",
     ]
     return "\n".join(lines)

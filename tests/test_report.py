@@ -106,3 +106,18 @@ def test_markdown_has_title_rows_and_methods():
     assert "| none | 40 |" in text and "| strict | 40 |" in text
     assert "scenario: minimal" in text and "Fisher" in text and "Holm" in text
     assert "0.125 [" in text  # P(loss) of strict, 5/40
+
+
+def test_markdown_of_stacked_comparisons_shows_the_grouping_column():
+    # the sweep aggregation stacks one comparison per scenario, with the scenario column inserted in front
+    parts = []
+    for scenario, strict_losses in (("s1", 5), ("s2", 35)):
+        frame = pd.concat([_group("none", 40, 30, 100.0), _group("strict", 40, strict_losses, 10.0)])
+        part = report.compare(frame)
+        part.insert(0, "scenario", scenario)
+        parts.append(part)
+    stacked = pd.concat(parts, ignore_index=True)
+    text = report.markdown(pd.DataFrame({"seed": [0]}), stacked, "Sweep")
+    assert "| scenario | governance | runs |" in text
+    assert "| s2 | strict | 40 | 0.875 [" in text
+    assert "within each combination of scenario" in text
