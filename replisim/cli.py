@@ -34,7 +34,9 @@ _INFO_FLAGS = ("help", "hydra_help", "info", "shell_completion", "version")
 
 
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {str(message).strip().splitlines()[0] if str(message).strip() else message}", file=sys.stderr)
+    """Print the first line of ``message`` as the one error line; the exit status of a user mistake is 2."""
+    first = (str(message).strip().splitlines() or ["unknown error"])[0]
+    print(f"{PROG}: error: {first}", file=sys.stderr)
     return 2
 
 
@@ -184,8 +186,8 @@ def prevalidate(argv: list[str]) -> None:
 def _task_overrides() -> dict[str, str]:
     from hydra.core.hydra_config import HydraConfig
 
-    pairs = (o.split("=", 1) for o in HydraConfig.get().overrides.task)
-    return {k.lstrip("+~"): v for k, v in pairs}
+    pairs = (o.partition("=") for o in HydraConfig.get().overrides.task)  # '~key' deletes: no value
+    return {k.lstrip("+~"): v for k, _, v in pairs}
 
 
 def _sweep_job(dcfg) -> None:
