@@ -163,6 +163,8 @@ def collect(root: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Path], lis
     for job_dir, m in zip(done, markers):
         outcomes = pd.read_parquet(job_dir / "outcomes.parquet")
         label = job_label(m["overrides"], swept) or m["governance"]
+        if label in dirs:  # e.g. a job left from an earlier sweep into the same directory: keep them apart
+            label = f"{label} (job {job_dir.name})"
         dirs[label] = job_dir
         front = {"job": job_dir.name, "label": label}
         for k in keys:
