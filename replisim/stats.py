@@ -16,7 +16,10 @@ def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, flo
     denom = 1 + z**2 / n
     centre = (p + z**2 / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # at k = 0 or k = n the exact bound is 0 or 1; the formula leaves round-off there
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return (low, high)
 
 
 def summarize(outcomes: pd.DataFrame) -> pd.DataFrame:
