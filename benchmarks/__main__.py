@@ -28,7 +28,7 @@ FULL = dict(repeats=3, head_replicas=1_000_000, head_steps=30, mesa_runs=2, numb
             sweep_jobs=10, sweep_runs=100, sweep_replicas=10**4, sweep_steps=500,
             mem_replicas=10**7, mem_steps=5)
 QUICK = dict(repeats=1, head_replicas=5_000, head_steps=5, mesa_runs=1, numba_runs=2,
-             populations=(10**3, 10**4), scaling_work=2e4,
+             populations=(10**3, 10**4), scaling_work=2e5,
              big_replicas=20_000, big_steps=3, ens_runs=4, ens_replicas=1000, ens_steps=10,
              sweep_jobs=2, sweep_runs=2, sweep_replicas=400, sweep_steps=10,
              mem_replicas=20_000, mem_steps=2)

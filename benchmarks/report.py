@@ -35,8 +35,8 @@ def lines(r: dict) -> list[str]:
         row("headline", "same, wall clock", f"{h['engine_wall_Mps']:.1f} M replica-steps/s")
         row("b", "RNG-bound reference kernel (1 SplitMix64 draw per agent), CPU time",
             f"{h['rng_kernel_cpu_Mps']:.1f} M agent-steps/s")
-        row("b", "streaming column update (memory bandwidth), CPU time",
-            f"{h['stream_kernel_cpu_Mps']:.0f} M agent-steps/s ({h['stream_kernel_GBps']:.1f} GB/s wall)")
+        row("b", f"streaming column update over {h.get('stream_agents', 0):,} agents (memory bandwidth), CPU time",
+            f"{h['stream_kernel_cpu_Mps']:.0f} M agent-steps/s ({h['stream_kernel_GBps']:.1f} GB/s)")
         row("b", "engine / RNG-bound kernel (CPU time; wall in brackets)",
             f"{h['engine_vs_rng_cpu']:.2f}x ({h['engine_vs_rng_wall']:.2f}x)", f">= {GOALS['rng_ratio']}x",
             _ok(h["engine_vs_rng_cpu"] >= GOALS["rng_ratio"]))
@@ -55,7 +55,8 @@ def lines(r: dict) -> list[str]:
     c = r.get("scaling")
     if c:
         for x in c["rows"]:
-            row("c", f"{x['population']:,} replicas on {x['nodes']:,} nodes, {x['steps']} steps",
+            st = x["steps"] if isinstance(x["steps"], list) else [x["steps"]]
+            row("c", f"{x['population']:,} replicas on {x['nodes']:,} nodes, {' vs '.join(map(str, st))} steps",
                 f"{x['ns_per_replica_step_cpu']:.1f} ns/replica-step CPU ({x['ns_per_replica_step_wall']:.1f} wall)")
         row("c", "max / min cost per replica-step (CPU time)", f"{c['max_over_min_cpu']:.2f}",
             f"<= {GOALS['scaling']}", _ok(c["max_over_min_cpu"] <= GOALS["scaling"]))
@@ -79,16 +80,21 @@ def lines(r: dict) -> list[str]:
             row("e", "sweep", e.get("cli", "not measured"))
     f = r.get("jit")
     if f:
-        row("f", "new process, small run, empty Numba cache (cold)", f"{f['cold_s']:.1f} s")
-        row("f", "new process, small run, cache filled (cached)", f"{f['cached_s']:.1f} s",
+        cpu = lambda k: f" ({f[k]:.1f} s CPU)" if k in f else ""  # noqa: E731
+        row("f", "new process, small run, empty Numba cache (cold), wall", f"{f['cold_s']:.1f} s{cpu('cold_cpu_s')}")
+        row("f", "new process, small run, cache filled (cached), wall", f"{f['cached_s']:.1f} s{cpu('cached_cpu_s')}",
             f"< {GOALS['cached_start_s']:.0f} s", _ok(f["cached_s"] < GOALS["cached_start_s"]))
-        row("f", "new process, `import replisim` only", f"{f['import_only_s']:.1f} s")
+        row("f", "new process, `import replisim` only, wall", f"{f['import_only_s']:.1f} s{cpu('import_only_cpu_s')}")
     g = r.get("memory")
     if g:
-        row("g", "replica table + newborn buffer, bytes per slot (by dtype)", f"{g['table_bytes_per_slot']:.1f}",
-            f"<= {GOALS['bytes_per_replica']:.0f}", _ok(g["table_bytes_per_slot"] <= GOALS["bytes_per_replica"]))
-        row("g", "measured RSS growth per live replica (peak) of the big run",
-            f"{g['rss_growth_bytes_per_live_replica']:.1f} B")
+        row("g", "replica table, bytes per slot (by dtype; slots = network capacity)",
+            f"{g['table_bytes_per_slot']:.0f}", f"<= {GOALS['bytes_per_replica']:.0f}",
+            _ok(g["table_bytes_per_slot"] <= GOALS["bytes_per_replica"]))
+        if "newborn_bytes" in g:
+            row("g", "newborn buffer, bytes per copy proposed in the busiest step", f"{g['newborn_bytes']}")
+        row("g", "measured peak RSS growth of the big run per live replica (all buffers, node arrays)",
+            f"{g['rss_growth_bytes_per_live_replica']:.1f} B", f"<= {GOALS['bytes_per_replica']:.0f}",
+            _ok(g["rss_growth_bytes_per_live_replica"] <= GOALS["bytes_per_replica"]))
         row("g", f"big run: {g['peak_replicas']:,} live replicas (peak) on {g['nodes']:,} nodes, peak RSS",
             f"{g['peak_rss_GiB']:.2f} GiB", f"<= {GOALS['peak_rss_GiB']:.0f} GiB",
             _ok(g["peak_rss_GiB"] <= GOALS["peak_rss_GiB"]))
