@@ -18,11 +18,24 @@ CONFIG_MODULE = "replisim.conf"
 SCHEMA_NAME = "replisim_schema"
 
 
+def schema_node():
+    """The structured schema as an OmegaConf node, with no jurisdiction.
+
+    Jurisdictions always come from the ``jurisdictions`` config group; Hydra merges dictionaries, so a default
+    region left in the schema could never be removed by a group file that names other regions.
+    """
+    from omegaconf import OmegaConf
+
+    node = OmegaConf.structured(Config)
+    node.jurisdictions.regions = {}
+    return node
+
+
 def register_schema() -> None:
     """Register the structured schema with Hydra's ConfigStore (idempotent)."""
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(name=SCHEMA_NAME, node=Config)
+    ConfigStore.instance().store(name=SCHEMA_NAME, node=schema_node())
 
 
 def _all_keys(cls, prefix="") -> list[str]:
@@ -95,7 +108,7 @@ def to_config(omega_cfg) -> Config:
 
     try:
         node = OmegaConf.masked_copy(omega_cfg, [f.name for f in dataclasses.fields(Config)])
-        merged = OmegaConf.merge(OmegaConf.structured(Config), node)
+        merged = OmegaConf.merge(schema_node(), node)
         cfg = OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:
         raise explain_hydra_error(exc) from None
