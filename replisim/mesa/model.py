@@ -31,6 +31,7 @@ from mesa.discrete_space import Cell, Network
 
 from ..config.schema import NODE_TYPES, Config
 from ..engine.params import OUTCOME_NAMES, SERIES_NAMES
+from ..simulate import draw_skills, setup
 from .agents import MOVE, Replica
 
 
@@ -105,8 +106,6 @@ class ReplicationModel(mesa.Model):
 
     def __init__(self, cfg: Config, seed: int = 0, run: int = 0, *, network=None, skill: float | None = None):
         super().__init__(rng=[int(seed), int(run)])
-        from ..simulate import draw_skills, setup  # deferred: simulate imports this package lazily too
-
         net, gov = network if network is not None else setup(cfg, seed)
         if skill is None:
             skill = float(draw_skills(cfg, seed, np.array([run]))[0])
@@ -260,6 +259,7 @@ class ReplicationModel(mesa.Model):
         self.agents.shuffle_do("step")  # 2-4, on start-of-step state
         self.count_incidents()
         self.resolve()  # 5
+        self.count_collateral()
         self.react_to_incidents()  # 6: hardening, quarantine, warnings (from the next step)
         if self.collusion:
             self.merge_coalitions()  # 6
@@ -344,8 +344,11 @@ class ReplicationModel(mesa.Model):
                 self.give_birth(r, target)
         self.totals["births"] += self.births
         self.totals["flights"] += self.flights
-        quarantined = sum(v.capacity for v in self.nodes if v.quarantined_until >= t) if self.cfg.governance.quarantine_steps else 0
-        g = self.cfg.governance
+
+    def count_collateral(self):
+        """Node-hours lost this step: executed shutdowns, quarantined capacity, false positives of monitoring."""
+        g, t = self.cfg.governance, self.now
+        quarantined = sum(v.capacity for v in self.nodes if v.quarantined_until >= t) if g.quarantine_steps else 0
         self.collateral = self.shutdowns * g.shutdown_cost_hours + self.hours_per_step * (
             quarantined + g.false_positive_rate * self.fp_weight)
         self.totals["collateral"] += self.collateral

@@ -8,6 +8,7 @@ import numpy as np
 from ..config import Config
 from ..engine.params import OUTCOME_NAMES, SERIES_NAMES
 from ..ensemble import Ensemble, from_arrays
+from ..simulate import _progress, draw_skills, setup
 from .model import ReplicationModel
 
 
@@ -24,8 +25,6 @@ def simulate_mesa(cfg: Config, runs: int, seed: int, progress: bool = False, fir
     All runs share one network (built from (cfg, seed) exactly as the Numba engine builds it) and the per-run
     skills of :func:`replisim.simulate.draw_skills`, so the two engines differ only in their random streams.
     """
-    from ..simulate import _progress, draw_skills, setup
-
     network = setup(cfg, seed)
     run_index = np.arange(first_run, first_run + runs, dtype=np.int64)
     skill0 = draw_skills(cfg, seed, run_index)
