@@ -185,3 +185,25 @@ def test_demo_offers_every_packaged_governance_preset_and_validates_sliders():
     assert cfg.network.nodes == 300 and cfg.network.kind == "complete"
     with pytest.raises(ConfigError):
         demo_config(detection=1.5)
+
+
+@pytest.mark.parametrize("engine", ["mesa", "numba"])
+def test_page_frames_for_both_engines(engine):
+    """What the page draws, without a browser: a Mesa run drawn live, or a Numba run played back."""
+    from replisim.demo.app import CHARTS, chart_figure, network_figure
+    from replisim.demo.model import LARGE_NODES, ClassroomModel
+
+    model = ClassroomModel(engine=engine, seed=3)
+    for _ in range(4):
+        model.step()
+    view = model.view("monitoring")
+    assert view.step == 4 and all(len(view.series[name]) == 5 for name, _, _ in CHARTS)
+    assert view.series["replicas"][0] == 5
+    for name, title, colour in CHARTS:
+        chart_figure(view.series[name], model.horizon, name, title, colour)
+    if engine == "mesa":
+        assert len(view.replica_xy) == view.series["replicas"][-1]
+        assert len(view.node_values) == 300
+        network_figure(view, "monitoring", model.nodes)
+    else:
+        assert model.nodes == LARGE_NODES and view.replica_xy is None
