@@ -13,9 +13,10 @@ One step (docs/ODD.md, "Process overview")::
                             if-then trigger)
     5 resolution            the shut-down replicas leave; each node's free slots go to a uniformly random
                             subset of the copies proposed onto it; accepted copies are born, accepted flights move
-    6 incidents, coalitions nodes with incidents harden and go offline, coalitions of detected replicas are
-                            warned (all from the next step); misaligned replicas meeting on a node merge
-    7 retraining            misaligned replicas turn aligned with retraining_rate
+                            nodes with incidents harden and go offline, coalitions of detected replicas are
+                            warned (all from the next step)
+    6 retraining            misaligned replicas (not this step's newborns) turn aligned with retraining_rate
+    7 coalitions            misaligned replicas meeting on a node merge; node tallies for the next step
     8 record                DataCollector
 """
 
@@ -193,6 +194,8 @@ class ReplicationModel(mesa.Model):
                 node = self.random.choice([v for v in self.nodes if v.occupancy < v.capacity])
             Replica(self, node, lineage=k, generation=0, skill=skill, evasion=evasion, avoidance=avoidance,
                     misaligned=k < n_misaligned, born=0)
+        if self.collusion:
+            self.merge_coalitions()  # misaligned replicas placed on one node meet there at once
         self.tally_nodes()
 
     # --- what a replica asks of the model ------------------------------------------------------------------
@@ -260,10 +263,10 @@ class ReplicationModel(mesa.Model):
         self.count_incidents()
         self.resolve()  # 5
         self.count_collateral()
-        self.react_to_incidents()  # 6: hardening, quarantine, warnings (from the next step)
+        self.react_to_incidents()  # hardening, quarantine, warnings (from the next step)
+        self.retrain()  # 6
         if self.collusion:
-            self.merge_coalitions()  # 6
-        self.retrain()  # 7
+            self.merge_coalitions()  # 7
         self.tally_nodes()  # start-of-step state of the next step
         self.record()  # 8
 
@@ -367,14 +370,14 @@ class ReplicationModel(mesa.Model):
         return min(max(trait + self.random.gauss(0.0, self.mutation_sd), 0.0), 1.0)
 
     def merge_coalitions(self):
-        """6. Misaligned replicas that share a node belong to one coalition from now on."""
+        """7. Misaligned replicas that share a node belong to one coalition from now on."""
         first_on_node = {}
         for r in self.agents:
             if r.misaligned:
                 self.coalitions.merge(first_on_node.setdefault(r.cell, r.lineage), r.lineage)
 
     def retrain(self):
-        """7. Misaligned replicas (not this step's newborns) are retrained to aligned with retraining_rate."""
+        """6. Misaligned replicas (not this step's newborns) are retrained to aligned with retraining_rate."""
         rate = self.cfg.governance.retraining_rate
         if rate > 0:
             for r in self.agents:
