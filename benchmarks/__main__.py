@@ -18,16 +18,18 @@ from pathlib import Path
 
 from . import report, suite
 
-SECTIONS = ("headline", "mesa", "scaling", "threads", "sweep", "jit", "memory")
+SECTIONS = report.SECTION_NAMES
 MARK_START = "<!-- bench:results:start -->"
 MARK_END = "<!-- bench:results:end -->"
 
-FULL = dict(repeats=3, head_replicas=1_000_000, head_steps=30, mesa_runs=2, numba_runs=40,
+FULL = dict(repeats=3, head_replicas=1_000_000, head_steps=30, mesa_runs=1, numba_runs=20,
+            mesa_replicas=suite.MESA_REPLICAS, mesa_steps=suite.MESA_STEPS,
             populations=(10**3, 10**4, 10**5, 10**6, 10**7), scaling_work=3e7,
             big_replicas=10**7, big_steps=4, ens_runs=16, ens_replicas=10**4, ens_steps=300,
             sweep_jobs=10, sweep_runs=100, sweep_replicas=10**4, sweep_steps=500,
             mem_replicas=10**7, mem_steps=5)
 QUICK = dict(repeats=1, head_replicas=5_000, head_steps=5, mesa_runs=1, numba_runs=2,
+             mesa_replicas=2000, mesa_steps=3,
              populations=(10**3, 10**4), scaling_work=2e5,
              big_replicas=20_000, big_steps=3, ens_runs=4, ens_replicas=1000, ens_steps=10,
              sweep_jobs=2, sweep_runs=2, sweep_replicas=400, sweep_steps=10,
@@ -53,7 +55,8 @@ def measure(sections, p: dict, command: str) -> dict:
         if name == "headline":
             results[name] = suite.headline(p["head_replicas"], p["head_steps"], p["repeats"])
         elif name == "mesa":
-            results[name] = suite.mesa_vs_numba(p["mesa_runs"], p["numba_runs"], p["repeats"])
+            results[name] = suite.mesa_vs_numba(p["mesa_runs"], p["numba_runs"], p["repeats"], p["mesa_replicas"],
+                                                p["mesa_steps"])
         elif name == "scaling":
             results[name] = suite.scaling(p["populations"], p["scaling_work"], p["repeats"])
         elif name == "threads":
@@ -65,6 +68,8 @@ def measure(sections, p: dict, command: str) -> dict:
             results[name] = suite.jit_start()
         elif name == "memory":
             results[name] = suite.memory_and_big_run(p["mem_replicas"], p["mem_steps"])
+        results[name]["measured"] = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
+                                     f"{os.getloadavg()[0]:.1f}, `{command}`")
         print(f"[bench] {name} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     return results
 

@@ -14,14 +14,19 @@ GOALS = {
 }
 
 
+SECTION_NAMES = ("headline", "mesa", "scaling", "threads", "sweep", "jit", "memory")
+
+
 def _ok(flag: bool) -> str:
     return "yes" if flag else "NO"
 
 
 def lines(r: dict) -> list[str]:
     """The results as Markdown lines (also printed to the terminal)."""
-    out = [f"Measured {r['date']} on {r['machine']} (load average at start {r['load']}); "
-           f"best of {r['repeats']} repeats; `{r['command']}`.", ""]
+    out = [f"Machine: {r['machine']}; best of {r['repeats']} repeats. When each section was measured (the "
+           "load average on 2 shared cores is the other developers' work):", ""]
+    out += [f"- {name}: {r[name]['measured']}" for name in SECTION_NAMES if name in r and "measured" in r[name]]
+    out += [""]
     out += ["| section | figure | value | goal | met |", "|---|---|---|---|---|"]
 
     def row(sec, fig, val, goal="", met=""):

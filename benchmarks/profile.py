@@ -1,0 +1,103 @@
+"""Time the engine's kernels separately: ``python -m benchmarks.profile [--replicas N] [--steps S] [--mechanisms M]``.
+
+``run_one`` runs a whole run inside one compiled call, so a Python profiler sees nothing of it. This drives the
+same kernels (``act``, ``resolve``, ``record``) step by step from Python, with the state ``run_one`` would
+allocate, and reports the CPU time of this thread per replica for each kernel (the first step, which pays for
+the initial placement's cold caches, is left out). Mechanisms: ``all`` (every mechanism, as the headline
+benchmark), ``nocollusion`` (the same without collusion), ``none`` (detection, shutdown and replication only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from replisim.engine import kernels
+from replisim.engine.params import P, pack
+from replisim.engine.rng import run_key
+from replisim.engine.run import place_initial, record
+from replisim.simulate import setup
+
+from .suite import population_cfg
+
+NONE = ["replica.misalignment_rate=0", "replica.mutation_sd=0", "replica.strategic=false",
+        "governance.response_latency=0", "governance.hardening=0", "governance.quarantine_steps=0",
+        "governance.retraining_rate=0", "governance.if_then.enabled=false", "governance.reporting.enabled=false",
+        "collusion.enabled=false"]
+# switch mechanisms of suite.EVERY_MECHANISM off
+VARIANTS = {"all": [], "nocollusion": ["collusion.enabled=false"], "none": NONE}
+
+
+def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
+    cfg = population_cfg(replicas, steps + 1, threads=1, extra=VARIANTS[mechanisms])
+    net, gov = setup(cfg, 0)
+    params = pack(cfg)
+    rkey = np.uint64(run_key(np.uint64(1), 0))
+    cap = gov.capacity
+    nodes, slots, n0 = cap.size, int(cap.sum()), cfg.replica.initial
+    i32 = lambda k: np.zeros(k, np.int32)  # noqa: E731
+    table = dict(node=i32(slots), lineage=i32(slots), generation=np.zeros(slots, np.uint16),
+                 skill=np.zeros(slots, np.float32), evasion=np.zeros(slots, np.float32),
+                 avoid=np.zeros(slots, np.float32), flags=np.zeros(slots, np.uint8), order_due=i32(slots))
+    target = i32(slots)
+    born = [np.zeros(slots, d) for d in (np.int32, np.int32, np.uint16, np.float32, np.float32, np.float32, np.uint8)]
+    security = gov.security.astype(np.float32)
+    occ, freed, prop_left, slots_left, node_mis, incidents = (i32(nodes) for _ in range(6))
+    node_coal, quar_until = np.full(nodes, -1, np.int32), np.full(nodes, -1, np.int32)
+    coal_parent, warn_until, warned = np.arange(n0, dtype=np.int32), np.full(n0, -1, np.int32), np.zeros(n0, np.uint8)
+    n_jur = gov.jur_monitoring.size
+    alert_from, jur_factor, tallies = np.full(n_jur, kernels.NEVER, np.int32), np.ones(n_jur), np.zeros(8)
+    t_ = table
+    place_initial(rkey, n0, int(round(params[P.INITIAL_MISALIGNED] * n0)), cfg.replica.success, params[P.EVASION],
+                  params[P.SHUTDOWN_AVOIDANCE], cap, occ, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
+                  t_["evasion"], t_["avoid"], t_["flags"], t_["order_due"])
+    for i in np.flatnonzero(t_["flags"][:n0] & kernels.MISALIGNED):
+        node_mis[t_["node"][i]] += 1
+        node_coal[t_["node"][i]] = t_["lineage"][i]
+    series = np.zeros((8, steps + 2))
+    spent = {"act": 0.0, "resolve": 0.0, "record": 0.0}
+    n, done = n0, 0
+    cols = [t_[k] for k in ("node", "lineage", "skill", "evasion", "avoid", "flags", "order_due")]
+    for t in range(1, steps + 2):
+        tallies[:] = 0.0
+        c0 = time.thread_time()
+        kernels.act(t, n, rkey, params, int(params[P.RESPONSE_LATENCY]), 0.0, jur_factor, *cols, target,
+                    cap, security, gov.monitoring, gov.kill_switch, net.jurisdiction, net.indptr, net.indices,
+                    quar_until, occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from,
+                    gov.jur_kill, gov.jur_reporting, incidents, warned, tallies)
+        c1 = time.thread_time()
+        m = kernels.resolve(t, n, rkey, params, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
+                            t_["evasion"], t_["avoid"], t_["flags"], t_["order_due"], target, *born, cap, security,
+                            quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent,
+                            warn_until, incidents, warned, tallies)
+        c2 = time.thread_time()
+        record(series, t, m, t_["flags"], occ, gov.total_compute, 0.0, 0.0, 0.0, 0.0)
+        c3 = time.thread_time()
+        if t > 1:
+            for k, dt in zip(spent, (c1 - c0, c2 - c1, c3 - c2)):
+                spent[k] += dt
+            done += n
+        n = m
+    out = {k: v / done * 1e9 for k, v in spent.items()}
+    out["total"] = sum(out.values())
+    out.update(replicas_final=int(n), replica_steps=done, nodes=nodes, mechanisms=mechanisms)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.splitlines()[0])
+    ap.add_argument("--replicas", type=int, default=1_000_000)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--mechanisms", choices=tuple(VARIANTS), default="all")
+    a = ap.parse_args(argv)
+    r = profile(a.replicas, a.steps, a.mechanisms)
+    print(f"{a.replicas:,} replicas on {r['nodes']:,} nodes, mechanisms={a.mechanisms}, {a.steps} steps: "
+          f"CPU ns per replica-step: act {r['act']:.1f}, resolve {r['resolve']:.1f}, record {r['record']:.1f}, "
+          f"total {r['total']:.1f} ({1e3 / r['total']:.1f} M replica-steps/s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
