@@ -128,14 +128,7 @@ HEAVILY_WATCHED = ["scenario=minimal", "network.nodes=100", "network.capacity=1"
                    "jurisdictions.regions.global.monitoring_factor=10"]
 
 
-@pytest.mark.parametrize("engine", [
-    "mesa",
-    pytest.param("numba", marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError,
-        reason="Numba engine: pick_target keeps a neighbour only if its effective monitoring is below 2.0 "
-               "(best_m = 2.0 in kernels.py, best = 2.0 in reference.py), so copies onto nodes with monitoring x "
-               "jurisdiction factor >= 2 are never proposed; docs/ODD.md has no such rule")),
-])
+@pytest.mark.parametrize("engine", ["mesa", "numba"])
 def test_copies_reach_nodes_whose_effective_monitoring_is_two_or_more(engine):
     out = replisim.simulate(replisim.compose(HEAVILY_WATCHED), runs=20, seed=0, engine=engine).outcomes
     assert out["births"].min() > 0

@@ -10,8 +10,9 @@ Every function here takes arrays and scalars only. The step order (docs/ODD.md, 
                           start of the step, else a neighbour; success = skill x (1 - target security)
 5. resolution          -- where more copies land on a node than it has free slots (slots freed by this step's
                           shutdowns count), a uniformly random subset of them succeeds
-6. collusion tallies   -- coalitions meeting on a node merge; dominated nodes are blinded from the next step
-7. retraining          -- misaligned replicas turn aligned with retraining_rate
+6. retraining          -- misaligned replicas (not this step's newborns) turn aligned with retraining_rate
+7. collusion tallies   -- coalitions meeting on a node merge; dominated nodes are blinded from the next step;
+                          this step's incidents harden and quarantine nodes and warn coalitions (next step on)
 8. record tallies
 
 Steps 2-4 are one pass over the replica table (``act``): every decision is taken against the state at the
@@ -76,22 +77,29 @@ def node_monitoring(n, monitoring, jurisdiction, jur_factor, occ, node_mis, coll
 
 
 @jit(inline="always")
-def pick_target(state, nd, own_free, n_nodes, indptr, indices, strategic, samples, record):
-    """Target node of a copy: own node if free, else a neighbour (uniform, or the least watched of a sample)."""
+def pick_target(state, nd, own_free, leaving, n_nodes, indptr, indices, strategic, samples, record):
+    """Target node of a copy: own node if free, else a neighbour (uniform, or the least watched of a sample).
+
+    On the complete network a copy may land on any node, its own included; a replica ``leaving`` (fleeing)
+    draws among the other nodes only.
+    """
     if own_free:
         return state, nd
     complete = indptr.shape[0] == 0
+    skip_own = complete and leaving
     if complete:
-        deg = n_nodes
+        deg = n_nodes - 1 if skip_own else n_nodes
     else:
         deg = indptr[nd + 1] - indptr[nd]
-        if deg == 0:
-            return state, -1
+    if deg <= 0:
+        return state, -1
     best = -1
-    best_m = 2.0
+    best_m = np.inf  # any monitoring level, however high, can be the least watched of the sample
     tries = samples if strategic else 1
     for _ in range(tries):
         state, k = below(state, deg)
+        if skip_own and k >= nd:
+            k += 1
         cand = k if complete else indices[indptr[nd] + k]
         m = record[cand, R_WATCH]
         if m < best_m:
@@ -263,7 +271,7 @@ def act_range(
             if u >= attempt:
                 continue
         own_free = record[nd, R_FREE] > 0 and not flees
-        state, tg = pick_target(state, nd, own_free, n_nodes, indptr, indices, strategic, samples, record)
+        state, tg = pick_target(state, nd, own_free, flees, n_nodes, indptr, indices, strategic, samples, record)
         if tg < 0 or record[tg, R_QUARANTINED] > 0:
             continue
         p = copy_success(skill[i], tg, record, coal, mis, collusion, foothold, coal_parent, compress)

@@ -218,12 +218,15 @@ def act(
         if occ[v] < capacity[v] and not flees:
             tg = v  # own node had a free slot at the start of the step
         else:
-            degree = n_nodes if complete else int(indptr[v + 1] - indptr[v])
-            if degree == 0:
+            skip_own = complete and flees  # a fleeing replica leaves its node
+            degree = (n_nodes - 1 if skip_own else n_nodes) if complete else int(indptr[v + 1] - indptr[v])
+            if degree <= 0:
                 continue
-            tg, best = -1, 2.0
+            tg, best = -1, float("inf")
             for _ in range(samples):  # strategic replicas keep the least watched of a few neighbours
                 k = rng.below(degree)
+                if skip_own and k >= v:
+                    k += 1
                 cand = k if complete else int(indices[indptr[v] + k])
                 m = float(monitoring[cand]) * float(jur_factor[jurisdiction[cand]])
                 if m < best:
@@ -401,10 +404,14 @@ def run(params, rkey, skill0, total_compute, capacity, security0, monitoring, ki
     place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, s["occ"],
                   s["node"], s["lineage"], s["generation"], s["skill"], s["evasion"], s["avoid"], s["flags"],
                   s["order_due"])
-    for i in range(n0):
+    for i in range(n0):  # misaligned initial replicas placed on one node merge at once (collusion on)
         if s["flags"][i] & MISALIGNED:
-            s["node_mis"][s["node"][i]] += 1
-            s["node_coal"][s["node"][i]] = s["lineage"][i]
+            v = s["node"][i]
+            s["node_mis"][v] += 1
+            if s["node_coal"][v] < 0 or params[P.COLLUSION] <= 0:
+                s["node_coal"][v] = s["lineage"][i]
+            else:
+                s["node_coal"][v] = merge(s["coal_parent"], s["warn_until"], s["node_coal"][v], s["lineage"][i])
 
     names = ("replicas", "misaligned", "compute_share", "nodes_occupied", "detections", "shutdowns", "births",
              "collateral")

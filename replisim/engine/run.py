@@ -4,7 +4,7 @@ import numpy as np
 from numba import prange
 
 from .jit import jit
-from .kernels import DEAD, MISALIGNED, NEVER, act, find, resolve
+from .kernels import DEAD, MISALIGNED, NEVER, act, find, resolve, union
 from .parallel import act_par, resolve_par
 from .params import O, P, S
 from .rng import BLOCK, PHASE_INIT, below, run_key, stream
@@ -148,10 +148,15 @@ def run_one(params, rkey, skill0, total_compute,
     place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, occ,
                   node, lineage, generation, skill, evasion, avoid, flags, order_due)
     n = n0
+    # each initial replica is its own coalition; misaligned ones placed on one node meet there at once
     for i in range(n):
         if flags[i] & MISALIGNED:
-            node_mis[node[i]] += 1
-            node_coal[node[i]] = lineage[i]  # each initial replica is its own coalition until they meet
+            v = node[i]
+            node_mis[v] += 1
+            if node_coal[v] < 0 or params[P.COLLUSION] <= 0:
+                node_coal[v] = lineage[i]
+            else:
+                node_coal[v] = union(coal_parent, warn_until, node_coal[v], lineage[i])
     record(series, 0, n, flags, occ, total_compute, 0.0, 0.0, 0.0, 0.0)
 
     peak = n

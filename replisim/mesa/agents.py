@@ -71,6 +71,6 @@ class Replica(CellAgent):
         node = self.cell
         # A copy stays home if home had a free slot at the start of the step; a fleeing replica leaves.
         stays = kind == COPY and node.occupancy < node.capacity
-        target = node if stays else m.pick_neighbour(node)
+        target = node if stays else m.pick_neighbour(node, leaving=kind != COPY)
         if target is not None and m.chance(m.copy_success(self, target)):
             self.proposal = (target, kind)

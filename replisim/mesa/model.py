@@ -230,14 +230,29 @@ class ReplicationModel(mesa.Model):
         """How closely a node is watched (what a strategic replica compares)."""
         return node.monitoring * self.jur_factor[node.jurisdiction]
 
-    def pick_neighbour(self, node: ComputeNode) -> ComputeNode | None:
-        """A uniformly drawn neighbour; a strategic replica draws a few and takes the least watched one."""
-        candidates = self.nodes if self.complete else node.neighbours
-        if not candidates:
-            return None
+    def pick_neighbour(self, node: ComputeNode, leaving: bool = False) -> ComputeNode | None:
+        """A uniformly drawn neighbour; a strategic replica draws a few and takes the least watched one.
+
+        On the complete network every node is a neighbour, the own one included, except for a replica that is
+        ``leaving`` (fleeing): it draws among the other nodes.
+        """
+        if self.complete:
+            others = len(self.nodes) - 1 if leaving else len(self.nodes)
+            if others <= 0:
+                return None
+
+            def draw():
+                k = self.random.randrange(others)
+                return self.nodes[k + 1 if leaving and k >= node.coordinate else k]
+        else:
+            if not node.neighbours:
+                return None
+
+            def draw():
+                return self.random.choice(node.neighbours)
         if not self.strategic:
-            return self.random.choice(candidates)
-        return min((self.random.choice(candidates) for _ in range(self.strategic_samples)), key=self.watch)
+            return draw()
+        return min((draw() for _ in range(self.strategic_samples)), key=self.watch)
 
     def detect(self, r: Replica) -> None:
         r.order_due = self.now + self.latency
