@@ -1,5 +1,8 @@
 """Time the engine's kernels separately: ``python -m benchmarks.profile [--replicas N] [--steps S] [--mechanisms M]``.
 
+``--draws`` also times the bare random-number generator (``rng.uniform`` in a tight loop, no branch on the
+outcome), to separate the cost of a draw from the cost of branching on it.
+
 ``run_one`` runs a whole run inside one compiled call, so a Python profiler sees nothing of it. This drives the
 same kernels (``act``, ``resolve``, ``record``) step by step from Python, with the state ``run_one`` would
 allocate, and reports the CPU time of this thread per replica for each kernel (the first step, which pays for
@@ -16,7 +19,8 @@ import numpy as np
 
 from replisim.engine import kernels
 from replisim.engine.params import P, pack
-from replisim.engine.rng import run_key
+from replisim.engine.jit import jit
+from replisim.engine.rng import run_key, uniform
 from replisim.engine.run import place_initial, record
 from replisim.simulate import setup
 
@@ -86,12 +90,36 @@ def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
     return out
 
 
+@jit
+def _sum_uniforms(n):
+    state = np.uint64(1)
+    acc = 0.0
+    for _ in range(n):
+        state, u = uniform(state)
+        acc += u
+    return acc
+
+
+def draw_cost(n: int = 100_000_000, repeats: int = 3) -> float:
+    """CPU ns per ``rng.uniform`` draw (best of ``repeats``), with no branch on the outcome."""
+    _sum_uniforms(10)
+    best = np.inf
+    for _ in range(repeats):
+        t = time.process_time()
+        _sum_uniforms(n)
+        best = min(best, time.process_time() - t)
+    return best / n * 1e9
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.splitlines()[0])
     ap.add_argument("--replicas", type=int, default=1_000_000)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--mechanisms", choices=tuple(VARIANTS), default="all")
+    ap.add_argument("--draws", action="store_true", help="also time the bare random-number generator")
     a = ap.parse_args(argv)
+    if a.draws:
+        print(f"rng.uniform in a tight loop: {draw_cost():.2f} CPU ns per draw")
     r = profile(a.replicas, a.steps, a.mechanisms)
     print(f"{a.replicas:,} replicas on {r['nodes']:,} nodes, mechanisms={a.mechanisms}, {a.steps} steps: "
           f"CPU ns per replica-step: act {r['act']:.1f}, resolve {r['resolve']:.1f}, record {r['record']:.1f}, "
