@@ -17,6 +17,7 @@ and writes nothing: Hydra would otherwise create its output directory before the
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from importlib.util import find_spec
 from pathlib import Path
@@ -293,7 +294,11 @@ def main(argv: list[str] | None = None) -> int:
         prevalidate(argv)
     except ConfigError as exc:
         return _fail(str(exc))
-    return _run_hydra(argv)
+    try:
+        return _run_hydra(argv)
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
