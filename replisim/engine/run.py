@@ -42,6 +42,14 @@ def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
 
 
 @jit
+def newborn_buffer(size):
+    """Columns of the newborn buffer (node, lineage, generation, skill, evasion, avoidance, flags)."""
+    return (np.empty(size, np.int32), np.empty(size, np.int32), np.empty(size, np.uint16),
+            np.empty(size, np.float32), np.empty(size, np.float32), np.empty(size, np.float32),
+            np.empty(size, np.uint8))
+
+
+@jit
 def check_invariants(n, node, flags, capacity, occ, max_slots):
     """Validate mode: occupancy within capacity, counts conserved, no dead replica left in the table."""
     if n < 0 or n > max_slots:
@@ -111,14 +119,7 @@ def run_one(params, rkey, skill0, total_compute,
     order_due = np.empty(slots, np.int32)
     target = np.empty(slots, np.int32)
     # newborn buffer, grown when a step proposes more copies than it holds
-    cap_b = max(1024, slots // 16)
-    b_node = np.empty(cap_b, np.int32)
-    b_lineage = np.empty(cap_b, np.int32)
-    b_generation = np.empty(cap_b, np.uint16)
-    b_skill = np.empty(cap_b, np.float32)
-    b_evasion = np.empty(cap_b, np.float32)
-    b_avoid = np.empty(cap_b, np.float32)
-    b_flags = np.empty(cap_b, np.uint8)
+    b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags = newborn_buffer(max(1024, slots // 16))
     # node state of this run
     security = security0.astype(np.float32)
     occ = np.zeros(n_nodes, np.int32)
@@ -211,14 +212,8 @@ def run_one(params, rkey, skill0, total_compute,
             if det_total >= params[P.IF_THEN_INCIDENTS] or tallies[4] / max(tallies[0], 1.0) >= params[P.IF_THEN_CAPABILITY]:
                 trig_step = t
         if proposals > b_node.shape[0]:
-            cap_b = max(proposals, 2 * b_node.shape[0])
-            b_node = np.empty(cap_b, np.int32)
-            b_lineage = np.empty(cap_b, np.int32)
-            b_generation = np.empty(cap_b, np.uint16)
-            b_skill = np.empty(cap_b, np.float32)
-            b_evasion = np.empty(cap_b, np.float32)
-            b_avoid = np.empty(cap_b, np.float32)
-            b_flags = np.empty(cap_b, np.uint8)
+            b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags = newborn_buffer(
+                max(proposals, 2 * b_node.shape[0]))
         if within > 0:
             n = resolve_par(t, n, rkey, params,
                             node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
