@@ -7,7 +7,7 @@ import numpy as np
 from .config import Config, ConfigError
 from .config.schema import PARALLEL_MODES
 from .ensemble import Ensemble, from_arrays
-from .engine.params import N_PARAMS, OUTCOME_NAMES, SERIES_NAMES, pack
+from .engine.params import OUTCOME_NAMES, SERIES_NAMES, pack
 from .governance import apply_governance
 from .network import build_network
 
@@ -86,7 +86,6 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
 
     net, gov = setup(cfg, seed)
     params = pack(cfg)
-    assert params.shape == (N_PARAMS,)
     run_index = np.arange(first_run, first_run + runs, dtype=np.int64)
     skill0 = draw_skills(cfg, seed, run_index)
     steps = cfg.sim.steps

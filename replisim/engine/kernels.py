@@ -460,7 +460,7 @@ def append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, 
 
 @jit(inline="always")
 def tally_node(nd, lin, f, occ, node_mis, node_coal, coal_parent, warn_until, collusion):
-    """Count a live replica on its node; coalitions of misaligned replicas that meet on a node merge (step 6)."""
+    """Count a live replica on its node; coalitions of misaligned replicas that meet on a node merge (step 7)."""
     occ[nd] += 1
     if f & MISALIGNED:
         node_mis[nd] += 1

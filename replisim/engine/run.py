@@ -4,7 +4,7 @@ import numpy as np
 from numba import prange
 
 from .jit import jit
-from .kernels import DEAD, MISALIGNED, NEVER, act, find, resolve, union
+from .kernels import DEAD, MISALIGNED, NEVER, act, find, resolve, tally_node
 from .parallel import act_par, resolve_par
 from .params import O, P, S
 from .rng import BLOCK, PHASE_INIT, below, run_key, stream
@@ -149,15 +149,12 @@ def run_one(params, rkey, skill0, total_compute,
     place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, occ,
                   node, lineage, generation, skill, evasion, avoid, flags, order_due)
     n = n0
-    # each initial replica is its own coalition; misaligned ones placed on one node meet there at once
+    # node tallies of step 0: each initial replica is its own coalition; misaligned ones placed on one node
+    # meet there at once
+    occ[:] = 0
     for i in range(n):
-        if flags[i] & MISALIGNED:
-            v = node[i]
-            node_mis[v] += 1
-            if node_coal[v] < 0 or params[P.COLLUSION] <= 0:
-                node_coal[v] = lineage[i]
-            else:
-                node_coal[v] = union(coal_parent, warn_until, node_coal[v], lineage[i])
+        tally_node(node[i], lineage[i], flags[i], occ, node_mis, node_coal, coal_parent, warn_until,
+                   params[P.COLLUSION] > 0)
     record(series, 0, n, flags, occ, total_compute, 0.0, 0.0, 0.0, 0.0)
 
     peak = n
@@ -229,8 +226,7 @@ def run_one(params, rkey, skill0, total_compute,
                         coal_parent, warn_until, incidents, warned, tallies)
         births_total += tallies[5]
         flights_total += tallies[6]
-        collateral = hours * (tallies[1] * params[P.SHUTDOWN_COST] / hours + tallies[7]
-                              + params[P.FALSE_POSITIVE_RATE] * fp_weight)
+        collateral = tallies[1] * params[P.SHUTDOWN_COST] + hours * (tallies[7] + params[P.FALSE_POSITIVE_RATE] * fp_weight)
         collateral_total += collateral
         mis = record(series, t, n, flags, occ, total_compute, tallies[0], tallies[1], tallies[5], collateral)
         if validate:
