@@ -7,7 +7,8 @@ outcome), to separate the cost of a draw from the cost of branching on it.
 same kernels (``act``, ``resolve``, ``record``) step by step from Python, with the state ``run_one`` would
 allocate, and reports the CPU time of this thread per replica for each kernel (the first step, which pays for
 the initial placement's cold caches, is left out). Mechanisms: ``all`` (every mechanism, as the headline
-benchmark), ``nocollusion`` (the same without collusion), ``none`` (detection, shutdown and replication only).
+benchmark), ``noretrain`` and ``nocollusion`` (the same without retraining or collusion), ``none`` (detection,
+shutdown and replication only).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ NONE = ["replica.misalignment_rate=0", "replica.mutation_sd=0", "replica.strateg
         "governance.retraining_rate=0", "governance.if_then.enabled=false", "governance.reporting.enabled=false",
         "collusion.enabled=false"]
 # switch mechanisms of suite.EVERY_MECHANISM off
-VARIANTS = {"all": [], "nocollusion": ["collusion.enabled=false"], "none": NONE}
+VARIANTS = {"all": [], "noretrain": ["governance.retraining_rate=0"], "nocollusion": ["collusion.enabled=false"],
+            "none": NONE}
 
 
 def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
@@ -53,13 +55,16 @@ def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
     coal_parent, warn_until, warned = np.arange(n0, dtype=np.int32), np.full(n0, -1, np.int32), np.zeros(n0, np.uint8)
     n_jur = gov.jur_monitoring.size
     alert_from, jur_factor, tallies = np.full(n_jur, kernels.NEVER, np.int32), np.ones(n_jur), np.zeros(8)
+    record_ = kernels.node_record_table(nodes)
     t_ = table
     place_initial(rkey, n0, int(round(params[P.INITIAL_MISALIGNED] * n0)), cfg.replica.success, params[P.EVASION],
                   params[P.SHUTDOWN_AVOIDANCE], cap, occ, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
                   t_["evasion"], t_["avoid"], t_["flags"], t_["order_due"])
-    for i in np.flatnonzero(t_["flags"][:n0] & kernels.MISALIGNED):
-        node_mis[t_["node"][i]] += 1
-        node_coal[t_["node"][i]] = t_["lineage"][i]
+    collusion = params[P.COLLUSION] > 0
+    occ[:] = 0
+    for i in range(n0):  # the step-0 tally of run_one: misaligned replicas sharing a node merge
+        kernels.tally_node(t_["node"][i], t_["lineage"][i], t_["flags"][i], occ, node_mis, node_coal, coal_parent,
+                           warn_until, collusion)
     series = np.zeros((8, steps + 2))
     spent = {"act": 0.0, "resolve": 0.0, "record": 0.0}
     n, done = n0, 0
@@ -67,12 +72,12 @@ def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
     for t in range(1, steps + 2):
         tallies[:] = 0.0
         c0 = time.thread_time()
-        kernels.act(t, n, rkey, params, int(params[P.RESPONSE_LATENCY]), 0.0, jur_factor, *cols, target,
+        kernels.act(t, n, rkey, params, int(params[P.RESPONSE_LATENCY]), 0.0, jur_factor, record_, *cols, target,
                     cap, security, gov.monitoring, gov.kill_switch, net.jurisdiction, net.indptr, net.indices,
                     quar_until, occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from,
                     gov.jur_kill, gov.jur_reporting, incidents, warned, tallies)
         c1 = time.thread_time()
-        m = kernels.resolve(t, n, rkey, params, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
+        m = kernels.resolve(t, n, rkey, params, record_, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
                             t_["evasion"], t_["avoid"], t_["flags"], t_["order_due"], target, *born, cap, security,
                             quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent,
                             warn_until, incidents, warned, tallies)

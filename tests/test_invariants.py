@@ -148,15 +148,23 @@ def test_compute_share_series_matches_replicas():
 
 
 # --- validate mode can fail -----------------------------------------------------------------------------------
-def _state(capacity, occ, node, flags):
+def _state(capacity, occ, node, flags, node_coal=None, coal_parent=None):
+    """Arguments of check_invariants: each replica its own lineage; with ``node_coal``, collusion is on."""
     a = np.asarray
-    return (len(node), a(node, np.int32), a(flags, np.uint8), a(capacity, np.int32), a(occ, np.int32), 10)
+    lineage = np.arange(len(node), dtype=np.int32)
+    collusion = node_coal is not None
+    node_coal = a(node_coal if collusion else [-1] * len(capacity), np.int32)
+    coal_parent = a(coal_parent if coal_parent is not None else lineage, np.int32)
+    return (len(node), a(node, np.int32), lineage, a(flags, np.uint8), a(capacity, np.int32), a(occ, np.int32),
+            node_coal, coal_parent, collusion, 10)
 
 
 @pytest.mark.parametrize("case, state", [
     ("over capacity", _state([1, 2], [2, 0], [0, 0], [0, 0])),
     ("tally differs from table", _state([2, 2], [1, 0], [0, 1], [0, 0])),
     ("dead replica left", _state([2, 2], [1, 0], [0], [2])),
+    # two misaligned replicas on node 0 in coalitions that never merged: the act pass would misread one of them
+    ("misaligned outside its node's coalition", _state([2, 2], [2, 0], [0, 0], [1, 1], node_coal=[0, -1])),
 ])
 def test_check_invariants_rejects_broken_states(case, state):
     with pytest.raises(AssertionError):
@@ -165,6 +173,8 @@ def test_check_invariants_rejects_broken_states(case, state):
 
 def test_check_invariants_accepts_a_consistent_state():
     check_invariants(*_state([2, 3], [2, 1], [0, 1, 0], [0, 1, 0]))
+    # with collusion: replicas 0 and 1 (misaligned, node 0) merged into coalition 0; node 1 holds no misaligned one
+    check_invariants(*_state([2, 3], [2, 1], [0, 0, 1], [1, 1, 0], node_coal=[0, -1], coal_parent=[0, 0, 2]))
 
 
 @pytest.mark.parametrize("validate", [True, False])

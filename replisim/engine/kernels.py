@@ -26,7 +26,7 @@ from numba import prange
 
 from .jit import jit
 from .params import O, P, S
-from .rng import BLOCK, PHASE_ACT, PHASE_INIT, PHASE_RESOLVE, below, normal, stream, uniform
+from .rng import BLOCK, PHASE_ACT, PHASE_INIT, PHASE_RESOLVE, below_pair, normal, stream, uniform, uniform_pair
 
 # Replica flag bits.
 MISALIGNED = np.uint8(1)
@@ -77,11 +77,19 @@ def node_monitoring(n, monitoring, jurisdiction, jur_factor, occ, node_mis, coll
 
 
 @jit(inline="always")
+def candidate(k, nd, skip_own, complete, indptr, indices):
+    """The k-th neighbour of node nd (complete network: node k, or, skipping nd, the k-th other node)."""
+    if skip_own:
+        k += k >= nd
+    return k if complete else indices[indptr[nd] + k]
+
+
+@jit(inline="always")
 def pick_target(state, nd, own_free, leaving, n_nodes, indptr, indices, strategic, samples, record):
     """Target node of a copy: own node if free, else a neighbour (uniform, or the least watched of a sample).
 
     On the complete network a copy may land on any node, its own included; a replica ``leaving`` (fleeing)
-    draws among the other nodes only.
+    draws among the other nodes only. Draws: none for the own node, else one 64-bit draw per two candidates.
     """
     if own_free:
         return state, nd
@@ -93,63 +101,81 @@ def pick_target(state, nd, own_free, leaving, n_nodes, indptr, indices, strategi
         deg = indptr[nd + 1] - indptr[nd]
     if deg <= 0:
         return state, -1
-    best = -1
-    best_m = np.inf  # any monitoring level, however high, can be the least watched of the sample
-    tries = samples if strategic else 1
-    for _ in range(tries):
-        state, k = below(state, deg)
-        if skip_own and k >= nd:
-            k += 1
-        cand = k if complete else indices[indptr[nd] + k]
-        m = record[cand, R_WATCH]
-        if m < best_m:
-            best_m = m
-            best = cand
+    # the candidates come in pairs, from the two halves of one draw
+    state, k0, k1 = below_pair(state, deg)
+    best = candidate(k0, nd, skip_own, complete, indptr, indices)
+    if strategic and samples > 1:
+        best_m = record[best, R_WATCH]
+        for j in range(1, samples):
+            if j % 2 == 0:
+                state, k0, k1 = below_pair(state, deg)
+            cand = candidate(k0 if j % 2 == 0 else k1, nd, skip_own, complete, indptr, indices)
+            m = record[cand, R_WATCH]
+            better = m < best_m  # a select, not a branch: which candidate wins is a coin flip
+            best = cand if better else best
+            best_m = m if better else best_m
     return state, best
-
-
-@jit(inline="always")
-def copy_success(skill, tg, record, coal, mis, collusion, foothold, parent, compress):
-    """P(a copy onto node tg succeeds): skill x (1 - security), security cut where a coalition-mate sits."""
-    sec = record[tg, R_SECURITY]
-    if collusion and mis and record[tg, R_MIS] > 0 and (
-        find(parent, int(record[tg, R_COAL])) if compress else find_root(parent, int(record[tg, R_COAL]))
-    ) == coal:
-        sec *= 1.0 - foothold
-    return skill * (1.0 - sec)
 
 
 # Columns of the per-step node record. The replica table is in no particular node order, so every replica reads
 # its own node and its target at random; with one array per quantity that is one cache miss per array (about ten
 # per replica once the node arrays outgrow the cache at 10^5 nodes). The record gathers everything the act pass
-# reads about a node, fixed at the start of the step, in one 64-byte row.
-R_DETECT, R_WATCH, R_SECURITY, R_KILL, R_FREE, R_QUARANTINED, R_MIS, R_COAL = 0, 1, 2, 3, 4, 5, 6, 7
+# reads about a node, fixed at the start of the step, in one 32-byte row of float32 (``node_record_table``
+# aligns the rows to cache lines; float32 halves the record, which matters because the record has to stay in
+# the core's L2 cache while the replica table streams past: 320 KB at 10^4 nodes).
+#
+# R_COAL is the root of the coalition of the node's misaligned replicas (-1: none, or collusion off). It is the
+# coalition of every misaligned replica on the node: the node tally of the previous step merged all of them
+# (``check_invariants`` verifies this in validate mode), so no replica has to look its own coalition up in the
+# union-find forest, a random read into an array as long as the initial population.
+R_DETECT, R_DETECT_MIS, R_WATCH, R_SECURITY, R_KILL, R_FREE, R_QUARANTINED, R_COAL = 0, 1, 2, 3, 4, 5, 6, 7
 RECORD_WIDTH = 8
 
 
 @jit
+def node_record_table(n_nodes):
+    """An uninitialised node record: float32 rows of 32 bytes, aligned so that no row straddles two cache
+    lines. Column R_COAL holds an int32 (read through ``coalitions``)."""
+    raw = np.empty(n_nodes * RECORD_WIDTH + 2 * RECORD_WIDTH, np.float32)
+    skip = (-(raw.ctypes.data // 4)) % (2 * RECORD_WIDTH)
+    return raw[skip:skip + n_nodes * RECORD_WIDTH].reshape((n_nodes, RECORD_WIDTH))
+
+
+@jit(inline="always")
+def coalitions(record):
+    """The node record's int32 view: ``coalitions(record)[v, R_COAL]`` is node v's coalition root or -1."""
+    return record.view(np.int32)
+
+
+@jit(refcount=False)
 def node_record(lo, hi, t, params, record, capacity, security, monitoring, kill_switch, jurisdiction, quar_until,
-                occ, node_mis, node_coal, jur_factor, jur_kill):
-    """Rows lo..hi-1 of the node record from start-of-step state (the act pass writes none of its inputs)."""
+                occ, node_mis, node_coal, coal_parent, warn_until, prop_left, jur_factor, jur_kill):
+    """Rows lo..hi-1 of the node record from start-of-step state (the act pass writes none of its inputs);
+    also clears the nodes' proposal counters for the act pass."""
     collusion = params[P.COLLUSION] > 0
     dominance = params[P.DOMINANCE]
     blinding = params[P.BLINDING]
+    warn_ev = params[P.WARNING_EVASION]
+    coal_of = coalitions(record)
     for v in range(lo, hi):
         j = jurisdiction[v]
-        record[v, R_DETECT] = node_monitoring(v, monitoring, jurisdiction, jur_factor, occ, node_mis, collusion,
-                                              dominance, blinding)
+        det = node_monitoring(v, monitoring, jurisdiction, jur_factor, occ, node_mis, collusion, dominance, blinding)
+        coal = find_root(coal_parent, node_coal[v]) if collusion and node_coal[v] >= 0 else -1
+        record[v, R_DETECT] = det
+        # a misaligned replica here belongs to coalition ``coal``; warned coalitions evade better
+        record[v, R_DETECT_MIS] = det * (1.0 - warn_ev) if coal >= 0 and warn_until[coal] >= t else det
         record[v, R_WATCH] = monitoring[v] * jur_factor[j]
         record[v, R_SECURITY] = security[v]
         record[v, R_KILL] = kill_switch[v] * jur_kill[j]
         record[v, R_FREE] = 1.0 if occ[v] < capacity[v] else 0.0
         record[v, R_QUARANTINED] = 1.0 if quar_until[v] >= t else 0.0
-        record[v, R_MIS] = node_mis[v]
-        record[v, R_COAL] = node_coal[v]
+        coal_of[v, R_COAL] = coal
+        prop_left[v] = 0
 
 
-@jit
+@jit(refcount=False)
 def act(
-    t, n, rkey, params, latency, kill_floor, jur_factor,
+    t, n, rkey, params, latency, kill_floor, jur_factor, record,
     node, lineage, skill, evasion, avoid, flags, order_due, target,
     capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
     occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill, jur_reporting,
@@ -157,16 +183,15 @@ def act(
 ):
     """Detection, shutdown and replication proposals of every replica (steps 2-4), against start-of-step state.
 
+    ``record`` (``node_record_table``) receives this step's node record; resolve reads its coalition column.
     ``tallies`` (float64[8]) receives: detections, shutdowns, avoidance events, proposals, detected skill sum.
     """
     n_nodes = capacity.shape[0]
-    record = np.empty((n_nodes, RECORD_WIDTH), np.float64)
     node_record(0, n_nodes, t, params, record, capacity, security, monitoring, kill_switch, jurisdiction, quar_until,
-                occ, node_mis, node_coal, jur_factor, jur_kill)
-    act_range(0, n, True, t, rkey, params, latency, kill_floor, record,
-              node, lineage, skill, evasion, avoid, flags, order_due, target,
-              indptr, indices, coal_parent, warn_until, warned,
-              freed, prop_left, incidents, tallies)
+                occ, node_mis, node_coal, coal_parent, warn_until, prop_left, jur_factor, jur_kill)
+    act_range(0, n, t, rkey, params, latency, kill_floor, record,
+              node, skill, evasion, avoid, flags, order_due, target,
+              indptr, indices, warned, freed, prop_left, incidents, tallies)
     report_incidents(t, params, jurisdiction, incidents, alert_from, jur_reporting)
 
 
@@ -191,130 +216,182 @@ def report_incidents(t, params, jurisdiction, incidents, alert_from, jur_reporti
                     alert_from[j] = min(alert_from[j], t + rep_delay)
 
 
-@jit
+@jit(refcount=False)
 def act_range(
-    lo, hi, compress, t, rkey, params, latency, kill_floor, record,
-    node, lineage, skill, evasion, avoid, flags, order_due, target,
-    indptr, indices, coal_parent, warn_until, warned,
-    freed, prop_left, incidents, tallies,
+    lo, hi, t, rkey, params, latency, kill_floor, record,
+    node, skill, evasion, avoid, flags, order_due, target,
+    indptr, indices, warned, freed, prop_left, incidents, tallies,
 ):
     """The act pass over table slots lo..hi-1 (lo a multiple of BLOCK, so each block starts its own stream).
 
     ``freed``, ``prop_left``, ``incidents`` and ``tallies`` are the only counters it adds to: the serial pass
     hands it the run's arrays, the within-run parallel pass a private copy per thread (integer counts, so the
-    sum does not depend on how slots were split among threads). ``compress=False`` reads the coalition forest
-    without path halving, so concurrent passes never write to it (the roots found are the same either way).
-    ``warned`` only ever receives the value 1, so concurrent writes to it agree.
+    sum does not depend on how slots were split among threads). ``warned`` only ever receives the value 1, so
+    concurrent writes to it agree.
+
+    Written for speed without changing the model. A replica-step costs branches on random outcomes, which
+    the CPU mispredicts about half the time, more than draws. So each block of the table is handled in two
+    loops. The first handles the common replica, neither detected now nor under a pending order, without a
+    branch on a random outcome: one draw gives the detection and the proposal uniforms, and attempt and
+    success are one comparison, ``u < attempt x skill x (1 - security)`` (the target does not depend on the
+    attempt, so this is the same event). A detected replica or one with a pending order is marked and handled
+    by the second loop, which draws its events (kill switch, last copy, flight) and its proposal then.
     """
+    # parameters read once: inside the loop every store to an array could alias ``params`` for the compiler
     attempt = params[P.ATTEMPT_RATE]
-    collusion = params[P.COLLUSION] > 0
-    warn_ev = params[P.WARNING_EVASION]
-    flight = params[P.FLIGHT] if collusion else 0.0
-    foothold = params[P.FOOTHOLD]
     strategic = params[P.STRATEGIC] > 0
     samples = int(params[P.STRATEGIC_SAMPLES])
-    n_nodes = record.shape[0]
-    state = np.uint64(0)
-    for i in range(lo, hi):
-        if i % BLOCK == 0:
-            state = stream(rkey, t, PHASE_ACT, i // BLOCK)
-        target[i] = -1
-        nd = node[i]
-        f = flags[i]
-        mis = (f & MISALIGNED) != 0
-        coal = 0
-        if collusion:
-            coal = find(coal_parent, lineage[i]) if compress else find_root(coal_parent, lineage[i])
-        # 2. detection
-        if order_due[i] < 0:
-            p = record[nd, R_DETECT]
-            p *= 1.0 - evasion[i]
-            if collusion and mis and warn_until[coal] >= t:  # set by earlier steps only
-                p *= 1.0 - warn_ev
-            state, u = uniform(state)
-            if u < p:
-                order_due[i] = t + latency
-                tallies[0] += 1.0
-                tallies[4] += skill[i]
-                # hardening, quarantine and reports take effect after this step's decisions (synchronous update)
-                incidents[nd] += 1
-                if collusion and mis:
-                    warned[coal] = 1  # mates are warned from the next step on
-        # 3. shutdown
-        dies = False
-        flees = False
-        last_copy = False
-        if order_due[i] >= 0 and order_due[i] <= t:
-            order_due[i] = -1
-            k = max(record[nd, R_KILL], kill_floor)
-            state, u = uniform(state)
-            if u < k:
-                dies = True
-                flags[i] = f | DEAD
-                freed[nd] += 1
-                tallies[1] += 1.0
-                if mis:
-                    state, u = uniform(state)
-                    if u < avoid[i]:
-                        last_copy = True
-                        tallies[2] += 1.0
-        elif order_due[i] > t and mis and flight > 0.0:
-            state, u = uniform(state)
-            flees = u < flight
-        # 4. replication (or flight, or the last copy of a dying replica)
-        if dies and not last_copy:
-            continue
-        if record[nd, R_QUARANTINED] > 0:
-            continue
-        if not (dies or flees):
-            state, u = uniform(state)
-            if u >= attempt:
+    foothold = params[P.FOOTHOLD] if params[P.COLLUSION] > 0 else 0.0
+    flight = params[P.FLIGHT] if params[P.COLLUSION] > 0 else 0.0
+    proposals = 0  # a local sum: adding to tallies[3] in every iteration would chain the iterations via memory
+    for b in range(lo // BLOCK, (hi + BLOCK - 1) // BLOCK):
+        state = stream(rkey, t, PHASE_ACT, b)
+        start = max(lo, b * BLOCK)
+        stop = min(hi, (b + 1) * BLOCK)
+        rare = 0
+        for i in range(start, stop):
+            nd = node[i]
+            f = flags[i]
+            # 2. detection; R_DETECT_MIS (next column) for the misaligned
+            p = record[nd, R_DETECT + (f & MISALIGNED)] * (1.0 - evasion[i])
+            state, u, u_prop = uniform_pair(state)
+            if (order_due[i] >= 0) | (u < p):  # detected now, or an order pending: the second loop
+                target[i] = RARE
+                rare += 1
                 continue
-        own_free = record[nd, R_FREE] > 0 and not flees
-        state, tg = pick_target(state, nd, own_free, flees, n_nodes, indptr, indices, strategic, samples, record)
-        if tg < 0 or record[tg, R_QUARANTINED] > 0:
-            continue
-        p = copy_success(skill[i], tg, record, coal, mis, collusion, foothold, coal_parent, compress)
-        state, u = uniform(state)
-        if u < p:
+            state, tg, ok = propose(state, i, nd, f, attempt, False, u_prop, strategic, samples, foothold, record,
+                                    skill, indptr, indices, prop_left)
             target[i] = tg
-            prop_left[tg] += 1
-            tallies[3] += 1.0
-            if flees:
-                flags[i] = f | MOVING
+            proposals += ok
+        if rare == 0:
+            continue
+        for i in range(start, stop):
+            if target[i] != RARE:
+                continue
+            state, ok = act_rare(state, i, node[i], t, latency, kill_floor, attempt, flight, strategic, samples,
+                                 foothold, record, skill, avoid, flags, order_due, target, indptr, indices, warned,
+                                 freed, prop_left, incidents, tallies)
+            proposals += ok
+    tallies[3] += proposals
 
 
-@jit
+RARE = np.int32(-2)  # target mark of a replica left to the second loop of act_range
+
+
+@jit(inline="always")
+def propose(state, i, nd, f, gate, leaving, u, strategic, samples, foothold, record, skill, indptr, indices,
+            prop_left):
+    """Step 4 for replica i on node nd: pick a target and propose a copy (or a flight: ``leaving``) with
+    probability ``gate`` x success, using the uniform ``u``, and count it on the target.
+    Returns (state, the target or -1 if no proposal, 1 if proposed else 0)."""
+    mis = (f & MISALIGNED) != 0
+    gate = 0.0 if record[nd, R_QUARANTINED] > 0 else gate  # nothing leaves a quarantined node
+    own_free = record[nd, R_FREE] > 0 and not leaving
+    state, tg = pick_target(state, nd, own_free, leaving, record.shape[0], indptr, indices, strategic, samples,
+                            record)
+    if tg < 0:  # a node without neighbours
+        tg = nd
+        gate = 0.0
+    gate = 0.0 if record[tg, R_QUARANTINED] > 0 else gate  # nothing enters one
+    # security is cut where a coalition-mate sits (R_COAL of both nodes is the replica's coalition)
+    coal_of = coalitions(record)
+    cut = foothold if mis & (coal_of[tg, R_COAL] == coal_of[nd, R_COAL]) else 0.0  # foothold 0: collusion off
+    ok = u < gate * (skill[i] * (1.0 - record[tg, R_SECURITY] * (1.0 - cut)))
+    prop_left[tg] += ok
+    return state, tg if ok else -1, ok
+
+
+@jit(inline="always")
+def act_rare(state, i, nd, t, latency, kill_floor, attempt, flight, strategic, samples, foothold, record, skill,
+             avoid, flags, order_due, target, indptr, indices, warned, freed, prop_left, incidents, tallies):
+    """Steps 2-4 of a replica the first loop of act_range marked: detected in this step (no pending order) or
+    under a pending order. Draws, in this order: the kill switch (a due order), then the last copy (a
+    misaligned replica that dies), or the flight (a misaligned replica whose order is pending), then the
+    proposal uniform and the target. Returns (state, 1 if it proposed else 0)."""
+    f = flags[i]
+    mis = (f & MISALIGNED) != 0
+    due = order_due[i]
+    if due < 0:  # the first loop's draw detected it
+        due = t + latency
+        order_due[i] = due
+        tallies[0] += 1.0
+        tallies[4] += skill[i]
+        # hardening, quarantine and reports take effect after this step's decisions (synchronous update)
+        incidents[nd] += 1
+        coal = coalitions(record)[nd, R_COAL]
+        if mis and coal >= 0:  # collusion on: mates are warned from the next step on
+            warned[coal] = 1
+    gate = attempt
+    leaving = False
+    if due <= t:  # 3. shutdown: the order executes
+        order_due[i] = -1
+        state, u = uniform(state)
+        if u < max(record[nd, R_KILL], kill_floor):
+            flags[i] = f | DEAD
+            freed[nd] += 1
+            tallies[1] += 1.0
+            gate = 0.0
+            if mis:
+                state, u = uniform(state)
+                if u < avoid[i]:
+                    gate = 1.0  # the last copy
+                    tallies[2] += 1.0
+    elif mis and flight > 0.0:  # a pending order: flee? (flight 0: collusion off)
+        state, u = uniform(state)
+        if u < flight:
+            leaving = True
+            gate = 1.0
+    state, u = uniform(state)
+    state, tg, ok = propose(state, i, nd, f, gate, leaving, u, strategic, samples, foothold, record, skill, indptr,
+                            indices, prop_left)
+    target[i] = tg
+    if leaving and ok:
+        flags[i] = flags[i] | MOVING
+    return state, ok
+
+
+@jit(refcount=False)
 def resolve(
-    t, n, rkey, params,
+    t, n, rkey, params, record,
     node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
     capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent, warn_until,
     incidents, warned, tallies,
 ):
-    """Resolution of proposals, retraining, compaction and node tallies (steps 5-7). Returns the new count.
+    """Resolution of proposals, retraining, removal of the dead and node tallies (steps 5-7). Returns the new
+    count.
 
-    ``tallies`` receives: births (5), flights (6), quarantined capacity (7).
+    ``record`` is this step's node record (act); its coalition column is the coalition of every misaligned
+    replica that started the step on that node. ``tallies`` receives: births (5), flights (6), quarantined
+    capacity (7). ``target`` is scratch afterwards (it lists the dead slots during the pass).
+
+    The dead leave holes that the last live rows of the table fill (a few rows move per step), instead of a
+    compaction that moves every row after the first death; newborns are appended after the survivors.
     """
-    retrain = params[P.RETRAINING_RATE]
+    log_keep = np.log1p(-params[P.RETRAINING_RATE])
     collusion = params[P.COLLUSION] > 0
     tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, node_mis, node_coal,
                              incidents)
     apply_warnings(t, params, coal_parent, warn_until, warned)
+    coal_of = coalitions(record)
     births = 0
-    w = 0
+    deaths = 0
     state = np.uint64(0)
+    gap = 0
     for i in range(n):
         if i % BLOCK == 0:
             state = stream(rkey, t, PHASE_RESOLVE, i // BLOCK)
+            state, gap = retraining_gap(state, log_keep)
         f = flags[i]
         tg = target[i]
-        if tg >= 0:
-            # 5. a uniformly random subset of the proposals onto tg gets its free slots (selection sampling)
+        nd = node[i]
+        # 5. a uniformly random subset of the proposals onto tg gets its free slots (selection sampling); a node
+        # without free slots refuses at once (its remaining-proposal count is never needed again)
+        sl = slots_left[max(tg, 0)]
+        if tg >= 0 and sl > 0:
             pl = prop_left[tg]
-            sl = slots_left[tg]
             accept = sl >= pl
-            if not accept and sl > 0:
+            if not accept:
                 state, u = uniform(state)
                 accept = u * pl < sl
             prop_left[tg] = pl - 1
@@ -326,11 +403,15 @@ def resolve(
                 births += born
                 tallies[6] += 1 - born
         if f & DEAD:
+            target[deaths] = i  # slots before i are spent, so the list of holes fits in target[:i + 1]
+            deaths += 1
             continue
-        state, f = survive(state, retrain, f)
-        move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, order_due)
-        tally_node(node[w], lineage[w], f, occ, node_mis, node_coal, coal_parent, warn_until, collusion)
-        w += 1
+        state, gap, f = survive(state, gap, log_keep, f)
+        flags[i] = f
+        # 7. node tally; the replica's coalition is its start node's (a flight keeps it, and it may merge)
+        tally_node(node[i], coal_of[nd, R_COAL], f, occ, node_mis, node_coal, coal_parent, warn_until,
+                   collusion)
+    w = fill_holes(n, deaths, target, node, lineage, generation, skill, evasion, avoid, flags, order_due)
     for b in range(births):
         append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, order_due,
                      b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
@@ -338,6 +419,23 @@ def resolve(
         w += 1
     tallies[5] = births
     return w
+
+
+@jit(refcount=False)
+def fill_holes(n, deaths, holes, node, lineage, generation, skill, evasion, avoid, flags, order_due):
+    """Remove the dead rows listed (ascending) in ``holes[:deaths]``: the last live rows move into the holes
+    below the new end. Returns the number of live rows, n - deaths."""
+    live = n - deaths
+    j = n - 1
+    for h in range(deaths):
+        hole = holes[h]
+        if hole >= live:
+            break
+        while flags[j] & DEAD:
+            j -= 1
+        move_row(j, hole, flags[j], node, lineage, generation, skill, evasion, avoid, flags, order_due)
+        j -= 1
+    return live
 
 
 @jit
@@ -391,14 +489,33 @@ def settle(state, params, i, k, tg, f, node, order_due, lineage, generation, ski
 
 
 @jit(inline="always")
-def survive(state, retrain, f):
-    """Flags of a surviving replica for the next step: flight done, and step 7, retraining with ``retrain``."""
+def retraining_gap(state, log_keep):
+    """Survivors to pass over before the next retraining event: geometric, P(gap >= k) = (1 - rate)^k, with
+    ``log_keep = log(1 - rate)`` (0: rate 0, never)."""
+    if log_keep == 0.0:
+        return state, NEVER_GAP
+    state, u = uniform(state)
+    return state, int(min(np.floor(np.log(1.0 - u) / log_keep), NEVER_GAP))
+
+
+NEVER_GAP = 2**62
+
+
+@jit(inline="always")
+def survive(state, gap, log_keep, f):
+    """Flags of a surviving replica for the next step: flight done, and step 6, retraining.
+
+    Every survivor is retrained independently with the retraining rate, which turns a misaligned one aligned.
+    Rather than a draw per survivor, the survivors between two retraining events are skipped over (``gap``,
+    geometric; see ``retraining_gap``): the same Bernoulli sequence, at one draw per event. Returns
+    (state, gap, flags)."""
     f = f & ~MOVING
-    if retrain > 0.0 and (f & MISALIGNED):
-        state, u = uniform(state)
-        if u < retrain:
-            f = f & ~MISALIGNED
-    return state, f
+    if gap == 0:
+        f = f & ~MISALIGNED
+        state, gap = retraining_gap(state, log_keep)
+    else:
+        gap -= 1
+    return state, gap, f
 
 
 @jit(inline="always")
@@ -459,11 +576,17 @@ def append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, 
 
 
 @jit(inline="always")
-def tally_node(nd, lin, f, occ, node_mis, node_coal, coal_parent, warn_until, collusion):
-    """Count a live replica on its node; coalitions of misaligned replicas that meet on a node merge (step 7)."""
+def tally_node(nd, c, f, occ, node_mis, node_coal, coal_parent, warn_until, collusion):
+    """Count a live replica on its node; coalitions of misaligned replicas that meet on a node merge (step 7).
+
+    ``c`` is any member id of the replica's coalition (its lineage, or the coalition root its node had at the
+    start of the step). Replicas that stayed on their node arrive with the id the node already holds, so the
+    forest is touched only where coalitions actually meet.
+    """
     occ[nd] += 1
-    if f & MISALIGNED:
-        node_mis[nd] += 1
-        if collusion:
-            c = find(coal_parent, lin)
-            node_coal[nd] = c if node_coal[nd] < 0 else union(coal_parent, warn_until, node_coal[nd], c)
+    m = f & 1
+    node_mis[nd] += m
+    cur = node_coal[nd]
+    if collusion & (m != 0) & (cur != c):
+        r = find(coal_parent, c)
+        node_coal[nd] = r if cur < 0 else union(coal_parent, warn_until, cur, r)

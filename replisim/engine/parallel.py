@@ -26,8 +26,8 @@ from numba import prange
 
 from .jit import jit
 from .kernels import (
-    DEAD, MOVING, RECORD_WIDTH, act_range, append_birth, apply_warnings, move_row, node_record, report_incidents,
-    reset_nodes, settle, survive, tally_node,
+    DEAD, MOVING, act_range, append_birth, apply_warnings, move_row, node_record, report_incidents,
+    reset_nodes, retraining_gap, settle, survive, tally_node,
 )
 from .params import P
 from .rng import BLOCK, GOLDEN, PHASE_RESOLVE, mix64, stream
@@ -38,7 +38,7 @@ NONE_ACCEPTED, ALL_ACCEPTED, BY_PRIORITY = 0, 1, 2
 
 @jit(parallel=True)
 def act_par(
-    t, n, rkey, params, latency, kill_floor, jur_factor,
+    t, n, rkey, params, latency, kill_floor, jur_factor, record,
     node, lineage, skill, evasion, avoid, flags, order_due, target,
     capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
     occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill, jur_reporting,
@@ -49,10 +49,10 @@ def act_par(
     nb = (n + BLOCK - 1) // BLOCK
     n_chunks = node_buf.shape[1]
     n_nodes = capacity.shape[0]
-    record = np.empty((n_nodes, RECORD_WIDTH), np.float64)
     for c in prange(n_chunks):
         node_record(c * n_nodes // n_chunks, (c + 1) * n_nodes // n_chunks, t, params, record, capacity, security,
-                    monitoring, kill_switch, jurisdiction, quar_until, occ, node_mis, node_coal, jur_factor, jur_kill)
+                    monitoring, kill_switch, jurisdiction, quar_until, occ, node_mis, node_coal, coal_parent,
+                    warn_until, prop_left, jur_factor, jur_kill)
     for c in prange(n_chunks):
         fr = node_buf[0, c]
         pr = node_buf[1, c]
@@ -63,10 +63,9 @@ def act_par(
         for b in range(c * nb // n_chunks, (c + 1) * nb // n_chunks):
             bt = block_tallies[b]
             bt[:] = 0.0
-            act_range(b * BLOCK, min(n, (b + 1) * BLOCK), False, t, rkey, params, latency, kill_floor, record,
-                      node, lineage, skill, evasion, avoid, flags, order_due, target,
-                      indptr, indices, coal_parent, warn_until, warned,
-                      fr, pr, ic, bt)
+            act_range(b * BLOCK, min(n, (b + 1) * BLOCK), t, rkey, params, latency, kill_floor, record,
+                      node, skill, evasion, avoid, flags, order_due, target,
+                      indptr, indices, warned, fr, pr, ic, bt)
     for v in prange(n_nodes):
         f_sum = 0
         p_sum = 0
@@ -143,7 +142,7 @@ def resolve_par(
     """The resolve pass of one run over threads; same arguments and result as ``kernels.resolve`` plus
     ``rule`` (nodes) int8, ``threshold`` (nodes) uint64, ``offset`` (nodes + 1) int64, ``block_tallies``
     (blocks, 8) float64 and ``block_counts`` (blocks, 4) int64."""
-    retrain = params[P.RETRAINING_RATE]
+    log_keep = np.log1p(-params[P.RETRAINING_RATE])
     collusion = params[P.COLLUSION] > 0
     nb = (n + BLOCK - 1) // BLOCK
     tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, node_mis, node_coal,
@@ -174,6 +173,7 @@ def resolve_par(
     # births, flights, retraining and compaction of each block to its own start
     for b in prange(nb):
         state = stream(rkey, t, PHASE_RESOLVE, b)
+        state, gap = retraining_gap(state, log_keep)
         k = block_counts[b, 3]
         w = b * BLOCK
         flights = 0.0
@@ -188,7 +188,7 @@ def resolve_par(
                 flights += 1 - born
             if f & DEAD:
                 continue
-            state, f = survive(state, retrain, f)
+            state, gap, f = survive(state, gap, log_keep, f)
             move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, order_due)
             w += 1
         block_tallies[b, 6] = flights

@@ -37,6 +37,7 @@ M1 = 0xBF58476D1CE4E5B9
 M2 = 0x94D049BB133111EB
 
 MISALIGNED, DEAD, MOVING = 1, 2, 4
+NEVER_GAP = 2**62
 MAX_GENERATION = 65535
 PHASE_SELECT = 4  # key of the priority hash of the within-run parallel engine
 
@@ -77,6 +78,24 @@ class Stream:
 
     def below(self, n: int) -> int:
         return min(int(self.uniform() * n), n - 1)
+
+    def uniform_pair(self) -> tuple[float, float]:
+        """Two uniforms with 32 bits each: the high and the low half of one draw."""
+        self.state = (self.state + GOLDEN) & MASK
+        x = mix64(self.state)
+        return (x >> 32) * 2.0**-32, (x & 0xFFFFFFFF) * 2.0**-32
+
+    def below_pair(self, n: int) -> tuple[int, int]:
+        """Two integers uniform on {0, ..., n-1}: multiply-shift of the two 32-bit halves of one draw."""
+        self.state = (self.state + GOLDEN) & MASK
+        x = mix64(self.state)
+        return ((x >> 32) * n) >> 32, ((x & 0xFFFFFFFF) * n) >> 32
+
+    def retraining_gap(self, log_keep: float) -> int:
+        """Survivors passed over before the next retraining event (geometric); no draw when the rate is 0."""
+        if log_keep == 0.0:
+            return NEVER_GAP
+        return int(min(math.floor(math.log(1.0 - self.uniform()) / log_keep), NEVER_GAP))
 
     def normal(self) -> float:
         u1 = self.uniform()
@@ -142,19 +161,27 @@ def act(
     occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill, jur_reporting,
     incidents, warned, tallies,
 ):
-    """Steps 2-4 (detection, shutdown, replication proposals) of every replica, in table order.
+    """Steps 2-4 (detection, shutdown, replication proposals) of every replica.
 
     ``tallies``: [0] detections, [1] shutdowns, [2] last-copy (avoidance) events, [3] successful proposals,
     [4] sum of the skill of detected replicas. A successful proposal is ``target[i] = node`` and one more
     ``prop_left[node]``; a replica that flees proposes to move itself (flag MOVING).
+
+    The order of the draws, per block of BLOCK slots (the engine's, see ``kernels.act_range``): first every
+    replica of the block in table order draws one 64-bit number whose two 32-bit halves are its detection
+    and proposal uniforms; a replica neither detected nor under a pending order then draws its target (one
+    draw per two candidates) and proposes with probability attempt x success. Then the block's detected
+    replicas and those with a pending order, in table order: kill switch (an order due), last copy or
+    flight, a new proposal uniform, the target. The probabilities the engine keeps per node in its float32
+    node record are rounded to float32 here too.
     """
-    attempt = params[P.ATTEMPT_RATE]
     collusion = params[P.COLLUSION] > 0
-    flight = params[P.FLIGHT] if collusion else 0.0
+    flight = float(params[P.FLIGHT]) if collusion else 0.0
     strategic = params[P.STRATEGIC] > 0
     samples = int(params[P.STRATEGIC_SAMPLES]) if strategic else 1
     complete = len(indptr) == 0
     n_nodes = len(capacity)
+    f32 = lambda x: float(np.float32(x))  # noqa: E731 -- a value as the node record stores it
 
     def monitored(v):
         """Detection probability on node v before the replica's own evasion."""
@@ -164,25 +191,78 @@ def act(
             m *= 1.0 - params[P.BLINDING]
         return min(m, 1.0)
 
-    rng = Stream(rkey, t, PHASE_ACT)
-    for i in range(n):
-        rng.enter(i)
-        target[i] = -1
-        v = int(node[i])
-        # Python floats are float64 throughout, as in the kernels (numpy would compute float32 x float in float32)
-        s_i, e_i, a_i = float(skill[i]), float(evasion[i]), float(avoid[i])
-        mis = bool(flags[i] & MISALIGNED)
-        coal = root(coal_parent, lineage[i]) if collusion else 0
+    def watched(v):
+        """Monitoring a strategic replica sees on node v."""
+        return f32(float(monitoring[v]) * float(jur_factor[jurisdiction[v]]))
 
-        # 2. detection of a replica without a pending order
-        if order_due[i] < 0:
-            p = monitored(v) * (1.0 - e_i)
-            if collusion and mis and warn_until[coal] >= t:
-                p *= 1.0 - params[P.WARNING_EVASION]
-            if rng.uniform() < p:
+    def propose(i, v, gate, leaving, u, rng):
+        """Step 4 for replica i on node v: target, then a copy (or a flight) with probability gate x success."""
+        mis = bool(flags[i] & MISALIGNED)
+        if quar_until[v] >= t:  # a quarantined node sends nothing
+            gate = 0.0
+        if occ[v] < capacity[v] and not leaving:
+            tg = v  # own node had a free slot at the start of the step: no draw
+        else:
+            skip_own = complete and leaving  # a fleeing replica leaves its node
+            degree = (n_nodes - 1 if skip_own else n_nodes) if complete else int(indptr[v + 1] - indptr[v])
+            tg = -1
+            if degree > 0:
+                def neighbour(k):
+                    if skip_own and k >= v:
+                        k += 1
+                    return k if complete else int(indices[indptr[v] + k])
+                pair = rng.below_pair(degree)
+                tg = neighbour(pair[0])
+                best = watched(tg)
+                for j in range(1, samples):  # strategic replicas keep the least watched of a few neighbours
+                    if j % 2 == 0:
+                        pair = rng.below_pair(degree)
+                    cand = neighbour(pair[j % 2])
+                    if watched(cand) < best:
+                        tg, best = cand, watched(cand)
+        if tg < 0:
+            tg, gate = v, 0.0
+        if quar_until[tg] >= t:  # a quarantined node receives nothing
+            gate = 0.0
+        cut = 0.0
+        if collusion and mis and node_mis[tg] > 0 and root(coal_parent, node_coal[tg]) == root(coal_parent, lineage[i]):
+            cut = float(params[P.FOOTHOLD])  # a coalition-mate sits there
+        if u < gate * (float(skill[i]) * (1.0 - float(security[tg]) * (1.0 - cut))):
+            target[i] = tg
+            prop_left[tg] += 1
+            tallies[3] += 1.0
+            if leaving:
+                flags[i] |= MOVING
+        else:
+            target[i] = -1
+
+    prop_left[:] = 0
+    rng = Stream(rkey, t, PHASE_ACT)
+    for start in range(0, n, BLOCK):
+        block = range(start, min(n, start + BLOCK))
+        rng.enter(start)
+        rare = []
+        for i in block:
+            v = int(node[i])
+            mis = bool(flags[i] & MISALIGNED)
+            # 2. detection of a replica without a pending order; a warned coalition evades better
+            m = monitored(v)
+            if collusion and mis and warn_until[root(coal_parent, lineage[i])] >= t:
+                m = f32(m * (1.0 - params[P.WARNING_EVASION]))
+            else:
+                m = f32(m)
+            u, u_prop = rng.uniform_pair()
+            if order_due[i] >= 0 or u < m * (1.0 - float(evasion[i])):
+                rare.append(i)
+                continue
+            propose(i, v, float(params[P.ATTEMPT_RATE]), False, u_prop, rng)
+        for i in rare:
+            v = int(node[i])
+            mis = bool(flags[i] & MISALIGNED)
+            if order_due[i] < 0:  # detected in this step
                 order_due[i] = t + latency
                 tallies[0] += 1.0
-                tallies[4] += s_i
+                tallies[4] += float(skill[i])
                 incidents[v] += 1  # hardening and quarantine follow at the end of the step
                 j0 = jurisdiction[v]
                 if params[P.REPORTING] > 0 and jur_reporting[j0]:
@@ -191,57 +271,22 @@ def act(
                         if j != j0 and jur_reporting[j]:
                             alert_from[j] = min(alert_from[j], t + int(params[P.REPORTING_DELAY]))
                 if collusion and mis:
-                    warned[coal] = 1  # coalition-mates are warned from the next step
-
-        # 3. shutdown of a due order; a misaligned replica that is shut down may make one last copy
-        dies = flees = last_copy = False
-        if 0 <= order_due[i] <= t:
-            order_due[i] = -1
-            if rng.uniform() < max(float(kill_switch[v]) * float(jur_kill[jurisdiction[v]]), kill_floor):
-                dies = True
-                flags[i] |= DEAD
-                freed[v] += 1
-                tallies[1] += 1.0
-                if mis and rng.uniform() < a_i:
-                    last_copy = True
-                    tallies[2] += 1.0
-        elif order_due[i] > t and mis and flight > 0.0:
-            flees = rng.uniform() < flight
-
-        # 4. replication: an attempt, a flight, or the last copy of a dying replica
-        if dies and not last_copy:
-            continue
-        if quar_until[v] >= t:  # a quarantined node sends nothing
-            continue
-        if not (dies or flees) and rng.uniform() >= attempt:
-            continue
-        if occ[v] < capacity[v] and not flees:
-            tg = v  # own node had a free slot at the start of the step
-        else:
-            skip_own = complete and flees  # a fleeing replica leaves its node
-            degree = (n_nodes - 1 if skip_own else n_nodes) if complete else int(indptr[v + 1] - indptr[v])
-            if degree <= 0:
-                continue
-            tg, best = -1, float("inf")
-            for _ in range(samples):  # strategic replicas keep the least watched of a few neighbours
-                k = rng.below(degree)
-                if skip_own and k >= v:
-                    k += 1
-                cand = k if complete else int(indices[indptr[v] + k])
-                m = float(monitoring[cand]) * float(jur_factor[jurisdiction[cand]])
-                if m < best:
-                    tg, best = cand, m
-        if quar_until[tg] >= t:  # a quarantined node receives nothing
-            continue
-        sec = float(security[tg])
-        if collusion and mis and node_mis[tg] > 0 and root(coal_parent, node_coal[tg]) == coal:
-            sec *= 1.0 - params[P.FOOTHOLD]
-        if rng.uniform() < s_i * (1.0 - sec):
-            target[i] = tg
-            prop_left[tg] += 1
-            tallies[3] += 1.0
-            if flees:
-                flags[i] |= MOVING
+                    warned[root(coal_parent, lineage[i])] = 1  # coalition-mates are warned from the next step
+            # 3. shutdown of a due order; a misaligned replica that is shut down may make one last copy
+            gate, leaving = float(params[P.ATTEMPT_RATE]), False
+            if order_due[i] <= t:
+                order_due[i] = -1
+                if rng.uniform() < max(f32(float(kill_switch[v]) * float(jur_kill[jurisdiction[v]])), kill_floor):
+                    flags[i] |= DEAD
+                    freed[v] += 1
+                    tallies[1] += 1.0
+                    gate = 0.0
+                    if mis and rng.uniform() < float(avoid[i]):
+                        gate = 1.0
+                        tallies[2] += 1.0
+            elif mis and flight > 0.0 and rng.uniform() < flight:
+                gate, leaving = 1.0, True
+            propose(i, v, gate, leaving, rng.uniform(), rng)
 
 
 def resolve(
@@ -264,7 +309,7 @@ def resolve(
     collusion = params[P.COLLUSION] > 0
     sd = params[P.MUTATION_SD]
     mis_rate = params[P.MISALIGNMENT_RATE]
-    retrain = params[P.RETRAINING_RATE]
+    log_keep = math.log1p(-float(params[P.RETRAINING_RATE]))
 
     # 5. free slots: capacity - start-of-step occupancy + this step's deaths; none on a quarantined node
     offline = quar_until >= t
@@ -274,50 +319,68 @@ def resolve(
     if selection == "priority":
         winners = _priority_winners(rkey, t, n, target, prop_left, slots_left)
     rng = Stream(rkey, t, PHASE_RESOLVE)
-    survivors, newborns = [], []
+    newborns, holes = [], []
+    gap = 0
     for i in range(n):
         rng.enter(i)
+        if i % BLOCK == 0:  # retraining events: a geometric gap between them, drawn at the start of each block
+            gap = rng.retraining_gap(log_keep)
         f = int(flags[i])
         tg = int(target[i])
-        if tg >= 0:
+        accept = False
+        if selection == "priority":
+            accept = i in winners
+        elif tg >= 0 and slots_left[tg] > 0:
             # selection sampling: each of the prop_left remaining proposals gets one of slots_left slots
-            # with probability slots_left / prop_left, which accepts a uniformly random subset
+            # with probability slots_left / prop_left, which accepts a uniformly random subset (a node without
+            # free slots refuses at once, and its remaining count is never needed again)
             pl, sl = int(prop_left[tg]), int(slots_left[tg])
-            if selection == "priority":
-                accept = i in winners
-            elif sl >= pl:
-                accept = True
-            elif sl > 0:
-                accept = rng.uniform() * pl < sl
-            else:
-                accept = False
+            accept = sl >= pl or rng.uniform() * pl < sl
             prop_left[tg] = pl - 1
-            if accept:
-                slots_left[tg] = sl - 1
-                if f & MOVING:
-                    node[i] = tg
-                    order_due[i] = -1
-                    tallies[6] += 1.0
-                else:
-                    child_mis = f & MISALIGNED
-                    if not child_mis and mis_rate > 0.0 and rng.uniform() < mis_rate:
-                        child_mis = MISALIGNED
-                    traits = [float(skill[i]), float(evasion[i]), float(avoid[i])]
-                    if sd > 0.0:
-                        traits = [min(max(x + sd * rng.normal(), 0.0), 1.0) for x in traits]
-                    newborns.append((tg, int(lineage[i]), min(int(generation[i]) + 1, MAX_GENERATION),
-                                     *traits, child_mis))
+        if accept:
+            slots_left[tg] -= 1
+            if f & MOVING:
+                node[i] = tg
+                order_due[i] = -1
+                tallies[6] += 1.0
+            else:
+                child_mis = f & MISALIGNED
+                if not child_mis and mis_rate > 0.0 and rng.uniform() < mis_rate:
+                    child_mis = MISALIGNED
+                traits = [float(skill[i]), float(evasion[i]), float(avoid[i])]
+                if sd > 0.0:
+                    traits = [min(max(x + sd * rng.normal(), 0.0), 1.0) for x in traits]
+                newborns.append((tg, int(lineage[i]), min(int(generation[i]) + 1, MAX_GENERATION),
+                                 *traits, child_mis))
         if f & DEAD:
+            holes.append(i)
             continue
         f &= ~MOVING
-        # 7. retraining
-        if retrain > 0.0 and f & MISALIGNED and rng.uniform() < retrain:
+        # 6. retraining: every survivor is an independent Bernoulli(rate) trial; it turns a misaligned one aligned
+        if gap == 0:
             f &= ~MISALIGNED
-        survivors.append((int(node[i]), int(lineage[i]), int(generation[i]), skill[i], evasion[i], avoid[i], f,
-                          int(order_due[i])))
+            gap = rng.retraining_gap(log_keep)
+        else:
+            gap -= 1
+        flags[i] = f
+    if selection == "priority":
+        prop_left[:] = 0
 
-    # compaction: survivors in table order, then newborns in the order of their parents
-    table = survivors + [(nd, lin, gen, s, e, a, fl, -1) for nd, lin, gen, s, e, a, fl in newborns]
+    # removal of the dead. Serial engine: the last live rows fill the holes below the new end. Within-run
+    # parallel engine: the survivors keep their order. Newborns follow, in the order of their parents.
+    rows = lambda idx: [(int(node[i]), int(lineage[i]), int(generation[i]), skill[i], evasion[i], avoid[i],  # noqa: E731
+                         int(flags[i]), int(order_due[i])) for i in idx]
+    dead = set(holes)
+    if selection == "priority":
+        table = rows([i for i in range(n) if i not in dead])
+    else:
+        table = rows(range(n))
+        live = n - len(holes)
+        tail = [i for i in range(n - 1, live - 1, -1) if i not in dead]  # live rows at or after the new end
+        for hole, src in zip([h for h in holes if h < live], tail):
+            table[hole] = table[src]
+        table = table[:live]
+    table += [(nd, lin, gen, s, e, a, fl, -1) for nd, lin, gen, s, e, a, fl in newborns]
     for w, (nd, lin, gen, s, e, a, fl, due) in enumerate(table):
         node[w], lineage[w], generation[w] = nd, lin, gen
         skill[w], evasion[w], avoid[w], flags[w], order_due[w] = s, e, a, fl, due

@@ -4,13 +4,13 @@ import numpy as np
 from numba import prange
 
 from .jit import jit
-from .kernels import DEAD, MISALIGNED, NEVER, act, find, resolve, tally_node
+from .kernels import DEAD, MISALIGNED, NEVER, act, find, find_root, node_record_table, resolve, tally_node
 from .parallel import act_par, resolve_par
 from .params import O, P, S
 from .rng import BLOCK, PHASE_INIT, below, run_key, stream
 
 
-@jit
+@jit(refcount=False)
 def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
                   node, lineage, generation, skill, evasion, avoid, flags, order_due):
     """Put the initial replicas on uniformly drawn nodes with a free slot; the first n_mis are misaligned."""
@@ -50,8 +50,9 @@ def newborn_buffer(size):
 
 
 @jit
-def check_invariants(n, node, flags, capacity, occ, max_slots):
-    """Validate mode: occupancy within capacity, counts conserved, no dead replica left in the table."""
+def check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_parent, collusion, max_slots):
+    """Validate mode: occupancy within capacity, counts conserved, no dead replica left in the table, and (with
+    collusion) every misaligned replica in the coalition its node records, which the act pass relies on."""
     if n < 0 or n > max_slots:
         raise AssertionError("replica count outside [0, slots]")
     seen = np.zeros(capacity.shape[0], dtype=np.int64)
@@ -59,6 +60,9 @@ def check_invariants(n, node, flags, capacity, occ, max_slots):
         if flags[i] & DEAD:
             raise AssertionError("dead replica left in the table")
         seen[node[i]] += 1
+        if collusion and flags[i] & MISALIGNED:
+            if node_coal[node[i]] < 0 or find_root(coal_parent, lineage[i]) != find_root(coal_parent, node_coal[node[i]]):
+                raise AssertionError("a misaligned replica outside its node's coalition")
     for v in range(capacity.shape[0]):
         if seen[v] != occ[v]:
             raise AssertionError("node occupancy does not match the replica table")
@@ -66,7 +70,7 @@ def check_invariants(n, node, flags, capacity, occ, max_slots):
             raise AssertionError("node occupancy above capacity or negative")
 
 
-@jit
+@jit(refcount=False)
 def record(series, t, n, flags, occ, total_compute, det, shut, births, collateral):
     mis = 0
     for i in range(n):
@@ -134,6 +138,7 @@ def run_one(params, rkey, skill0, total_compute,
     alert_from = np.full(n_jur, NEVER, np.int32)
     jur_factor = np.ones(n_jur, np.float64)
     tallies = np.zeros(8, np.float64)
+    node_rec = node_record_table(n_nodes)  # what the act pass reads about each node, rebuilt every step
     incidents = np.zeros(n_nodes, np.int32)  # detections per node this step (hardening, quarantine)
     warned = np.zeros(n0, np.uint8)  # coalitions with a member detected this step
     # private buffers of the within-run parallel passes (empty in the ensemble mode)
@@ -190,13 +195,13 @@ def run_one(params, rkey, skill0, total_compute,
             fp_weight += f * jur_fp_weight[j]
         tallies[:] = 0.0
         if within > 0:
-            act_par(t, n, rkey, params, latency, kill_floor, jur_factor,
+            act_par(t, n, rkey, params, latency, kill_floor, jur_factor, node_rec,
                     node, lineage, skill, evasion, avoid, flags, order_due, target,
                     capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
                     occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill,
                     jur_reporting, incidents, warned, tallies, node_buf, block_tallies)
         else:
-            act(t, n, rkey, params, latency, kill_floor, jur_factor,
+            act(t, n, rkey, params, latency, kill_floor, jur_factor, node_rec,
                 node, lineage, skill, evasion, avoid, flags, order_due, target,
                 capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
                 occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill,
@@ -219,7 +224,7 @@ def run_one(params, rkey, skill0, total_compute,
                             coal_parent, warn_until, incidents, warned, tallies, rule, threshold, offset,
                             block_tallies, block_counts)
         else:
-            n = resolve(t, n, rkey, params,
+            n = resolve(t, n, rkey, params, node_rec,
                         node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
                         b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
                         capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
@@ -230,7 +235,8 @@ def run_one(params, rkey, skill0, total_compute,
         collateral_total += collateral
         mis = record(series, t, n, flags, occ, total_compute, tallies[0], tallies[1], tallies[5], collateral)
         if validate:
-            check_invariants(n, node, flags, capacity, occ, slots)
+            check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_parent, params[P.COLLUSION] > 0,
+                             slots)
         peak = max(peak, n)
         peak_share = max(peak_share, n / total_compute)
         if n == 0 and contained_at < 0:
