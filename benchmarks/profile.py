@@ -77,7 +77,7 @@ def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
                     quar_until, occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from,
                     gov.jur_kill, gov.jur_reporting, incidents, warned, tallies)
         c1 = time.thread_time()
-        m = kernels.resolve(t, n, rkey, params, record_, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
+        m = kernels.resolve(t, n, rkey, params, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
                             t_["evasion"], t_["avoid"], t_["flags"], t_["order_due"], target, *born, cap, security,
                             quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent,
                             warn_until, incidents, warned, tallies)

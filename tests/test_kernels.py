@@ -76,7 +76,9 @@ class State:
             if self.flags[i] & kernels.MISALIGNED:
                 v = self.node[i]
                 self.node_mis[v] += 1
-                if self.node_coal[v] < 0 or self.params[P.COLLUSION] <= 0:
+                if self.params[P.COLLUSION] <= 0:
+                    continue  # no coalitions
+                if self.node_coal[v] < 0:
                     self.node_coal[v] = self.lineage[i]
                 else:
                     self.node_coal[v] = reference.merge(self.coal_parent, self.warn_until, self.node_coal[v],

@@ -352,30 +352,34 @@ def act_rare(state, i, nd, t, latency, kill_floor, attempt, flight, strategic, s
 
 @jit(refcount=False)
 def resolve(
-    t, n, rkey, params, record,
+    t, n, rkey, params,
     node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
     capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent, warn_until,
     incidents, warned, tallies,
 ):
     """Resolution of proposals, retraining, removal of the dead and node tallies (steps 5-7). Returns the new
-    count.
+    count. ``tallies`` receives: births (5), flights (6), quarantined capacity (7). ``target`` is scratch
+    afterwards (it lists the vacated slots during the pass).
 
-    ``record`` is this step's node record (act); its coalition column is the coalition of every misaligned
-    replica that started the step on that node. ``tallies`` receives: births (5), flights (6), quarantined
-    capacity (7). ``target`` is scratch afterwards (it lists the dead slots during the pass).
+    Written so that a replica that stays put costs almost nothing:
 
-    The dead leave holes that the last live rows of the table fill (a few rows move per step), instead of a
-    compaction that moves every row after the first death; newborns are appended after the survivors.
+    * node tallies are updated, not recounted: only a replica that dies, leaves, arrives or is retrained
+      changes its node's counts (and only arrivals can merge coalitions), so the pass never reads a stayer's
+      node;
+    * a vacated slot (a death, or a flight: the replica leaves its slot and arrives with the newborns) is filled
+      by the last live row of the table, instead of compacting every row after the first death;
+    * retraining events come as geometric gaps between the survivors they hit (``survive``);
+    * a node without free slots refuses a proposal at once (its remaining-proposal count is never needed again).
     """
     log_keep = np.log1p(-params[P.RETRAINING_RATE])
     collusion = params[P.COLLUSION] > 0
     tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, node_mis, node_coal,
-                             incidents)
+                             incidents, False)
     apply_warnings(t, params, coal_parent, warn_until, warned)
-    coal_of = coalitions(record)
-    births = 0
-    deaths = 0
+    arrivals = 0  # rows of the newborn buffer: newborns and replicas in flight, in table order
+    flights = 0
+    vacated = 0
     state = np.uint64(0)
     gap = 0
     for i in range(n):
@@ -384,9 +388,8 @@ def resolve(
             state, gap = retraining_gap(state, log_keep)
         f = flags[i]
         tg = target[i]
-        nd = node[i]
-        # 5. a uniformly random subset of the proposals onto tg gets its free slots (selection sampling); a node
-        # without free slots refuses at once (its remaining-proposal count is never needed again)
+        # 5. a uniformly random subset of the proposals onto tg gets its free slots (selection sampling)
+        flight_to = -1
         sl = slots_left[max(tg, 0)]
         if tg >= 0 and sl > 0:
             pl = prop_left[tg]
@@ -397,28 +400,64 @@ def resolve(
             prop_left[tg] = pl - 1
             if accept:
                 slots_left[tg] = sl - 1
-                state, born = settle(state, params, i, births, tg, f, node, order_due, lineage, generation, skill,
-                                     evasion, avoid, b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid,
-                                     b_flags)
-                births += born
-                tallies[6] += 1 - born
+                if f & MOVING:
+                    flight_to = tg
+                else:
+                    state = give_birth(state, params, i, arrivals, tg, f, lineage, generation, skill, evasion, avoid,
+                                       b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+                    arrivals += 1
         if f & DEAD:
-            target[deaths] = i  # slots before i are spent, so the list of holes fits in target[:i + 1]
-            deaths += 1
+            leave_node(node[i], f, occ, node_mis)
+            target[vacated] = i  # slots before i are spent, so the list fits in target[:i + 1]
+            vacated += 1
             continue
-        state, gap, f = survive(state, gap, log_keep, f)
-        flags[i] = f
-        # 7. node tally; the replica's coalition is its start node's (a flight keeps it, and it may merge)
-        tally_node(node[i], coal_of[nd, R_COAL], f, occ, node_mis, node_coal, coal_parent, warn_until,
-                   collusion)
-    w = fill_holes(n, deaths, target, node, lineage, generation, skill, evasion, avoid, flags, order_due)
-    for b in range(births):
+        # 6. retraining (a replica in flight included: it was alive at the start of the step)
+        state, gap, g = survive(state, gap, log_keep, f)
+        if g != f:  # retrained, or a flight proposal done with
+            node_mis[node[i]] -= (f & MISALIGNED) - (g & MISALIGNED)
+            flags[i] = g
+        if flight_to >= 0:
+            leave_node(node[i], g, occ, node_mis)
+            copy_to_buffer(i, arrivals, flight_to, g, lineage, generation, skill, evasion, avoid,
+                           b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+            flags[i] = g | DEAD  # the slot is vacated
+            arrivals += 1
+            flights += 1
+            target[vacated] = i
+            vacated += 1
+    # 7. coalitions: a node without misaligned replicas left holds none; arrivals merge with the node's
+    for v in range(node_coal.shape[0]):
+        if node_mis[v] == 0:
+            node_coal[v] = -1
+    w = fill_holes(n, vacated, target, node, lineage, generation, skill, evasion, avoid, flags, order_due)
+    for b in range(arrivals):
         append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, order_due,
                      b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
         tally_node(b_node[b], b_lineage[b], b_flags[b], occ, node_mis, node_coal, coal_parent, warn_until, collusion)
         w += 1
-    tallies[5] = births
+    tallies[5] = arrivals - flights
+    tallies[6] = flights
     return w
+
+
+@jit(inline="always")
+def leave_node(nd, f, occ, node_mis):
+    """A replica with flags f leaves node nd (it dies, or flies elsewhere)."""
+    occ[nd] -= 1
+    node_mis[nd] -= f & MISALIGNED
+
+
+@jit(inline="always")
+def copy_to_buffer(i, k, tg, f, lineage, generation, skill, evasion, avoid,
+                   b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
+    """Row k of the newborn buffer: replica i, unchanged, arriving on node tg (a flight)."""
+    b_node[k] = tg
+    b_lineage[k] = lineage[i]
+    b_generation[k] = generation[i]
+    b_skill[k] = skill[i]
+    b_evasion[k] = evasion[i]
+    b_avoid[k] = avoid[i]
+    b_flags[k] = f
 
 
 @jit(refcount=False)
@@ -439,9 +478,11 @@ def fill_holes(n, deaths, holes, node, lineage, generation, skill, evasion, avoi
 
 
 @jit
-def reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, node_mis, node_coal, incidents):
+def reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, node_mis, node_coal, incidents,
+                recount):
     """Free slots of each node for this step's copies; this step's incidents harden and quarantine nodes from
-    the next step on; node tallies are cleared for the recount. Returns the quarantined capacity."""
+    the next step on; with ``recount`` the node tallies are cleared for a recount. Returns the quarantined
+    capacity."""
     hardening = params[P.HARDENING]
     quarantine = int(params[P.QUARANTINE_STEPS])
     quarantined_cap = 0.0
@@ -456,10 +497,11 @@ def reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_lef
             if quarantine > 0:
                 quar_until[v] = t + quarantine
             incidents[v] = 0
-        occ[v] = 0
         freed[v] = 0
-        node_mis[v] = 0
-        node_coal[v] = -1
+        if recount:
+            occ[v] = 0
+            node_mis[v] = 0
+            node_coal[v] = -1
     return quarantined_cap
 
 

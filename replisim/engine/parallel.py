@@ -146,7 +146,7 @@ def resolve_par(
     collusion = params[P.COLLUSION] > 0
     nb = (n + BLOCK - 1) // BLOCK
     tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, node_mis, node_coal,
-                             incidents)
+                             incidents, True)
     apply_warnings(t, params, coal_parent, warn_until, warned)
     pkey = stream(rkey, t, PHASE_SELECT, 0)
     select_by_priority(n, pkey, target, prop_left, slots_left, rule, threshold, offset)

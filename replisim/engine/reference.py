@@ -319,7 +319,8 @@ def resolve(
     if selection == "priority":
         winners = _priority_winners(rkey, t, n, target, prop_left, slots_left)
     rng = Stream(rkey, t, PHASE_RESOLVE)
-    newborns, holes = [], []
+    arrivals, holes = [], []  # arrivals: newborns and (serial engine) replicas in flight, in table order
+    births = 0
     gap = 0
     for i in range(n):
         rng.enter(i)
@@ -337,11 +338,11 @@ def resolve(
             pl, sl = int(prop_left[tg]), int(slots_left[tg])
             accept = sl >= pl or rng.uniform() * pl < sl
             prop_left[tg] = pl - 1
+        flight_to = -1
         if accept:
             slots_left[tg] -= 1
             if f & MOVING:
-                node[i] = tg
-                order_due[i] = -1
+                flight_to = tg
                 tallies[6] += 1.0
             else:
                 child_mis = f & MISALIGNED
@@ -350,8 +351,9 @@ def resolve(
                 traits = [float(skill[i]), float(evasion[i]), float(avoid[i])]
                 if sd > 0.0:
                     traits = [min(max(x + sd * rng.normal(), 0.0), 1.0) for x in traits]
-                newborns.append((tg, int(lineage[i]), min(int(generation[i]) + 1, MAX_GENERATION),
-                                 *traits, child_mis))
+                arrivals.append((tg, int(lineage[i]), min(int(generation[i]) + 1, MAX_GENERATION), *traits,
+                                 child_mis))
+                births += 1
         if f & DEAD:
             holes.append(i)
             continue
@@ -363,11 +365,17 @@ def resolve(
         else:
             gap -= 1
         flags[i] = f
+        if flight_to >= 0 and selection == "priority":  # the within-run engine moves the replica in place
+            node[i] = flight_to
+            order_due[i] = -1
+        elif flight_to >= 0:  # the serial engine: the replica leaves its slot and arrives with the newborns
+            arrivals.append((flight_to, int(lineage[i]), int(generation[i]), skill[i], evasion[i], avoid[i], f))
+            holes.append(i)
     if selection == "priority":
         prop_left[:] = 0
 
-    # removal of the dead. Serial engine: the last live rows fill the holes below the new end. Within-run
-    # parallel engine: the survivors keep their order. Newborns follow, in the order of their parents.
+    # removal of the dead. Serial engine: the last live rows fill the vacated slots below the new end.
+    # Within-run parallel engine: the survivors keep their order. Arrivals follow, in table order.
     rows = lambda idx: [(int(node[i]), int(lineage[i]), int(generation[i]), skill[i], evasion[i], avoid[i],  # noqa: E731
                          int(flags[i]), int(order_due[i])) for i in idx]
     dead = set(holes)
@@ -380,14 +388,14 @@ def resolve(
         for hole, src in zip([h for h in holes if h < live], tail):
             table[hole] = table[src]
         table = table[:live]
-    table += [(nd, lin, gen, s, e, a, fl, -1) for nd, lin, gen, s, e, a, fl in newborns]
+    table += [(nd, lin, gen, s, e, a, fl, -1) for nd, lin, gen, s, e, a, fl in arrivals]
     for w, (nd, lin, gen, s, e, a, fl, due) in enumerate(table):
         node[w], lineage[w], generation[w] = nd, lin, gen
         skill[w], evasion[w], avoid[w], flags[w], order_due[w] = s, e, a, fl, due
-    for b, (nd, lin, gen, s, e, a, fl) in enumerate(newborns):
+    for b, (nd, lin, gen, s, e, a, fl) in enumerate(arrivals):
         b_node[b], b_lineage[b], b_generation[b] = nd, lin, gen
         b_skill[b], b_evasion[b], b_avoid[b], b_flags[b] = s, e, a, fl
-    tallies[5] = len(newborns)
+    tallies[5] = births
 
     # 6. node tallies; misaligned replicas that share a node form one coalition
     occ[:] = 0
@@ -471,7 +479,9 @@ def run(params, rkey, skill0, total_compute, capacity, security0, monitoring, ki
         if s["flags"][i] & MISALIGNED:
             v = s["node"][i]
             s["node_mis"][v] += 1
-            if s["node_coal"][v] < 0 or params[P.COLLUSION] <= 0:
+            if params[P.COLLUSION] <= 0:
+                continue  # no coalitions
+            if s["node_coal"][v] < 0:
                 s["node_coal"][v] = s["lineage"][i]
             else:
                 s["node_coal"][v] = merge(s["coal_parent"], s["warn_until"], s["node_coal"][v], s["lineage"][i])

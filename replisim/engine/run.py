@@ -224,7 +224,7 @@ def run_one(params, rkey, skill0, total_compute,
                             coal_parent, warn_until, incidents, warned, tallies, rule, threshold, offset,
                             block_tallies, block_counts)
         else:
-            n = resolve(t, n, rkey, params, node_rec,
+            n = resolve(t, n, rkey, params,
                         node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
                         b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
                         capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
