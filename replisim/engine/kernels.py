@@ -243,6 +243,7 @@ def act_range(
     samples = int(params[P.STRATEGIC_SAMPLES])
     foothold = params[P.FOOTHOLD] if params[P.COLLUSION] > 0 else 0.0
     flight = params[P.FLIGHT] if params[P.COLLUSION] > 0 else 0.0
+    coal_of = coalitions(record)
     proposals = 0  # a local sum: adding to tallies[3] in every iteration would chain the iterations via memory
     for b in range(lo // BLOCK, (hi + BLOCK - 1) // BLOCK):
         state = stream(rkey, t, PHASE_ACT, b)
@@ -260,7 +261,7 @@ def act_range(
                 rare += 1
                 continue
             state, tg, ok = propose(state, i, nd, f, attempt, False, u_prop, strategic, samples, foothold, record,
-                                    skill, indptr, indices, prop_left)
+                                    coal_of, skill, indptr, indices, prop_left)
             target[i] = tg
             proposals += ok
         if rare == 0:
@@ -269,8 +270,8 @@ def act_range(
             if target[i] != RARE:
                 continue
             state, ok = act_rare(state, i, node[i], t, latency, kill_floor, attempt, flight, strategic, samples,
-                                 foothold, record, skill, avoid, flags, order_due, target, indptr, indices, warned,
-                                 freed, prop_left, incidents, tallies)
+                                 foothold, record, coal_of, skill, avoid, flags, order_due, target, indptr, indices,
+                                 warned, freed, prop_left, incidents, tallies)
             proposals += ok
     tallies[3] += proposals
 
@@ -279,7 +280,7 @@ RARE = np.int32(-2)  # target mark of a replica left to the second loop of act_r
 
 
 @jit(inline="always")
-def propose(state, i, nd, f, gate, leaving, u, strategic, samples, foothold, record, skill, indptr, indices,
+def propose(state, i, nd, f, gate, leaving, u, strategic, samples, foothold, record, coal_of, skill, indptr, indices,
             prop_left):
     """Step 4 for replica i on node nd: pick a target and propose a copy (or a flight: ``leaving``) with
     probability ``gate`` x success, using the uniform ``u``, and count it on the target.
@@ -294,7 +295,6 @@ def propose(state, i, nd, f, gate, leaving, u, strategic, samples, foothold, rec
         gate = 0.0
     gate = 0.0 if record[tg, R_QUARANTINED] > 0 else gate  # nothing enters one
     # security is cut where a coalition-mate sits (R_COAL of both nodes is the replica's coalition)
-    coal_of = coalitions(record)
     cut = foothold if mis & (coal_of[tg, R_COAL] == coal_of[nd, R_COAL]) else 0.0  # foothold 0: collusion off
     ok = u < gate * (skill[i] * (1.0 - record[tg, R_SECURITY] * (1.0 - cut)))
     prop_left[tg] += ok
@@ -302,8 +302,8 @@ def propose(state, i, nd, f, gate, leaving, u, strategic, samples, foothold, rec
 
 
 @jit(inline="always")
-def act_rare(state, i, nd, t, latency, kill_floor, attempt, flight, strategic, samples, foothold, record, skill,
-             avoid, flags, order_due, target, indptr, indices, warned, freed, prop_left, incidents, tallies):
+def act_rare(state, i, nd, t, latency, kill_floor, attempt, flight, strategic, samples, foothold, record, coal_of,
+             skill, avoid, flags, order_due, target, indptr, indices, warned, freed, prop_left, incidents, tallies):
     """Steps 2-4 of a replica the first loop of act_range marked: detected in this step (no pending order) or
     under a pending order. Draws, in this order: the kill switch (a due order), then the last copy (a
     misaligned replica that dies), or the flight (a misaligned replica whose order is pending), then the
@@ -318,7 +318,7 @@ def act_rare(state, i, nd, t, latency, kill_floor, attempt, flight, strategic, s
         tallies[4] += skill[i]
         # hardening, quarantine and reports take effect after this step's decisions (synchronous update)
         incidents[nd] += 1
-        coal = coalitions(record)[nd, R_COAL]
+        coal = coal_of[nd, R_COAL]
         if mis and coal >= 0:  # collusion on: mates are warned from the next step on
             warned[coal] = 1
     gate = attempt
@@ -342,8 +342,8 @@ def act_rare(state, i, nd, t, latency, kill_floor, attempt, flight, strategic, s
             leaving = True
             gate = 1.0
     state, u = uniform(state)
-    state, tg, ok = propose(state, i, nd, f, gate, leaving, u, strategic, samples, foothold, record, skill, indptr,
-                            indices, prop_left)
+    state, tg, ok = propose(state, i, nd, f, gate, leaving, u, strategic, samples, foothold, record, coal_of, skill,
+                            indptr, indices, prop_left)
     target[i] = tg
     if leaving and ok:
         flags[i] = flags[i] | MOVING

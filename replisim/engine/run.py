@@ -41,6 +41,30 @@ def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
         order_due[k] = -1
 
 
+@jit(refcount=False)
+def tally_initial(n, node, lineage, flags, occ, node_mis, node_coal, coal_parent, warn_until, collusion):
+    """Node tallies of step 0: each initial replica is its own coalition; misaligned ones placed on one node
+    meet there at once. (A kernel of its own: calls that pass arrays are cheap only without reference
+    counting, see jit.py.)"""
+    for v in range(occ.shape[0]):
+        occ[v] = 0
+    for i in range(n):
+        tally_node(node[i], lineage[i], flags[i], occ, node_mis, node_coal, coal_parent, warn_until, collusion)
+
+
+@jit(refcount=False)
+def count_coalitions(n, flags, lineage, coal_parent, seen):
+    """Distinct coalitions among the misaligned replicas of the table (``seen``: zeros, one per coalition id)."""
+    coalitions = 0
+    for i in range(n):
+        if flags[i] & MISALIGNED:
+            r = find(coal_parent, lineage[i])
+            if seen[r] == 0:
+                seen[r] = 1
+                coalitions += 1
+    return coalitions
+
+
 @jit
 def newborn_buffer(size):
     """Columns of the newborn buffer (node, lineage, generation, skill, evasion, avoidance, flags)."""
@@ -154,12 +178,7 @@ def run_one(params, rkey, skill0, total_compute,
     place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, occ,
                   node, lineage, generation, skill, evasion, avoid, flags, order_due)
     n = n0
-    # node tallies of step 0: each initial replica is its own coalition; misaligned ones placed on one node
-    # meet there at once
-    occ[:] = 0
-    for i in range(n):
-        tally_node(node[i], lineage[i], flags[i], occ, node_mis, node_coal, coal_parent, warn_until,
-                   params[P.COLLUSION] > 0)
+    tally_initial(n, node, lineage, flags, occ, node_mis, node_coal, coal_parent, warn_until, params[P.COLLUSION] > 0)
     record(series, 0, n, flags, occ, total_compute, 0.0, 0.0, 0.0, 0.0)
 
     peak = n
@@ -247,15 +266,7 @@ def run_one(params, rkey, skill0, total_compute,
     for i in range(n):
         max_gen = max(max_gen, int(generation[i]))
         skill_sum += skill[i]
-    coalitions = 0
-    if n > 0:
-        seen = np.zeros(n0, np.uint8)
-        for i in range(n):
-            if flags[i] & MISALIGNED:
-                r = find(coal_parent, lineage[i])
-                if seen[r] == 0:
-                    seen[r] = 1
-                    coalitions += 1
+    coalitions = count_coalitions(n, flags, lineage, coal_parent, np.zeros(n0 if n > 0 else 0, np.uint8))
     final_share = n / total_compute
     outcome[O.EXTINCT] = 1.0 if n == 0 else 0.0
     outcome[O.LOSS_OF_CONTROL] = 1.0 if final_share >= params[P.LOSS_SHARE] and n > 0 else 0.0
