@@ -32,6 +32,7 @@ NONE = ["replica.misalignment_rate=0", "replica.mutation_sd=0", "replica.strateg
         "governance.retraining_rate=0", "governance.if_then.enabled=false", "governance.reporting.enabled=false",
         "collusion.enabled=false"]
 # switch mechanisms of suite.EVERY_MECHANISM off
+PER_STEP = False
 VARIANTS = {"all": [], "noretrain": ["governance.retraining_rate=0"], "nocollusion": ["collusion.enabled=false"],
             "none": NONE}
 
@@ -85,6 +86,8 @@ def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
         record(series, t, m, t_["flags"], occ, gov.total_compute, 0.0, 0.0, 0.0, 0.0)
         c3 = time.thread_time()
         if t > 1:
+            if PER_STEP:
+                print(t, n, round((c1 - c0) / n * 1e9, 1), round((c2 - c1) / n * 1e9, 1))
             for k, dt in zip(spent, (c1 - c0, c2 - c1, c3 - c2)):
                 spent[k] += dt
             done += n

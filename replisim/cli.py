@@ -23,7 +23,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from .config import ConfigError, compose, register_schema, to_config
-from .config.compose import CONFIG_MODULE, _group_options
+from .config.compose import CONFIG_MODULE, _group_options, compose_many
 
 PROG = "replisim"
 BASELINE = "none"
@@ -177,8 +177,7 @@ def prevalidate(argv: list[str]) -> None:
         job_override_sets(overrides, multirun=False)
         # --cfg only prints the composition of the overrides as typed
         sets = [overrides] if args.cfg else _run_mode_sets(overrides)
-    for s in sets:
-        compose(s)
+    compose_many(sets)
 
 
 # --- the Hydra app -------------------------------------------------------------------------------------------

@@ -17,8 +17,13 @@ Every function here takes arrays and scalars only. The step order (docs/ODD.md, 
 
 Steps 2-4 are one pass over the replica table (``act``): every decision is taken against the state at the
 start of the step, so the update is synchronous and the result does not depend on the order of the table.
-Steps 5-7 are a second pass (``resolve``), which also compacts the table (dead replicas are removed, newborns
-appended).
+Steps 5-7 are a second pass (``resolve``), which also removes the dead from the table and appends newborns.
+
+How the passes are made fast (measured in BENCHMARKS.md, "Profile and what each change bought"): per-replica
+loops are compiled without reference counting (``@jit(refcount=False)``, see jit.py); the act pass takes no
+branch on a random outcome for the common replica (``act_range``); what it reads about nodes sits in one small
+float32 record per node (``node_record``); resolve touches a node's tallies only when a replica dies, leaves,
+arrives or is retrained, and fills vacated slots from the end of the table instead of compacting it.
 """
 
 import numpy as np
@@ -253,13 +258,16 @@ def act_range(
         for i in range(start, stop):
             nd = node[i]
             f = flags[i]
-            # 2. detection; R_DETECT_MIS (next column) for the misaligned
-            p = record[nd, R_DETECT + (f & MISALIGNED)] * (1.0 - evasion[i])
+            # 2. detection: u < p x (1 - evasion), p = R_DETECT, or R_DETECT_MIS (next column) for the misaligned.
+            # p bounds it, so the replica's evasion is read only when u < p, which is rare: the same event
+            p = record[nd, R_DETECT + (f & MISALIGNED)]
             state, u, u_prop = uniform_pair(state)
-            if (order_due[i] >= 0) | (u < p):  # detected now, or an order pending: the second loop
-                target[i] = RARE
-                rare += 1
-                continue
+            pending = order_due[i] >= 0
+            if pending | (u < p):
+                if pending or u < p * (1.0 - evasion[i]):  # detected now, or an order pending: the second loop
+                    target[i] = RARE
+                    rare += 1
+                    continue
             state, tg, ok = propose(state, i, nd, f, attempt, False, u_prop, strategic, samples, foothold, record,
                                     coal_of, skill, indptr, indices, prop_left)
             target[i] = tg
@@ -632,3 +640,15 @@ def tally_node(nd, c, f, occ, node_mis, node_coal, coal_parent, warn_until, coll
     if collusion & (m != 0) & (cur != c):
         r = find(coal_parent, c)
         node_coal[nd] = r if cur < 0 else union(coal_parent, warn_until, cur, r)
+
+
+@jit(refcount=False)
+def tally_all(n, node, lineage, flags, occ, node_mis, node_coal, coal_parent, warn_until, collusion):
+    """Node tallies counted from scratch over table rows 0..n-1 (step 0, and the within-run parallel pass):
+    occupancy, misaligned occupants, and coalitions merged where misaligned replicas share a node."""
+    for v in range(occ.shape[0]):
+        occ[v] = 0
+        node_mis[v] = 0
+        node_coal[v] = -1
+    for i in range(n):
+        tally_node(node[i], lineage[i], flags[i], occ, node_mis, node_coal, coal_parent, warn_until, collusion)

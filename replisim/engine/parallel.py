@@ -27,7 +27,7 @@ from numba import prange
 from .jit import jit
 from .kernels import (
     DEAD, MOVING, act_range, append_birth, apply_warnings, move_row, node_record, report_incidents,
-    reset_nodes, retraining_gap, settle, survive, tally_node,
+    reset_nodes, retraining_gap, settle, survive, tally_all,
 )
 from .params import P
 from .rng import BLOCK, GOLDEN, PHASE_RESOLVE, mix64, stream
@@ -141,8 +141,10 @@ def resolve_par(
 ):
     """The resolve pass of one run over threads; same arguments and result as ``kernels.resolve`` plus
     ``rule`` (nodes) int8, ``threshold`` (nodes) uint64, ``offset`` (nodes + 1) int64, ``block_tallies``
-    (blocks, 8) float64 and ``block_counts`` (blocks, 4) int64."""
-    log_keep = np.log1p(-params[P.RETRAINING_RATE])
+    (blocks, 8) float64 and ``block_counts`` (blocks, 4) int64.
+
+    The per-replica loops are kernels of their own, compiled without reference counting (see jit.py): in a
+    parallel loop the atomic reference counts of shared arrays would also bounce between the cores."""
     collusion = params[P.COLLUSION] > 0
     nb = (n + BLOCK - 1) // BLOCK
     tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, node_mis, node_coal,
@@ -153,16 +155,7 @@ def resolve_par(
     prop_left[:] = 0
     # survivors and births per block, then their offsets
     for b in prange(nb):
-        survivors = 0
-        born = 0
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            f = flags[i]
-            survivors += (f & DEAD) == 0
-            tg = target[i]
-            if tg >= 0 and (f & MOVING) == 0 and accepted(i, tg, pkey, rule, threshold):
-                born += 1
-        block_counts[b, 0] = survivors
-        block_counts[b, 1] = born
+        count_block(b, n, pkey, flags, target, rule, threshold, block_counts)
     w_total = 0
     births = 0
     for b in range(nb):
@@ -172,44 +165,85 @@ def resolve_par(
         births += block_counts[b, 1]
     # births, flights, retraining and compaction of each block to its own start
     for b in prange(nb):
-        state = stream(rkey, t, PHASE_RESOLVE, b)
-        state, gap = retraining_gap(state, log_keep)
-        k = block_counts[b, 3]
-        w = b * BLOCK
-        flights = 0.0
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            f = flags[i]
-            tg = target[i]
-            if tg >= 0 and accepted(i, tg, pkey, rule, threshold):
-                state, born = settle(state, params, i, k, tg, f, node, order_due, lineage, generation, skill,
-                                     evasion, avoid, b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid,
-                                     b_flags)
-                k += born
-                flights += 1 - born
-            if f & DEAD:
-                continue
-            state, gap, f = survive(state, gap, log_keep, f)
-            move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, order_due)
-            w += 1
-        block_tallies[b, 6] = flights
+        settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, block_tallies,
+                     node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+                     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
     # block prefixes down to their final rows, in block order (a row only ever moves to a lower index)
     for b in range(nb):
-        dst = block_counts[b, 2]
-        src = b * BLOCK
-        if dst != src:
-            for r in range(block_counts[b, 0]):
-                move_row(src + r, dst + r, flags[src + r], node, lineage, generation, skill, evasion, avoid, flags,
-                         order_due)
-    for k in prange(births):
-        append_birth(k, w_total + k, node, lineage, generation, skill, evasion, avoid, flags, order_due,
-                     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+        move_rows(b * BLOCK, block_counts[b, 2], block_counts[b, 0],
+                  node, lineage, generation, skill, evasion, avoid, flags, order_due)
+    n_chunks = max(1, min(nb, 64))
+    for c in prange(n_chunks):
+        append_births(c * births // n_chunks, (c + 1) * births // n_chunks, w_total,
+                      node, lineage, generation, skill, evasion, avoid, flags, order_due,
+                      b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
     w = w_total + births
     # node tallies and coalition merges (merging is order-independent: the smaller id becomes the root)
-    for i in range(w):
-        tally_node(node[i], lineage[i], flags[i], occ, node_mis, node_coal, coal_parent, warn_until, collusion)
+    tally_all(w, node, lineage, flags, occ, node_mis, node_coal, coal_parent, warn_until, collusion)
     flights = 0.0
     for b in range(nb):
         flights += block_tallies[b, 6]
     tallies[5] = births
     tallies[6] += flights
     return w
+
+
+@jit(refcount=False)
+def count_block(b, n, pkey, flags, target, rule, threshold, block_counts):
+    """Survivors and accepted copies of block b, into block_counts[b, 0:2]."""
+    survivors = 0
+    born = 0
+    for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+        f = flags[i]
+        survivors += (f & DEAD) == 0
+        tg = target[i]
+        if tg >= 0 and (f & MOVING) == 0 and accepted(i, tg, pkey, rule, threshold):
+            born += 1
+    block_counts[b, 0] = survivors
+    block_counts[b, 1] = born
+
+
+@jit(refcount=False)
+def settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, block_tallies,
+                 node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+                 b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
+    """Births, flights and retraining of block b, its survivors compacted to the block's start."""
+    log_keep = np.log1p(-params[P.RETRAINING_RATE])
+    state = stream(rkey, t, PHASE_RESOLVE, b)
+    state, gap = retraining_gap(state, log_keep)
+    k = block_counts[b, 3]
+    w = b * BLOCK
+    flights = 0.0
+    for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+        f = flags[i]
+        tg = target[i]
+        if tg >= 0 and accepted(i, tg, pkey, rule, threshold):
+            state, born = settle(state, params, i, k, tg, f, node, order_due, lineage, generation, skill,
+                                 evasion, avoid, b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid,
+                                 b_flags)
+            k += born
+            flights += 1 - born
+        if f & DEAD:
+            continue
+        state, gap, f = survive(state, gap, log_keep, f)
+        move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, order_due)
+        w += 1
+    block_tallies[b, 6] = flights
+
+
+@jit(refcount=False)
+def move_rows(src, dst, count, node, lineage, generation, skill, evasion, avoid, flags, order_due):
+    """Rows src..src+count-1 to dst..dst+count-1 (dst <= src), in increasing order."""
+    if dst != src:
+        for r in range(count):
+            move_row(src + r, dst + r, flags[src + r], node, lineage, generation, skill, evasion, avoid, flags,
+                     order_due)
+
+
+@jit(refcount=False)
+def append_births(lo, hi, w0, node, lineage, generation, skill, evasion, avoid, flags, order_due,
+                  b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
+    """Newborns lo..hi-1 of the buffer into table rows w0 + lo ..."""
+    for k in range(lo, hi):
+        append_birth(k, w0 + k, node, lineage, generation, skill, evasion, avoid, flags, order_due,
+                     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)

@@ -4,7 +4,7 @@ import numpy as np
 from numba import prange
 
 from .jit import jit
-from .kernels import DEAD, MISALIGNED, NEVER, act, find, find_root, node_record_table, resolve, tally_node
+from .kernels import DEAD, MISALIGNED, NEVER, act, find, find_root, node_record_table, resolve, tally_all
 from .parallel import act_par, resolve_par
 from .params import O, P, S
 from .rng import BLOCK, PHASE_INIT, below, run_key, stream
@@ -39,17 +39,6 @@ def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
         avoid[k] = avoid0
         flags[k] = MISALIGNED if k < n_mis else 0
         order_due[k] = -1
-
-
-@jit(refcount=False)
-def tally_initial(n, node, lineage, flags, occ, node_mis, node_coal, coal_parent, warn_until, collusion):
-    """Node tallies of step 0: each initial replica is its own coalition; misaligned ones placed on one node
-    meet there at once. (A kernel of its own: calls that pass arrays are cheap only without reference
-    counting, see jit.py.)"""
-    for v in range(occ.shape[0]):
-        occ[v] = 0
-    for i in range(n):
-        tally_node(node[i], lineage[i], flags[i], occ, node_mis, node_coal, coal_parent, warn_until, collusion)
 
 
 @jit(refcount=False)
@@ -178,7 +167,8 @@ def run_one(params, rkey, skill0, total_compute,
     place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, occ,
                   node, lineage, generation, skill, evasion, avoid, flags, order_due)
     n = n0
-    tally_initial(n, node, lineage, flags, occ, node_mis, node_coal, coal_parent, warn_until, params[P.COLLUSION] > 0)
+    # node tallies of step 0: each initial replica is its own coalition; misaligned ones placed on one node meet
+    tally_all(n, node, lineage, flags, occ, node_mis, node_coal, coal_parent, warn_until, params[P.COLLUSION] > 0)
     record(series, 0, n, flags, occ, total_compute, 0.0, 0.0, 0.0, 0.0)
 
     peak = n
