@@ -7,8 +7,9 @@ outcome), to separate the cost of a draw from the cost of branching on it.
 same kernels (``act``, ``resolve``, ``record``) step by step from Python, with the state ``run_one`` would
 allocate, and reports the CPU time of this thread per replica for each kernel (the first step, which pays for
 the initial placement's cold caches, is left out). Mechanisms: ``all`` (every mechanism, as the headline
-benchmark), ``noretrain`` and ``nocollusion`` (the same without retraining or collusion), ``none`` (detection,
-shutdown and replication only).
+benchmark), ``strict`` (the headline run after its if-then commitment switched on: high churn), ``noretrain``
+and ``nocollusion`` (the same without retraining or collusion), ``none`` (detection, shutdown and replication
+only).
 """
 
 from __future__ import annotations
@@ -33,8 +34,13 @@ NONE = ["replica.misalignment_rate=0", "replica.mutation_sd=0", "replica.strateg
         "collusion.enabled=false"]
 # switch mechanisms of suite.EVERY_MECHANISM off
 PER_STEP = False
-VARIANTS = {"all": [], "noretrain": ["governance.retraining_rate=0"], "nocollusion": ["collusion.enabled=false"],
-            "none": NONE}
+# the headline run once its if-then commitment has switched on (step 25 on): monitoring x 3 and x 2 for the
+# incident reports, kill-switch floor 0.95, latency 0 -- a high-churn state (about 1% of replicas detected, shut
+# down and replaced per step)
+STRICT = ["governance.if_then.enabled=false", "governance.detection=0.012", "governance.kill_switch=0.95",
+          "governance.response_latency=0", "governance.reporting.enabled=false"]
+VARIANTS = {"all": [], "strict": STRICT, "noretrain": ["governance.retraining_rate=0"],
+            "nocollusion": ["collusion.enabled=false"], "none": NONE}
 
 
 def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
