@@ -397,7 +397,7 @@ def resolve(
         f = flags[i]
         tg = target[i]
         # 5. a uniformly random subset of the proposals onto tg gets its free slots (selection sampling)
-        flight_to = -1
+        accepted_to = -1
         sl = slots_left[max(tg, 0)]
         if tg >= 0 and sl > 0:
             pl = prop_left[tg]
@@ -408,31 +408,14 @@ def resolve(
             prop_left[tg] = pl - 1
             if accept:
                 slots_left[tg] = sl - 1
-                if f & MOVING:
-                    flight_to = tg
-                else:
-                    state = give_birth(state, params, i, arrivals, tg, f, lineage, generation, skill, evasion, avoid,
-                                       b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
-                    arrivals += 1
-        if f & DEAD:
-            leave_node(node[i], f, occ, node_mis)
-            target[vacated] = i  # slots before i are spent, so the list fits in target[:i + 1]
-            vacated += 1
-            continue
-        # 6. retraining (a replica in flight included: it was alive at the start of the step)
-        state, gap, g = survive(state, gap, log_keep, f)
-        if g != f:  # retrained, or a flight proposal done with
-            node_mis[node[i]] -= (f & MISALIGNED) - (g & MISALIGNED)
-            flags[i] = g
-        if flight_to >= 0:
-            leave_node(node[i], g, occ, node_mis)
-            copy_to_buffer(i, arrivals, flight_to, g, lineage, generation, skill, evasion, avoid,
-                           b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
-            flags[i] = g | DEAD  # the slot is vacated
-            arrivals += 1
-            flights += 1
-            target[vacated] = i
-            vacated += 1
+                accepted_to = tg
+        state, gap, arrived, left, flew = settle(
+            state, gap, log_keep, params, i, f, accepted_to, arrivals, vacated, occ, node_mis,
+            node, lineage, generation, skill, evasion, avoid, flags, target,
+            b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+        arrivals += arrived
+        vacated += left
+        flights += flew
     # 7. coalitions: a node without misaligned replicas left holds none; arrivals merge with the node's
     for v in range(node_coal.shape[0]):
         if node_mis[v] == 0:
@@ -441,11 +424,48 @@ def resolve(
     for b in range(arrivals):
         append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, order_due,
                      b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
-        tally_node(b_node[b], b_lineage[b], b_flags[b], occ, node_mis, node_coal, coal_parent, warn_until, collusion)
         w += 1
+    tally_arrivals(arrivals, b_node, b_lineage, b_flags, occ, node_mis, node_coal, coal_parent, warn_until,
+                   collusion)
     tallies[5] = arrivals - flights
     tallies[6] = flights
     return w
+
+
+@jit(inline="always")
+def settle(state, gap, log_keep, params, i, f, accepted_to, k, hole, occ, node_mis,
+           node, lineage, generation, skill, evasion, avoid, flags, target,
+           b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
+    """Replica i (flags f) after step 5, ``accepted_to`` the node of its accepted proposal or -1: a copy becomes
+    newborn row k of the buffer (draws: ``give_birth``); a dead replica vacates its slot; a survivor is up for
+    retraining (step 6; a replica in flight too: it was alive at the start of the step); an accepted flight
+    leaves its slot and becomes buffer row k. A vacated slot is listed at ``target[hole]``; node counts change
+    by the departures and retrainings. Returns (state, gap, buffer rows written, slots vacated, flights)."""
+    flight_to = -1
+    arrived = 0
+    if accepted_to >= 0:
+        if f & MOVING:
+            flight_to = accepted_to
+        else:
+            state = give_birth(state, params, i, k, accepted_to, f, lineage, generation, skill, evasion, avoid,
+                               b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+            arrived = 1
+    if f & DEAD:
+        leave_node(node[i], f, occ, node_mis)
+        target[hole] = i
+        return state, gap, arrived, 1, 0
+    state, gap, g = survive(state, gap, log_keep, f)
+    if g != f:  # retrained, or a flight proposal done with
+        node_mis[node[i]] -= (f & MISALIGNED) - (g & MISALIGNED)
+        flags[i] = g
+    if flight_to >= 0:
+        leave_node(node[i], g, occ, node_mis)
+        copy_to_buffer(i, k, flight_to, g, lineage, generation, skill, evasion, avoid,
+                       b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+        flags[i] = g | DEAD  # the slot is vacated
+        target[hole] = i
+        return state, gap, 1, 1, 1
+    return state, gap, arrived, 0, 0
 
 
 @jit(inline="always")
@@ -522,20 +542,6 @@ def apply_warnings(t, params, coal_parent, warn_until, warned):
             r = find(coal_parent, c)
             warn_until[r] = max(warn_until[r], t + warn_steps)
             warned[c] = 0
-
-
-@jit(inline="always")
-def settle(state, params, i, k, tg, f, node, order_due, lineage, generation, skill, evasion, avoid,
-           b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
-    """An accepted proposal of replica i onto node tg: a flight moves the replica, a copy becomes newborn k.
-    Returns (state, 1 if a newborn was written else 0)."""
-    if f & MOVING:
-        node[i] = tg
-        order_due[i] = -1
-        return state, 0
-    state = give_birth(state, params, i, k, tg, f, lineage, generation, skill, evasion, avoid,
-                       b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
-    return state, 1
 
 
 @jit(inline="always")
@@ -652,3 +658,11 @@ def tally_all(n, node, lineage, flags, occ, node_mis, node_coal, coal_parent, wa
         node_coal[v] = -1
     for i in range(n):
         tally_node(node[i], lineage[i], flags[i], occ, node_mis, node_coal, coal_parent, warn_until, collusion)
+
+
+@jit(refcount=False)
+def tally_arrivals(arrivals, b_node, b_lineage, b_flags, occ, node_mis, node_coal, coal_parent, warn_until,
+                   collusion):
+    """Count the newborn buffer's rows (newborns and flights) on their nodes; coalitions that meet merge."""
+    for b in range(arrivals):
+        tally_node(b_node[b], b_lineage[b], b_flags[b], occ, node_mis, node_coal, coal_parent, warn_until, collusion)

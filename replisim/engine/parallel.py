@@ -26,8 +26,8 @@ from numba import prange
 
 from .jit import jit
 from .kernels import (
-    DEAD, MOVING, act_range, append_birth, apply_warnings, move_row, node_record, report_incidents,
-    reset_nodes, retraining_gap, settle, survive, tally_all,
+    DEAD, act_range, append_birth, apply_warnings, move_row, node_record, report_incidents, reset_nodes,
+    retraining_gap, settle, tally_arrivals,
 )
 from .params import P
 from .rng import BLOCK, GOLDEN, PHASE_RESOLVE, mix64, stream
@@ -137,113 +137,131 @@ def resolve_par(
     node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
     capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent, warn_until,
-    incidents, warned, tallies, rule, threshold, offset, block_tallies, block_counts,
+    incidents, warned, tallies, rule, threshold, offset, block_tallies, block_counts, node_buf,
 ):
     """The resolve pass of one run over threads; same arguments and result as ``kernels.resolve`` plus
     ``rule`` (nodes) int8, ``threshold`` (nodes) uint64, ``offset`` (nodes + 1) int64, ``block_tallies``
-    (blocks, 8) float64 and ``block_counts`` (blocks, 4) int64.
+    (blocks, 8) float64, ``block_counts`` (blocks, 4) int64 and ``node_buf`` (3, chunks, nodes) int32.
 
-    The per-replica loops are kernels of their own, compiled without reference counting (see jit.py): in a
-    parallel loop the atomic reference counts of shared arrays would also bounce between the cores."""
+    Like the serial pass it updates node tallies instead of recounting them (each chunk of blocks adds its
+    deaths, departures and retrainings to its own row of ``node_buf``; the rows are summed afterwards) and fills
+    vacated slots from the end of the table (a serial pass over the vacated slots only). Its per-replica loops
+    are kernels of their own, compiled without reference counting (see jit.py): in a parallel loop the atomic
+    reference counts of shared arrays would also bounce between the cores."""
     collusion = params[P.COLLUSION] > 0
     nb = (n + BLOCK - 1) // BLOCK
+    n_chunks = node_buf.shape[1]
+    n_nodes = occ.shape[0]
     tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, node_mis, node_coal,
-                             incidents, True)
+                             incidents, False)
     apply_warnings(t, params, coal_parent, warn_until, warned)
     pkey = stream(rkey, t, PHASE_SELECT, 0)
     select_by_priority(n, pkey, target, prop_left, slots_left, rule, threshold, offset)
     prop_left[:] = 0
-    # survivors and births per block, then their offsets
+    # arrivals (copies and flights) per block, then each block's first row in the newborn buffer
     for b in prange(nb):
-        count_block(b, n, pkey, flags, target, rule, threshold, block_counts)
-    w_total = 0
-    births = 0
+        count_block(b, n, pkey, target, rule, threshold, block_counts)
+    arrivals = 0
     for b in range(nb):
-        block_counts[b, 2] = w_total
-        block_counts[b, 3] = births
-        w_total += block_counts[b, 0]
-        births += block_counts[b, 1]
-    # births, flights, retraining and compaction of each block to its own start
-    for b in prange(nb):
-        settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, block_tallies,
-                     node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
-                     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
-    # block prefixes down to their final rows, in block order (a row only ever moves to a lower index)
-    for b in range(nb):
-        move_rows(b * BLOCK, block_counts[b, 2], block_counts[b, 0],
-                  node, lineage, generation, skill, evasion, avoid, flags, order_due)
-    n_chunks = max(1, min(nb, 64))
+        block_counts[b, 1] = arrivals
+        arrivals += block_counts[b, 0]
+    # births, flights, retraining and vacated slots, chunk by chunk of blocks; node deltas per chunk
     for c in prange(n_chunks):
-        append_births(c * births // n_chunks, (c + 1) * births // n_chunks, w_total,
+        d_occ = node_buf[0, c]
+        d_mis = node_buf[1, c]
+        d_occ[:] = 0
+        d_mis[:] = 0
+        for b in range(c * nb // n_chunks, (c + 1) * nb // n_chunks):
+            settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, block_tallies, d_occ, d_mis,
+                         node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+                         b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+    for v in prange(n_nodes):
+        for c in range(n_chunks):
+            occ[v] += node_buf[0, c, v]
+            node_mis[v] += node_buf[1, c, v]
+        if node_mis[v] == 0:
+            node_coal[v] = -1
+    # vacated slots, in table order, filled from the end of the table; arrivals appended after
+    w = fill_block_holes(n, nb, block_counts, target, node, lineage, generation, skill, evasion, avoid, flags,
+                         order_due)
+    for c in prange(n_chunks):
+        append_births(c * arrivals // n_chunks, (c + 1) * arrivals // n_chunks, w,
                       node, lineage, generation, skill, evasion, avoid, flags, order_due,
                       b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
-    w = w_total + births
-    # node tallies and coalition merges (merging is order-independent: the smaller id becomes the root)
-    tally_all(w, node, lineage, flags, occ, node_mis, node_coal, coal_parent, warn_until, collusion)
+    tally_arrivals(arrivals, b_node, b_lineage, b_flags, occ, node_mis, node_coal, coal_parent, warn_until,
+                   collusion)
     flights = 0.0
     for b in range(nb):
         flights += block_tallies[b, 6]
-    tallies[5] = births
+    tallies[5] = arrivals - flights
     tallies[6] += flights
-    return w
+    return w + arrivals
 
 
 @jit(refcount=False)
-def count_block(b, n, pkey, flags, target, rule, threshold, block_counts):
-    """Survivors and accepted copies of block b, into block_counts[b, 0:2]."""
-    survivors = 0
-    born = 0
+def count_block(b, n, pkey, target, rule, threshold, block_counts):
+    """Accepted proposals (copies and flights) of block b, into block_counts[b, 0]."""
+    arrivals = 0
     for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-        f = flags[i]
-        survivors += (f & DEAD) == 0
         tg = target[i]
-        if tg >= 0 and (f & MOVING) == 0 and accepted(i, tg, pkey, rule, threshold):
-            born += 1
-    block_counts[b, 0] = survivors
-    block_counts[b, 1] = born
+        if tg >= 0 and accepted(i, tg, pkey, rule, threshold):
+            arrivals += 1
+    block_counts[b, 0] = arrivals
 
 
 @jit(refcount=False)
-def settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, block_tallies,
+def settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, block_tallies, d_occ, d_mis,
                  node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
                  b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
-    """Births, flights and retraining of block b, its survivors compacted to the block's start."""
+    """Births, flights and retraining of block b, as the serial pass does them (minus its selection draws);
+    the block's vacated slots are listed, ascending, at the start of its own part of ``target``
+    (block_counts[b, 2] of them); node deltas go to d_occ and d_mis."""
     log_keep = np.log1p(-params[P.RETRAINING_RATE])
     state = stream(rkey, t, PHASE_RESOLVE, b)
     state, gap = retraining_gap(state, log_keep)
-    k = block_counts[b, 3]
-    w = b * BLOCK
+    k = block_counts[b, 1]
+    vacated = 0
     flights = 0.0
     for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-        f = flags[i]
         tg = target[i]
-        if tg >= 0 and accepted(i, tg, pkey, rule, threshold):
-            state, born = settle(state, params, i, k, tg, f, node, order_due, lineage, generation, skill,
-                                 evasion, avoid, b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid,
-                                 b_flags)
-            k += born
-            flights += 1 - born
-        if f & DEAD:
-            continue
-        state, gap, f = survive(state, gap, log_keep, f)
-        move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, order_due)
-        w += 1
+        accepted_to = tg if tg >= 0 and accepted(i, tg, pkey, rule, threshold) else -1
+        state, gap, arrived, left, flew = settle(
+            state, gap, log_keep, params, i, flags[i], accepted_to, k, b * BLOCK + vacated, d_occ, d_mis,
+            node, lineage, generation, skill, evasion, avoid, flags, target,
+            b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+        k += arrived
+        vacated += left
+        flights += flew
+    block_counts[b, 2] = vacated
     block_tallies[b, 6] = flights
 
 
 @jit(refcount=False)
-def move_rows(src, dst, count, node, lineage, generation, skill, evasion, avoid, flags, order_due):
-    """Rows src..src+count-1 to dst..dst+count-1 (dst <= src), in increasing order."""
-    if dst != src:
-        for r in range(count):
-            move_row(src + r, dst + r, flags[src + r], node, lineage, generation, skill, evasion, avoid, flags,
-                     order_due)
+def fill_block_holes(n, nb, block_counts, holes, node, lineage, generation, skill, evasion, avoid, flags,
+                     order_due):
+    """``kernels.fill_holes`` over the blocks' lists of vacated slots (block order, ascending within each
+    block: ascending overall). Returns the number of rows left, n - vacated."""
+    vacated = 0
+    for b in range(nb):
+        vacated += block_counts[b, 2]
+    live = n - vacated
+    j = n - 1
+    for b in range(nb):
+        for h in range(block_counts[b, 2]):
+            hole = holes[b * BLOCK + h]
+            if hole >= live:
+                return live
+            while flags[j] & DEAD:
+                j -= 1
+            move_row(j, hole, flags[j], node, lineage, generation, skill, evasion, avoid, flags, order_due)
+            j -= 1
+    return live
 
 
 @jit(refcount=False)
 def append_births(lo, hi, w0, node, lineage, generation, skill, evasion, avoid, flags, order_due,
                   b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
-    """Newborns lo..hi-1 of the buffer into table rows w0 + lo ..."""
+    """Rows lo..hi-1 of the newborn buffer into table rows w0 + lo ..."""
     for k in range(lo, hi):
         append_birth(k, w0 + k, node, lineage, generation, skill, evasion, avoid, flags, order_due,
                      b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)

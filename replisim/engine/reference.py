@@ -365,29 +365,23 @@ def resolve(
         else:
             gap -= 1
         flags[i] = f
-        if flight_to >= 0 and selection == "priority":  # the within-run engine moves the replica in place
-            node[i] = flight_to
-            order_due[i] = -1
-        elif flight_to >= 0:  # the serial engine: the replica leaves its slot and arrives with the newborns
+        if flight_to >= 0:  # the replica leaves its slot and arrives with the newborns
             arrivals.append((flight_to, int(lineage[i]), int(generation[i]), skill[i], evasion[i], avoid[i], f))
             holes.append(i)
     if selection == "priority":
         prop_left[:] = 0
 
-    # removal of the dead. Serial engine: the last live rows fill the vacated slots below the new end.
-    # Within-run parallel engine: the survivors keep their order. Arrivals follow, in table order.
+    # removal of the dead: the last live rows fill the vacated slots below the new end; arrivals follow, in
+    # table order
     rows = lambda idx: [(int(node[i]), int(lineage[i]), int(generation[i]), skill[i], evasion[i], avoid[i],  # noqa: E731
                          int(flags[i]), int(order_due[i])) for i in idx]
     dead = set(holes)
-    if selection == "priority":
-        table = rows([i for i in range(n) if i not in dead])
-    else:
-        table = rows(range(n))
-        live = n - len(holes)
-        tail = [i for i in range(n - 1, live - 1, -1) if i not in dead]  # live rows at or after the new end
-        for hole, src in zip([h for h in holes if h < live], tail):
-            table[hole] = table[src]
-        table = table[:live]
+    table = rows(range(n))
+    live = n - len(holes)
+    tail = [i for i in range(n - 1, live - 1, -1) if i not in dead]  # live rows at or after the new end
+    for hole, src in zip([h for h in holes if h < live], tail):
+        table[hole] = table[src]
+    table = table[:live]
     table += [(nd, lin, gen, s, e, a, fl, -1) for nd, lin, gen, s, e, a, fl in arrivals]
     for w, (nd, lin, gen, s, e, a, fl, due) in enumerate(table):
         node[w], lineage[w], generation[w] = nd, lin, gen

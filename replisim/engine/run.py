@@ -231,7 +231,7 @@ def run_one(params, rkey, skill0, total_compute,
                             b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
                             capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
                             coal_parent, warn_until, incidents, warned, tallies, rule, threshold, offset,
-                            block_tallies, block_counts)
+                            block_tallies, block_counts, node_buf)
         else:
             n = resolve(t, n, rkey, params,
                         node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
