@@ -606,7 +606,7 @@ def give_birth(state, params, i, k, tg, f, lineage, generation, skill, evasion, 
 
 @jit(inline="always")
 def move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, order_due):
-    """Copy table row i to row w (w <= i: compaction) with flags f."""
+    """Copy table row i to row w with flags f (the last live row into a vacated slot)."""
     node[w] = node[i]
     lineage[w] = lineage[i]
     generation[w] = generation[i]

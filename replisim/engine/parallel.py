@@ -14,8 +14,10 @@ slots), so the blocks can be processed in any order by any thread. What stays sh
   does not depend on which thread looks at which proposal. The rest of resolve (births with mutation and
   emergent misalignment, retraining) draws from the same per-block streams in the same order as the serial
   pass, minus the selection draws.
-* compaction: each block compacts its survivors to its own start (threads touch disjoint rows), then the block
-  prefixes are moved down in block order and the newborns appended after them.
+* tallies and removal of the dead: each chunk of blocks adds its deaths, departures and retrainings to its own
+  row of node counters (summed afterwards), and lists its blocks' vacated slots; one serial pass over the
+  vacated slots only fills them from the end of the table, as the serial pass does; newborns and flights are
+  appended in parallel, and only they are tallied one by one (coalitions may merge on arrival).
 
 So a run in this mode gives the same numbers for any thread count, and numbers distributed like the ensemble
 mode's (not the same numbers: the selection rule consumes no draws from the block streams).
