@@ -162,11 +162,25 @@ def _check_hydra_groups(overrides: list[str]) -> None:
                 raise ConfigError(f"{key}={value}: no such option; allowed: {', '.join(options)}{did_you_mean(value, options)}")
 
 
+def _check_no_objects(overrides: list[str]) -> None:
+    """Safe by default: nothing on the command line may name a Python object for Hydra to build.
+
+    replisim's own schema has no such field, but Hydra instantiates ``_target_`` entries of its callbacks and
+    plugins; an override like ``+hydra.callbacks.x._target_=os.system`` would import and call anything."""
+    for o in overrides:
+        key, _, value = o.partition("=")
+        key = key.lstrip("+~")
+        if "_target_" in key or "_target_" in value or key == "hydra.callbacks" or key.startswith("hydra.callbacks."):
+            raise ConfigError(f"{o}: the command line may not name Python objects for Hydra to build "
+                              "(_target_, hydra.callbacks); allowed: config group options and schema keys")
+
+
 def prevalidate(argv: list[str]) -> None:
     """Raise ConfigError if Hydra would reject ``argv`` or a job would get an invalid configuration."""
     args = _hydra_args(argv)
     if any(getattr(args, f, None) for f in _INFO_FLAGS):
         return  # Hydra prints help and exits
+    _check_no_objects(list(args.overrides))
     if args.config_path or args.config_name or args.config_dir or args.experimental_rerun:
         return  # composition differs from the packaged tree: Hydra validates it (the schema still applies)
     overrides = list(args.overrides)

@@ -77,6 +77,8 @@ BAD = {
     "unknown flag": (["--frobnicate"], "unrecognized arguments"),
     "cross-key constraint": (["replica.trial_successes=11"], "exceeds replica.trial_total"),
     "bad option with --cfg": (["--cfg", "job", "governance=nonee"], "no such option"),
+    "an object to build": (["+hydra.callbacks.x._target_=os.getcwd"], "may not name Python objects"),
+    "an object in a value": (["-m", "hydra.launcher={_target_:os.getcwd}", "runs=1"], "may not name Python objects"),
 }
 
 
