@@ -21,6 +21,7 @@ from replisim.config import NODE_TYPES, compose
 from replisim.config.compose import _group_options
 from replisim.governance import apply_governance
 from replisim.network import build_network
+from replisim.simulate import setup
 
 PRESETS = ["none", "light_touch", "wide_ranging", "hybrid", "if_then", "compute_governance", "international",
            "export_controls"]
@@ -178,3 +179,22 @@ def test_pure_cost_parameters_raise_collateral_and_leave_dynamics_unchanged(base
     dynamics = [c for c in base.columns if c != "collateral_node_hours"]
     assert base[dynamics].equals(costly[dynamics])
     assert (costly["collateral_node_hours"] > base["collateral_node_hours"]).all()
+
+
+@pytest.mark.parametrize("overrides", [
+    ["governance.licensing.enabled=true", "governance.licensing.compliance=0.5", "governance.licensing.monitoring=0"],
+    ["jurisdictions=three_blocs", "governance.export_cap=0.5"],
+])
+def test_withheld_capacity_is_charged_every_active_step(overrides):
+    """Licensing and export caps cost the capacity they withhold: (slots before - after) x hours per step, while
+    the population lives. With every other cost source off, that is the whole collateral cost."""
+    free = ["network.nodes=100", "sim.steps=40", "sim.hours_per_step=2", "governance.false_positive_rate=0",
+            "governance.shutdown_cost_hours=0", "governance.quarantine_steps=0"]
+    cfg = compose([*free, *overrides])
+    _, gov = setup(cfg, 3)  # the network the ensemble of seed 3 runs on
+    withheld = gov.total_compute - gov.capacity.sum()
+    assert withheld > 0
+    ens = replisim.simulate(cfg, runs=5, seed=3)
+    active = (ens.series("replicas")[:, :-1] > 0).sum(axis=1)  # steps that started with a live population
+    np.testing.assert_allclose(ens.outcomes["collateral_node_hours"], withheld * 2.0 * active, rtol=1e-12)
+    assert (active > 0).all()

@@ -535,9 +535,11 @@ def run(params, rkey, skill0, total_compute, capacity, security0, monitoring, ki
         born, moved, quarantined = (s["tallies"][k] for k in (5, 6, 7))
         total["births"] += int(born)
         total["flights"] += int(moved)
-        # collateral node-hours: executed shutdowns, capacity held in quarantine, slots lost to false positives
+        # collateral node-hours: executed shutdowns, capacity held in quarantine, slots lost to false positives,
+        # slots withheld by licensing and export caps
         fp_slots = params[P.FALSE_POSITIVE_RATE] * float(np.dot(jur_factor, jur_fp_weight))
-        collateral = shut * params[P.SHUTDOWN_COST] + hours * (quarantined + fp_slots)
+        withheld = total_compute - float(np.sum(capacity))
+        collateral = shut * params[P.SHUTDOWN_COST] + hours * (quarantined + fp_slots + withheld)
         total["collateral"] += collateral
         record(t, det, shut, born, collateral)
         if n == 0 and np.isnan(contained_at):

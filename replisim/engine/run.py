@@ -120,6 +120,8 @@ def run_one(params, rkey, skill0, total_compute,
     slots = 0
     for v in range(n_nodes):
         slots += capacity[v]
+    # slots withheld by static measures (licensing, export caps): a cost of the measure charged every step
+    withheld = total_compute - slots
     slots = max(slots, n0)
     validate = params[P.VALIDATE] > 0
     hours = params[P.HOURS_PER_STEP]
@@ -240,7 +242,8 @@ def run_one(params, rkey, skill0, total_compute,
                         coal_parent, warn_until, incidents, warned, tallies)
         births_total += tallies[5]
         flights_total += tallies[6]
-        collateral = tallies[1] * params[P.SHUTDOWN_COST] + hours * (tallies[7] + params[P.FALSE_POSITIVE_RATE] * fp_weight)
+        collateral = tallies[1] * params[P.SHUTDOWN_COST] + hours * (
+            tallies[7] + params[P.FALSE_POSITIVE_RATE] * fp_weight + withheld)
         collateral_total += collateral
         mis = record(series, t, n, flags, occ, total_compute, tallies[0], tallies[1], tallies[5], collateral)
         if validate:
