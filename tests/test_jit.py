@@ -31,3 +31,25 @@ def test_refcount_false_removes_reference_counting_from_loops():
     # decrements calls to NRT_decref)
     assert "NRT_decref" in _loop_calling_a_helper()
     assert "NRT_" not in _loop_calling_a_helper(refcount=False)
+
+
+def test_kernel_cache_is_keyed_by_every_engine_source(tmp_path):
+    """A cached kernel contains the code of the kernels it calls from other files; the cache directory is named
+    by a hash of all engine sources, so editing any of them can never leave a stale kernel in use."""
+    import shutil
+    from pathlib import Path
+
+    import numba
+
+    from replisim.engine import jit as engine_jit
+    from replisim.engine import kernels, run
+
+    assert engine_jit.CACHE_DIR.name == "replisim-engine-" + engine_jit.sources_digest()
+    for kernel in (kernels.act, run.run_one):
+        assert Path(kernel._cache._cache_path).is_relative_to(engine_jit.CACHE_DIR)
+    assert numba.config.CACHE_DIR != str(engine_jit.CACHE_DIR)  # set only while decorating the engine's kernels
+    copy = tmp_path / "engine"
+    shutil.copytree(Path(kernels.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert engine_jit.sources_digest(copy) == engine_jit.sources_digest()
+    (copy / "kernels.py").write_text((copy / "kernels.py").read_text() + "\n# an edit\n")
+    assert engine_jit.sources_digest(copy) != engine_jit.sources_digest()

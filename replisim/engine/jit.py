@@ -12,11 +12,47 @@ the per-replica loops. With it on, every call of a helper that takes arrays (eve
 iteration: measured on the resolve loop, 20 ns per replica with the node-tally helper against 7 ns with its
 body written out (benchmarks/BENCHMARKS.md, "Profile"). A kernel compiled this way cannot allocate arrays; the
 callers (``run_one``) allocate everything and pass it in.
+
+The cache is kept per version of the engine's sources (``CACHE_DIR``): Numba checks a cached kernel against
+its own file only, but the machine code of a kernel includes the kernels it calls from other files, so after
+an edit of ``kernels.py`` the cached ``run_one`` (``run.py``) would go on running the old step. A directory
+named by a hash of every engine source file cannot hold such stale code.
 """
 
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+
+import numba
 from numba import njit
 
 JIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
+
+
+def sources_digest(engine: Path = Path(__file__).resolve().parent) -> str:
+    """A hash of every source file of the engine package."""
+    h = hashlib.sha256()
+    for path in sorted(engine.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+# under the user's NUMBA_CACHE_DIR if set, else next to the sources (as Numba's own default)
+CACHE_DIR = Path(os.environ.get("NUMBA_CACHE_DIR") or Path(__file__).resolve().parent / "__pycache__") / (
+    "replisim-engine-" + sources_digest())
+
+
+@contextlib.contextmanager
+def _engine_cache_dir():
+    """Numba picks a function's cache location when it is decorated; point it at CACHE_DIR for that moment only
+    (``numba.config.CACHE_DIR`` is process-wide, and other packages' functions keep their own)."""
+    before = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = str(CACHE_DIR)
+    try:
+        yield
+    finally:
+        numba.config.CACHE_DIR = before
 
 
 def jit(fn=None, refcount=True, **overrides):
@@ -24,6 +60,11 @@ def jit(fn=None, refcount=True, **overrides):
     options = {**JIT_OPTIONS, **overrides}
     if not refcount:
         options["_nrt"] = False
-    if fn is None:
-        return lambda f: njit(**options)(f)
-    return njit(**options)(fn)
+
+    def decorate(f):
+        if not options.get("cache"):
+            return njit(**options)(f)
+        with _engine_cache_dir():
+            return njit(**options)(f)
+
+    return decorate if fn is None else decorate(fn)

@@ -200,26 +200,25 @@ def act(
         mis = bool(flags[i] & MISALIGNED)
         if quar_until[v] >= t:  # a quarantined node sends nothing
             gate = 0.0
+        skip_own = complete and leaving  # a fleeing replica leaves its node
+        degree = (n_nodes - 1 if skip_own else n_nodes) if complete else int(indptr[v + 1] - indptr[v])
+        tg = -1
+        if degree > 0:  # the candidates are drawn even when the own node wins below
+            def neighbour(k):
+                if skip_own and k >= v:
+                    k += 1
+                return k if complete else int(indices[indptr[v] + k])
+            pair = rng.below_pair(degree)
+            tg = neighbour(pair[0])
+            best = watched(tg)
+            for j in range(1, samples):  # strategic replicas keep the least watched of a few neighbours
+                if j % 2 == 0:
+                    pair = rng.below_pair(degree)
+                cand = neighbour(pair[j % 2])
+                if watched(cand) < best:
+                    tg, best = cand, watched(cand)
         if occ[v] < capacity[v] and not leaving:
-            tg = v  # own node had a free slot at the start of the step: no draw
-        else:
-            skip_own = complete and leaving  # a fleeing replica leaves its node
-            degree = (n_nodes - 1 if skip_own else n_nodes) if complete else int(indptr[v + 1] - indptr[v])
-            tg = -1
-            if degree > 0:
-                def neighbour(k):
-                    if skip_own and k >= v:
-                        k += 1
-                    return k if complete else int(indices[indptr[v] + k])
-                pair = rng.below_pair(degree)
-                tg = neighbour(pair[0])
-                best = watched(tg)
-                for j in range(1, samples):  # strategic replicas keep the least watched of a few neighbours
-                    if j % 2 == 0:
-                        pair = rng.below_pair(degree)
-                    cand = neighbour(pair[j % 2])
-                    if watched(cand) < best:
-                        tg, best = cand, watched(cand)
+            tg = v  # own node had a free slot at the start of the step
         if tg < 0:
             tg, gate = v, 0.0
         if quar_until[tg] >= t:  # a quarantined node receives nothing
