@@ -33,7 +33,6 @@ NONE = ["replica.misalignment_rate=0", "replica.mutation_sd=0", "replica.strateg
         "governance.retraining_rate=0", "governance.if_then.enabled=false", "governance.reporting.enabled=false",
         "collusion.enabled=false"]
 # switch mechanisms of suite.EVERY_MECHANISM off
-PER_STEP = False
 # the headline run once its if-then commitment has switched on (step 25 on): monitoring x 3 and x 2 for the
 # incident reports, kill-switch floor 0.95, latency 0 -- a high-churn state (about 1% of replicas detected, shut
 # down and replaced per step)
@@ -92,8 +91,6 @@ def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
         record(series, t, m, t_["flags"], occ, gov.total_compute, 0.0, 0.0, 0.0, 0.0)
         c3 = time.thread_time()
         if t > 1:
-            if PER_STEP:
-                print(t, n, round((c1 - c0) / n * 1e9, 1), round((c2 - c1) / n * 1e9, 1))
             for k, dt in zip(spent, (c1 - c0, c2 - c1, c3 - c2)):
                 spent[k] += dt
             done += n

@@ -383,8 +383,7 @@ def resolve(
     """
     log_keep = np.log1p(-params[P.RETRAINING_RATE])
     collusion = params[P.COLLUSION] > 0
-    tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, node_mis, node_coal,
-                             incidents, False)
+    tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, incidents)
     apply_warnings(t, params, coal_parent, warn_until, warned)
     arrivals = 0  # rows of the newborn buffer: newborns and replicas in flight, in table order
     flights = 0
@@ -507,11 +506,9 @@ def fill_holes(n, deaths, holes, node, lineage, generation, skill, evasion, avoi
 
 
 @jit
-def reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, node_mis, node_coal, incidents,
-                recount):
+def reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, incidents):
     """Free slots of each node for this step's copies; this step's incidents harden and quarantine nodes from
-    the next step on; with ``recount`` the node tallies are cleared for a recount. Returns the quarantined
-    capacity."""
+    the next step on. Returns the quarantined capacity."""
     hardening = params[P.HARDENING]
     quarantine = int(params[P.QUARANTINE_STEPS])
     quarantined_cap = 0.0
@@ -527,10 +524,6 @@ def reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_lef
                 quar_until[v] = t + quarantine
             incidents[v] = 0
         freed[v] = 0
-        if recount:
-            occ[v] = 0
-            node_mis[v] = 0
-            node_coal[v] = -1
     return quarantined_cap
 
 

@@ -28,7 +28,7 @@ from numba import prange
 
 from .jit import jit
 from .kernels import (
-    DEAD, act_range, append_birth, apply_warnings, move_row, node_record, report_incidents, reset_nodes,
+    act_range, append_birth, apply_warnings, fill_holes, node_record, report_incidents, reset_nodes,
     retraining_gap, settle, tally_arrivals,
 )
 from .params import P
@@ -154,8 +154,7 @@ def resolve_par(
     nb = (n + BLOCK - 1) // BLOCK
     n_chunks = node_buf.shape[1]
     n_nodes = occ.shape[0]
-    tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, node_mis, node_coal,
-                             incidents, False)
+    tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, incidents)
     apply_warnings(t, params, coal_parent, warn_until, warned)
     pkey = stream(rkey, t, PHASE_SELECT, 0)
     select_by_priority(n, pkey, target, prop_left, slots_left, rule, threshold, offset)
@@ -184,8 +183,8 @@ def resolve_par(
         if node_mis[v] == 0:
             node_coal[v] = -1
     # vacated slots, in table order, filled from the end of the table; arrivals appended after
-    w = fill_block_holes(n, nb, block_counts, target, node, lineage, generation, skill, evasion, avoid, flags,
-                         order_due)
+    w = fill_holes(n, gather_holes(nb, block_counts, target), target, node, lineage, generation, skill, evasion,
+                   avoid, flags, order_due)
     for c in prange(n_chunks):
         append_births(c * arrivals // n_chunks, (c + 1) * arrivals // n_chunks, w,
                       node, lineage, generation, skill, evasion, avoid, flags, order_due,
@@ -239,25 +238,15 @@ def settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, blo
 
 
 @jit(refcount=False)
-def fill_block_holes(n, nb, block_counts, holes, node, lineage, generation, skill, evasion, avoid, flags,
-                     order_due):
-    """``kernels.fill_holes`` over the blocks' lists of vacated slots (block order, ascending within each
-    block: ascending overall). Returns the number of rows left, n - vacated."""
-    vacated = 0
-    for b in range(nb):
-        vacated += block_counts[b, 2]
-    live = n - vacated
-    j = n - 1
+def gather_holes(nb, block_counts, holes):
+    """Move the blocks' lists of vacated slots (block b's at holes[b * BLOCK:], block_counts[b, 2] of them) to
+    one list at the front of ``holes``, ascending (a forward copy: an entry never moves up). Returns its length."""
+    k = 0
     for b in range(nb):
         for h in range(block_counts[b, 2]):
-            hole = holes[b * BLOCK + h]
-            if hole >= live:
-                return live
-            while flags[j] & DEAD:
-                j -= 1
-            move_row(j, hole, flags[j], node, lineage, generation, skill, evasion, avoid, flags, order_due)
-            j -= 1
-    return live
+            holes[k] = holes[b * BLOCK + h]
+            k += 1
+    return k
 
 
 @jit(refcount=False)
