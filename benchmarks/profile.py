@@ -74,7 +74,7 @@ def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
     series = np.zeros((8, steps + 2))
     spent = {"act": 0.0, "resolve": 0.0, "record": 0.0}
     n, done = n0, 0
-    cols = [t_[k] for k in ("node", "lineage", "skill", "evasion", "avoid", "flags", "order_due")]
+    cols = [t_[k] for k in ("node", "skill", "evasion", "avoid", "flags", "order_due")]
     for t in range(1, steps + 2):
         tallies[:] = 0.0
         c0 = time.thread_time()

@@ -22,7 +22,7 @@ import sys
 from importlib.util import find_spec
 from pathlib import Path
 
-from .config import ConfigError, compose, register_schema, to_config
+from .config import ConfigError, register_schema, to_config
 from .config.compose import CONFIG_MODULE, _group_options, compose_many
 
 PROG = "replisim"

@@ -27,11 +27,10 @@ arrives or is retrained, and fills vacated slots from the end of the table inste
 """
 
 import numpy as np
-from numba import prange
 
 from .jit import jit
-from .params import O, P, S
-from .rng import BLOCK, PHASE_ACT, PHASE_INIT, PHASE_RESOLVE, below_pair, normal, stream, uniform, uniform_pair
+from .params import P
+from .rng import BLOCK, PHASE_ACT, PHASE_RESOLVE, below_pair, normal, stream, uniform, uniform_pair
 
 # Replica flag bits.
 MISALIGNED = np.uint8(1)
@@ -182,14 +181,14 @@ def node_record(lo, hi, t, params, record, capacity, security, monitoring, kill_
 @jit(refcount=False)
 def act(
     t, n, rkey, params, latency, kill_floor, jur_factor, record,
-    node, lineage, skill, evasion, avoid, flags, order_due, target,
+    node, skill, evasion, avoid, flags, order_due, target,
     capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
     occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill, jur_reporting,
     incidents, warned, tallies,
 ):
     """Detection, shutdown and replication proposals of every replica (steps 2-4), against start-of-step state.
 
-    ``record`` (``node_record_table``) receives this step's node record; resolve reads its coalition column.
+    ``record`` (``node_record_table``) receives this step's node record (scratch kept by the caller).
     ``tallies`` (float64[8]) receives: detections, shutdowns, avoidance events, proposals, detected skill sum.
     """
     n_nodes = capacity.shape[0]
@@ -644,7 +643,7 @@ def tally_node(nd, c, f, occ, node_mis, node_coal, coal_parent, warn_until, coll
 
 @jit(refcount=False)
 def tally_all(n, node, lineage, flags, occ, node_mis, node_coal, coal_parent, warn_until, collusion):
-    """Node tallies counted from scratch over table rows 0..n-1 (step 0, and the within-run parallel pass):
+    """Node tallies counted from scratch over table rows 0..n-1 (step 0; later steps update them in resolve):
     occupancy, misaligned occupants, and coalitions merged where misaligned replicas share a node."""
     for v in range(occ.shape[0]):
         occ[v] = 0

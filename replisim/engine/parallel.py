@@ -41,7 +41,7 @@ NONE_ACCEPTED, ALL_ACCEPTED, BY_PRIORITY = 0, 1, 2
 @jit(parallel=True)
 def act_par(
     t, n, rkey, params, latency, kill_floor, jur_factor, record,
-    node, lineage, skill, evasion, avoid, flags, order_due, target,
+    node, skill, evasion, avoid, flags, order_due, target,
     capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
     occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill, jur_reporting,
     incidents, warned, tallies, node_buf, block_tallies,

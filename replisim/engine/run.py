@@ -207,13 +207,13 @@ def run_one(params, rkey, skill0, total_compute,
         tallies[:] = 0.0
         if within > 0:
             act_par(t, n, rkey, params, latency, kill_floor, jur_factor, node_rec,
-                    node, lineage, skill, evasion, avoid, flags, order_due, target,
+                    node, skill, evasion, avoid, flags, order_due, target,
                     capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
                     occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill,
                     jur_reporting, incidents, warned, tallies, node_buf, block_tallies)
         else:
             act(t, n, rkey, params, latency, kill_floor, jur_factor, node_rec,
-                node, lineage, skill, evasion, avoid, flags, order_due, target,
+                node, skill, evasion, avoid, flags, order_due, target,
                 capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
                 occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill,
                 jur_reporting, incidents, warned, tallies)
