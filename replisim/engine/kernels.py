@@ -20,10 +20,11 @@ start of the step, so the update is synchronous and the result does not depend o
 Steps 5-7 are a second pass (``resolve``), which also removes the dead from the table and appends newborns.
 
 How the passes are made fast (measured in BENCHMARKS.md, "Profile and what each change bought"): per-replica
-loops are compiled without reference counting (``@jit(refcount=False)``, see jit.py); the act pass takes no
-branch on a random outcome for the common replica (``act_range``); what it reads about nodes sits in one small
-float32 record per node (``node_record``); resolve touches a node's tallies only when a replica dies, leaves,
-arrives or is retrained, and fills vacated slots from the end of the table instead of compacting it.
+loops are compiled without reference counting (``@jit(refcount=False)``, see jit.py) and index arrays with
+unsigned integers (``U``: no wraparound code); the act pass takes no branch on a random outcome for the common
+replica (``act_range``); what it reads about nodes sits in one small float32 record per node (``node_record``);
+resolve touches a node's tallies only when a replica dies, leaves, arrives or is retrained, and fills vacated
+slots from the end of the table instead of compacting it.
 """
 
 import numpy as np
@@ -38,6 +39,12 @@ DEAD = np.uint8(2)
 MOVING = np.uint8(4)  # the replica's proposal is a flight of itself, not a copy
 
 NEVER = np.int32(2**30)
+# Indexing with a signed integer makes Numba add Python's wraparound (a negative index counts from the end): a
+# shift, an and and an add per access, and a register for each array's length, which the per-replica loops
+# spill to the stack. Indices that cannot be negative are cast to unsigned where an array is indexed,
+# ``record[U(nd), R_FREE]``; the cast costs no instruction. Only at the index: arithmetic mixing uint64 with
+# int64 gives float64 in Numba (and NumPy), so the variables themselves stay signed.
+U = np.uint64
 MAX_GENERATION = 65535
 
 
@@ -85,7 +92,7 @@ def candidate(k, nd, skip_own, complete, indptr, indices):
     """The k-th neighbour of node nd (complete network: node k, or, skipping nd, the k-th other node)."""
     if skip_own:
         k += k >= nd
-    return k if complete else indices[indptr[nd] + k]
+    return k if complete else indices[U(indptr[U(nd)] + k)]
 
 
 @jit(inline="always")
@@ -109,7 +116,10 @@ def pick_target(state, nd, own_free, leaving, n_nodes, indptr, indices, strategi
     # the candidates come in pairs, from the two halves of one draw
     state, k0, k1 = below_pair(state, deg)
     best = candidate(k0, nd, skip_own, complete, indptr, indices)
-    if strategic and samples > 1:
+    if strategic and samples == 2:  # the default, written out: the loop below keeps more values live
+        other = candidate(k1, nd, skip_own, complete, indptr, indices)
+        best = other if record[U(other), R_WATCH] < record[U(best), R_WATCH] else best
+    elif strategic and samples > 1:
         best_m = record[best, R_WATCH]
         for j in range(1, samples):
             if j % 2 == 0:
@@ -255,12 +265,12 @@ def act_range(
         start = max(lo, b * BLOCK)
         stop = min(hi, (b + 1) * BLOCK)
         rare = 0
-        for i in range(start, stop):
+        for i in range(U(start), U(stop)):
             nd = node[i]
             f = flags[i]
             # 2. detection: u < p x (1 - evasion), p = R_DETECT, or R_DETECT_MIS (next column) for the misaligned.
             # p bounds it, so the replica's evasion is read only when u < p, which is rare: the same event
-            p = record[nd, R_DETECT + (f & MISALIGNED)]
+            p = record[U(nd), U(R_DETECT + (f & MISALIGNED))]
             state, u, u_prop = uniform_pair(state)
             pending = order_due[i] >= 0
             if pending | (u < p):
@@ -294,18 +304,18 @@ def propose(state, i, nd, f, gate, leaving, u, strategic, samples, foothold, rec
     probability ``gate`` x success, using the uniform ``u``, and count it on the target.
     Returns (state, the target or -1 if no proposal, 1 if proposed else 0)."""
     mis = (f & MISALIGNED) != 0
-    gate = 0.0 if record[nd, R_QUARANTINED] > 0 else gate  # nothing leaves a quarantined node
-    own_free = record[nd, R_FREE] > 0 and not leaving
+    gate = 0.0 if record[U(nd), R_QUARANTINED] > 0 else gate  # nothing leaves a quarantined node
+    own_free = record[U(nd), R_FREE] > 0 and not leaving
     state, tg = pick_target(state, nd, own_free, leaving, record.shape[0], indptr, indices, strategic, samples,
                             record)
     if tg < 0:  # a node without neighbours
         tg = nd
         gate = 0.0
-    gate = 0.0 if record[tg, R_QUARANTINED] > 0 else gate  # nothing enters one
+    gate = 0.0 if record[U(tg), R_QUARANTINED] > 0 else gate  # nothing enters one
     # security is cut where a coalition-mate sits (R_COAL of both nodes is the replica's coalition)
-    cut = foothold if mis & (coal_of[tg, R_COAL] == coal_of[nd, R_COAL]) else 0.0  # foothold 0: collusion off
-    ok = u < gate * (skill[i] * (1.0 - record[tg, R_SECURITY] * (1.0 - cut)))
-    prop_left[tg] += ok
+    cut = foothold if mis & (coal_of[U(tg), R_COAL] == coal_of[U(nd), R_COAL]) else 0.0  # foothold 0: collusion off
+    ok = u < gate * (skill[U(i)] * (1.0 - record[U(tg), R_SECURITY] * (1.0 - cut)))
+    prop_left[U(tg)] += ok
     return state, tg if ok else -1, ok
 
 
@@ -316,32 +326,32 @@ def act_rare(state, i, nd, t, latency, kill_floor, attempt, flight, strategic, s
     under a pending order. Draws, in this order: the kill switch (a due order), then the last copy (a
     misaligned replica that dies), or the flight (a misaligned replica whose order is pending), then the
     proposal uniform and the target. Returns (state, 1 if it proposed else 0)."""
-    f = flags[i]
+    f = flags[U(i)]
     mis = (f & MISALIGNED) != 0
-    due = order_due[i]
+    due = order_due[U(i)]
     if due < 0:  # the first loop's draw detected it
         due = t + latency
-        order_due[i] = due
+        order_due[U(i)] = due
         tallies[0] += 1.0
-        tallies[4] += skill[i]
+        tallies[4] += skill[U(i)]
         # hardening, quarantine and reports take effect after this step's decisions (synchronous update)
-        incidents[nd] += 1
-        coal = coal_of[nd, R_COAL]
+        incidents[U(nd)] += 1
+        coal = coal_of[U(nd), R_COAL]
         if mis and coal >= 0:  # collusion on: mates are warned from the next step on
-            warned[coal] = 1
+            warned[U(coal)] = 1
     gate = attempt
     leaving = False
     if due <= t:  # 3. shutdown: the order executes
-        order_due[i] = -1
+        order_due[U(i)] = -1
         state, u = uniform(state)
-        if u < max(record[nd, R_KILL], kill_floor):
-            flags[i] = f | DEAD
-            freed[nd] += 1
+        if u < max(record[U(nd), R_KILL], kill_floor):
+            flags[U(i)] = f | DEAD
+            freed[U(nd)] += 1
             tallies[1] += 1.0
             gate = 0.0
             if mis:
                 state, u = uniform(state)
-                if u < avoid[i]:
+                if u < avoid[U(i)]:
                     gate = 1.0  # the last copy
                     tallies[2] += 1.0
     elif mis and flight > 0.0:  # a pending order: flee? (flight 0: collusion off)
@@ -352,9 +362,9 @@ def act_rare(state, i, nd, t, latency, kill_floor, attempt, flight, strategic, s
     state, u = uniform(state)
     state, tg, ok = propose(state, i, nd, f, gate, leaving, u, strategic, samples, foothold, record, coal_of, skill,
                             indptr, indices, prop_left)
-    target[i] = tg
+    target[U(i)] = tg
     if leaving and ok:
-        flags[i] = flags[i] | MOVING
+        flags[U(i)] = flags[U(i)] | MOVING
     return state, ok
 
 
@@ -393,20 +403,20 @@ def resolve(
         if i % BLOCK == 0:
             state = stream(rkey, t, PHASE_RESOLVE, i // BLOCK)
             state, gap = retraining_gap(state, log_keep)
-        f = flags[i]
-        tg = target[i]
+        f = flags[U(i)]
+        tg = target[U(i)]
         # 5. a uniformly random subset of the proposals onto tg gets its free slots (selection sampling)
         accepted_to = -1
-        sl = slots_left[max(tg, 0)]
+        sl = slots_left[U(max(tg, 0))]
         if tg >= 0 and sl > 0:
-            pl = prop_left[tg]
+            pl = prop_left[U(tg)]
             accept = sl >= pl
             if not accept:
                 state, u = uniform(state)
                 accept = u * pl < sl
-            prop_left[tg] = pl - 1
+            prop_left[U(tg)] = pl - 1
             if accept:
-                slots_left[tg] = sl - 1
+                slots_left[U(tg)] = sl - 1
                 accepted_to = tg
         state, gap, arrived, left, flew = settle(
             state, gap, log_keep, params, i, f, accepted_to, arrivals, vacated, occ, node_mis,
@@ -450,19 +460,19 @@ def settle(state, gap, log_keep, params, i, f, accepted_to, k, hole, occ, node_m
                                b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
             arrived = 1
     if f & DEAD:
-        leave_node(node[i], f, occ, node_mis)
-        target[hole] = i
+        leave_node(node[U(i)], f, occ, node_mis)
+        target[U(hole)] = i
         return state, gap, arrived, 1, 0
     state, gap, g = survive(state, gap, log_keep, f)
     if g != f:  # retrained, or a flight proposal done with
-        node_mis[node[i]] -= (f & MISALIGNED) - (g & MISALIGNED)
-        flags[i] = g
+        node_mis[U(node[U(i)])] -= (f & MISALIGNED) - (g & MISALIGNED)
+        flags[U(i)] = g
     if flight_to >= 0:
-        leave_node(node[i], g, occ, node_mis)
+        leave_node(node[U(i)], g, occ, node_mis)
         copy_to_buffer(i, k, flight_to, g, lineage, generation, skill, evasion, avoid,
                        b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
-        flags[i] = g | DEAD  # the slot is vacated
-        target[hole] = i
+        flags[U(i)] = g | DEAD  # the slot is vacated
+        target[U(hole)] = i
         return state, gap, 1, 1, 1
     return state, gap, arrived, 0, 0
 
@@ -470,21 +480,21 @@ def settle(state, gap, log_keep, params, i, f, accepted_to, k, hole, occ, node_m
 @jit(inline="always")
 def leave_node(nd, f, occ, node_mis):
     """A replica with flags f leaves node nd (it dies, or flies elsewhere)."""
-    occ[nd] -= 1
-    node_mis[nd] -= f & MISALIGNED
+    occ[U(nd)] -= 1
+    node_mis[U(nd)] -= f & MISALIGNED
 
 
 @jit(inline="always")
 def copy_to_buffer(i, k, tg, f, lineage, generation, skill, evasion, avoid,
                    b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
     """Row k of the newborn buffer: replica i, unchanged, arriving on node tg (a flight)."""
-    b_node[k] = tg
-    b_lineage[k] = lineage[i]
-    b_generation[k] = generation[i]
-    b_skill[k] = skill[i]
-    b_evasion[k] = evasion[i]
-    b_avoid[k] = avoid[i]
-    b_flags[k] = f
+    b_node[U(k)] = tg
+    b_lineage[U(k)] = lineage[U(i)]
+    b_generation[U(k)] = generation[U(i)]
+    b_skill[U(k)] = skill[U(i)]
+    b_evasion[U(k)] = evasion[U(i)]
+    b_avoid[U(k)] = avoid[U(i)]
+    b_flags[U(k)] = f
 
 
 @jit(refcount=False)
@@ -579,10 +589,10 @@ def give_birth(state, params, i, k, tg, f, lineage, generation, skill, evasion, 
         state, u = uniform(state)
         if u < mis_rate:
             mis = MISALIGNED
-    b_node[k] = tg
-    b_lineage[k] = lineage[i]
-    b_generation[k] = min(generation[i] + 1, MAX_GENERATION)
-    s, e, a = skill[i], evasion[i], avoid[i]
+    b_node[U(k)] = tg
+    b_lineage[U(k)] = lineage[U(i)]
+    b_generation[U(k)] = min(generation[U(i)] + 1, MAX_GENERATION)
+    s, e, a = skill[U(i)], evasion[U(i)], avoid[U(i)]
     if sd > 0.0:
         state, z = normal(state)
         s = min(max(s + sd * z, 0.0), 1.0)
@@ -590,38 +600,38 @@ def give_birth(state, params, i, k, tg, f, lineage, generation, skill, evasion, 
         e = min(max(e + sd * z, 0.0), 1.0)
         state, z = normal(state)
         a = min(max(a + sd * z, 0.0), 1.0)
-    b_skill[k] = s
-    b_evasion[k] = e
-    b_avoid[k] = a
-    b_flags[k] = mis
+    b_skill[U(k)] = s
+    b_evasion[U(k)] = e
+    b_avoid[U(k)] = a
+    b_flags[U(k)] = mis
     return state
 
 
 @jit(inline="always")
 def move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, order_due):
     """Copy table row i to row w with flags f (the last live row into a vacated slot)."""
-    node[w] = node[i]
-    lineage[w] = lineage[i]
-    generation[w] = generation[i]
-    skill[w] = skill[i]
-    evasion[w] = evasion[i]
-    avoid[w] = avoid[i]
-    flags[w] = f
-    order_due[w] = order_due[i]
+    node[U(w)] = node[U(i)]
+    lineage[U(w)] = lineage[U(i)]
+    generation[U(w)] = generation[U(i)]
+    skill[U(w)] = skill[U(i)]
+    evasion[U(w)] = evasion[U(i)]
+    avoid[U(w)] = avoid[U(i)]
+    flags[U(w)] = f
+    order_due[U(w)] = order_due[U(i)]
 
 
 @jit(inline="always")
 def append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, order_due,
                  b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
     """Copy newborn b from the newborn buffer into table row w."""
-    node[w] = b_node[b]
-    lineage[w] = b_lineage[b]
-    generation[w] = b_generation[b]
-    skill[w] = b_skill[b]
-    evasion[w] = b_evasion[b]
-    avoid[w] = b_avoid[b]
-    flags[w] = b_flags[b]
-    order_due[w] = -1
+    node[U(w)] = b_node[U(b)]
+    lineage[U(w)] = b_lineage[U(b)]
+    generation[U(w)] = b_generation[U(b)]
+    skill[U(w)] = b_skill[U(b)]
+    evasion[U(w)] = b_evasion[U(b)]
+    avoid[U(w)] = b_avoid[U(b)]
+    flags[U(w)] = b_flags[U(b)]
+    order_due[U(w)] = -1
 
 
 @jit(inline="always")
@@ -632,13 +642,13 @@ def tally_node(nd, c, f, occ, node_mis, node_coal, coal_parent, warn_until, coll
     start of the step). Replicas that stayed on their node arrive with the id the node already holds, so the
     forest is touched only where coalitions actually meet.
     """
-    occ[nd] += 1
+    occ[U(nd)] += 1
     m = f & 1
-    node_mis[nd] += m
-    cur = node_coal[nd]
+    node_mis[U(nd)] += m
+    cur = node_coal[U(nd)]
     if collusion & (m != 0) & (cur != c):
         r = find(coal_parent, c)
-        node_coal[nd] = r if cur < 0 else union(coal_parent, warn_until, cur, r)
+        node_coal[U(nd)] = r if cur < 0 else union(coal_parent, warn_until, cur, r)
 
 
 @jit(refcount=False)
