@@ -1,7 +1,9 @@
 """Time the engine's kernels separately: ``python -m benchmarks.profile [--replicas N] [--steps S] [--mechanisms M]``.
 
 ``--draws`` also times the bare random-number generator (``rng.uniform`` in a tight loop, no branch on the
-outcome), to separate the cost of a draw from the cost of branching on it.
+outcome), to separate the cost of a draw from the cost of branching on it. ``--repeats R`` runs the profile R
+times and keeps each kernel's least disturbed time. ``--count-listed`` also reports the share of replicas
+that resolve settles one by one (the rest it passes over), at the price of a slower resolve timing.
 
 ``run_one`` runs a whole run inside one compiled call, so a Python profiler sees nothing of it. This drives the
 same kernels (``act``, ``resolve``, ``record``) step by step from Python, with the state ``run_one`` would
@@ -42,7 +44,7 @@ VARIANTS = {"all": [], "strict": STRICT, "noretrain": ["governance.retraining_ra
             "nocollusion": ["collusion.enabled=false"], "none": NONE}
 
 
-def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
+def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bool = False) -> dict:
     cfg = population_cfg(replicas, steps + 1, threads=1, extra=VARIANTS[mechanisms])
     net, gov = setup(cfg, 0)
     params = pack(cfg)
@@ -62,6 +64,7 @@ def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
     n_jur = gov.jur_monitoring.size
     alert_from, jur_factor, tallies = np.full(n_jur, kernels.NEVER, np.int32), np.ones(n_jur), np.zeros(8)
     record_ = kernels.node_record_table(nodes)
+    events = np.zeros(kernels.BLOCK, np.int32)
     t_ = table
     place_initial(rkey, n0, int(round(params[P.INITIAL_MISALIGNED] * n0)), cfg.replica.success, params[P.EVASION],
                   params[P.SHUTDOWN_AVOIDANCE], cap, occ, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
@@ -73,7 +76,7 @@ def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
                            warn_until, collusion)
     series = np.zeros((8, steps + 2))
     spent = {"act": 0.0, "resolve": 0.0, "record": 0.0}
-    n, done = n0, 0
+    n, done, listed = n0, 0, 0
     cols = [t_[k] for k in ("node", "skill", "evasion", "avoid", "flags", "order_due")]
     for t in range(1, steps + 2):
         tallies[:] = 0.0
@@ -83,10 +86,15 @@ def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
                     quar_until, occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from,
                     gov.jur_kill, gov.jur_reporting, incidents, warned, tallies)
         c1 = time.thread_time()
+        if count_listed and t > 1:  # the replicas resolve will list (kernels.resolve); evicts caches it reads
+            free = np.where(quar_until >= t, 0, cap - occ + freed)
+            tg = target[:n]
+            listed += int(np.count_nonzero(((tg >= 0) & (free[np.maximum(tg, 0)] > 0))
+                                           | ((t_["flags"][:n] & (kernels.DEAD | kernels.MOVING)) != 0)))
         m = kernels.resolve(t, n, rkey, params, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
                             t_["evasion"], t_["avoid"], t_["flags"], t_["order_due"], target, *born, cap, security,
                             quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent,
-                            warn_until, incidents, warned, tallies)
+                            warn_until, incidents, warned, tallies, events)
         c2 = time.thread_time()
         record(series, t, m, t_["flags"], occ, gov.total_compute, 0.0, 0.0, 0.0, 0.0)
         c3 = time.thread_time()
@@ -97,7 +105,8 @@ def profile(replicas: int, steps: int, mechanisms: str = "all") -> dict:
         n = m
     out = {k: v / done * 1e9 for k, v in spent.items()}
     out["total"] = sum(out.values())
-    out.update(replicas_final=int(n), replica_steps=done, nodes=nodes, mechanisms=mechanisms)
+    out.update(replicas_final=int(n), replica_steps=done, nodes=nodes, mechanisms=mechanisms,
+               listed_share=listed / done)
     return out
 
 
@@ -129,16 +138,19 @@ def main(argv=None) -> int:
     ap.add_argument("--mechanisms", choices=tuple(VARIANTS), default="all")
     ap.add_argument("--repeats", type=int, default=1,
                     help="run the whole profile this many times and keep each kernel's least disturbed time")
+    ap.add_argument("--count-listed", action="store_true",
+                    help="also count the replicas resolve settles one by one (slows the resolve timing down)")
     ap.add_argument("--draws", action="store_true", help="also time the bare random-number generator")
     a = ap.parse_args(argv)
     if a.draws:
         print(f"rng.uniform in a tight loop: {draw_cost():.2f} CPU ns per draw")
-    runs = [profile(a.replicas, a.steps, a.mechanisms) for _ in range(max(1, a.repeats))]
+    runs = [profile(a.replicas, a.steps, a.mechanisms, a.count_listed) for _ in range(max(1, a.repeats))]
     r = dict(runs[0], **{k: min(x[k] for x in runs) for k in ("act", "resolve", "record")})
     r["total"] = r["act"] + r["resolve"] + r["record"]
     print(f"{a.replicas:,} replicas on {r['nodes']:,} nodes, mechanisms={a.mechanisms}, {a.steps} steps: "
           f"CPU ns per replica-step: act {r['act']:.1f}, resolve {r['resolve']:.1f}, record {r['record']:.1f}, "
-          f"total {r['total']:.1f} ({1e3 / r['total']:.1f} M replica-steps/s)")
+          f"total {r['total']:.1f} ({1e3 / r['total']:.1f} M replica-steps/s)"
+          + (f"; replicas resolve settles one by one: {100 * r['listed_share']:.1f}%" if a.count_listed else ""))
     return 0
 
 

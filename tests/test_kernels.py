@@ -65,6 +65,7 @@ class State:
         self.incidents = np.zeros(nodes, np.int32)
         self.warned = np.zeros(n0, np.uint8)
         self.tallies = np.zeros(8)
+        self.events = np.zeros(rng.BLOCK, np.int32)  # scratch of resolve
         skill0 = draw_skills(cfg, seed, np.array([run]))[0]
         n_mis = int(round(self.params[P.INITIAL_MISALIGNED] * n0))
         place_initial(self.rkey, n0, n_mis, skill0, self.params[P.EVASION], self.params[P.SHUTDOWN_AVOIDANCE],

@@ -374,7 +374,7 @@ def resolve(
     node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
     capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent, warn_until,
-    incidents, warned, tallies,
+    incidents, warned, tallies, events,
 ):
     """Resolution of proposals, retraining, removal of the dead and node tallies (steps 5-7). Returns the new
     count. ``tallies`` receives: births (5), flights (6), quarantined capacity (7). ``target`` is scratch
@@ -387,7 +387,12 @@ def resolve(
       node;
     * a vacated slot (a death, or a flight: the replica leaves its slot and arrives with the newborns) is filled
       by the last live row of the table, instead of compacting every row after the first death;
-    * retraining events come as geometric gaps between the survivors they hit (``survive``);
+    * each block of the table is first scanned, without a branch, for the replicas with something to settle
+      (``events``, scratch of BLOCK entries: proposals onto nodes with free slots, deaths, flights; 2% of the
+      table in the headline run, 6% in its high-churn phase: ``benchmarks.profile --count-listed``), and only
+      those are visited one by one;
+    * retraining events come as geometric gaps between the survivors they hit (``survive``), so the survivors
+      between two listed replicas are passed over in one subtraction;
     * a node without free slots refuses a proposal at once (its remaining-proposal count is never needed again).
     """
     log_keep = np.log1p(-params[P.RETRAINING_RATE])
@@ -397,34 +402,57 @@ def resolve(
     arrivals = 0  # rows of the newborn buffer: newborns and replicas in flight, in table order
     flights = 0
     vacated = 0
-    state = np.uint64(0)
-    gap = 0
-    for i in range(n):
-        if i % BLOCK == 0:
-            state = stream(rkey, t, PHASE_RESOLVE, i // BLOCK)
-            state, gap = retraining_gap(state, log_keep)
-        f = flags[U(i)]
-        tg = target[U(i)]
-        # 5. a uniformly random subset of the proposals onto tg gets its free slots (selection sampling)
-        accepted_to = -1
-        sl = slots_left[U(max(tg, 0))]
-        if tg >= 0 and sl > 0:
-            pl = prop_left[U(tg)]
-            accept = sl >= pl
-            if not accept:
-                state, u = uniform(state)
-                accept = u * pl < sl
-            prop_left[U(tg)] = pl - 1
-            if accept:
-                slots_left[U(tg)] = sl - 1
-                accepted_to = tg
-        state, gap, arrived, left, flew = settle(
-            state, gap, log_keep, params, i, f, accepted_to, arrivals, vacated, occ, node_mis,
-            node, lineage, generation, skill, evasion, avoid, flags, target,
-            b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
-        arrivals += arrived
-        vacated += left
-        flights += flew
+    for b in range((n + BLOCK - 1) // BLOCK):
+        start = b * BLOCK
+        stop = min(n, start + BLOCK)
+        state = stream(rkey, t, PHASE_RESOLVE, b)
+        state, gap = retraining_gap(state, log_keep)
+        # The block's replicas with something to settle: a proposal onto a node with free slots (slots only
+        # run out during the pass, so a proposal onto a node without is refused either way), a death, a
+        # flight. The others (most) only survive, and their one event, retraining, is reached by skipping.
+        k = 0
+        for i in range(U(start), U(stop)):
+            tg = target[i]
+            events[U(k)] = i
+            k += ((tg >= 0) & (slots_left[U(max(tg, 0))] > 0)) | ((flags[i] & (DEAD | MOVING)) != 0)
+        pos = start  # the first replica not yet settled
+        for e in range(k + 1):
+            i = np.int64(events[U(e)]) if e < k else stop
+            # 6. the survivors pos..i-1 in between: those that the retraining gaps land on are retrained
+            while gap < i - pos:
+                pos += gap
+                f = flags[U(pos)]
+                if f & MISALIGNED:
+                    node_mis[U(node[U(pos)])] -= 1
+                    flags[U(pos)] = f & ~MISALIGNED
+                pos += 1
+                state, gap = retraining_gap(state, log_keep)
+            gap -= i - pos
+            if e == k:
+                break
+            f = flags[U(i)]
+            tg = target[U(i)]
+            # 5. a uniformly random subset of the proposals onto tg gets its free slots (selection sampling)
+            accepted_to = -1
+            sl = slots_left[U(max(tg, 0))]
+            if tg >= 0 and sl > 0:
+                pl = prop_left[U(tg)]
+                accept = sl >= pl
+                if not accept:
+                    state, u = uniform(state)
+                    accept = u * pl < sl
+                prop_left[U(tg)] = pl - 1
+                if accept:
+                    slots_left[U(tg)] = sl - 1
+                    accepted_to = tg
+            state, gap, arrived, left, flew = settle(
+                state, gap, log_keep, params, i, f, accepted_to, arrivals, vacated, occ, node_mis,
+                node, lineage, generation, skill, evasion, avoid, flags, target,
+                b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+            arrivals += arrived
+            vacated += left
+            flights += flew
+            pos = i + 1
     # 7. coalitions: a node without misaligned replicas left holds none; arrivals merge with the node's
     for v in range(node_coal.shape[0]):
         if node_mis[v] == 0:
@@ -540,11 +568,24 @@ def reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_lef
 def apply_warnings(t, params, coal_parent, warn_until, warned):
     """Coalitions with a member detected this step are warned from the next step on."""
     warn_steps = int(params[P.WARNING_STEPS])
-    for c in range(warned.shape[0]):
-        if warned[c]:
-            r = find(coal_parent, c)
-            warn_until[r] = max(warn_until[r], t + warn_steps)
-            warned[c] = 0
+    # the flags are read eight at a time: ``warned`` is as long as the initial population, and few are set
+    whole = warned.shape[0] // 8 * 8
+    words = warned[:whole].view(np.uint64)
+    for w in range(words.shape[0]):
+        if words[w] != 0:
+            for c in range(8 * w, 8 * w + 8):
+                warn(t, warn_steps, c, coal_parent, warn_until, warned)
+    for c in range(whole, warned.shape[0]):
+        warn(t, warn_steps, c, coal_parent, warn_until, warned)
+
+
+@jit(inline="always")
+def warn(t, warn_steps, c, coal_parent, warn_until, warned):
+    """Coalition c, if flagged in ``warned``, is warned until t + warn_steps; the flag is cleared."""
+    if warned[c]:
+        r = find(coal_parent, c)
+        warn_until[r] = max(warn_until[r], t + warn_steps)
+        warned[c] = 0
 
 
 @jit(inline="always")
