@@ -25,7 +25,7 @@ from replisim.engine import kernels
 from replisim.engine.params import P, pack
 from replisim.engine.jit import jit
 from replisim.engine.rng import run_key, uniform
-from replisim.engine.run import place_initial, record
+from replisim.engine.run import place_initial, record, tally_initial
 from replisim.simulate import setup
 
 from .suite import population_cfg
@@ -69,11 +69,8 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
     place_initial(rkey, n0, int(round(params[P.INITIAL_MISALIGNED] * n0)), cfg.replica.success, params[P.EVASION],
                   params[P.SHUTDOWN_AVOIDANCE], cap, occ, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
                   t_["evasion"], t_["avoid"], t_["flags"], t_["order_due"])
-    collusion = params[P.COLLUSION] > 0
-    occ[:] = 0
-    for i in range(n0):  # the step-0 tally of run_one: misaligned replicas sharing a node merge
-        kernels.tally_node(t_["node"][i], t_["lineage"][i], t_["flags"][i], occ, node_mis, node_coal, coal_parent,
-                           warn_until, collusion)
+    tally_initial(n0, t_["node"], t_["lineage"], t_["flags"], node_mis, node_coal, coal_parent,
+                  params[P.COLLUSION] > 0)
     series = np.zeros((8, steps + 2))
     spent = {"act": 0.0, "resolve": 0.0, "record": 0.0}
     n, done, listed = n0, 0, 0

@@ -21,7 +21,7 @@ from replisim.config.schema import JurisdictionCfg
 from replisim.engine import kernels, parallel, reference, rng
 from replisim.engine.jit import jit
 from replisim.engine.params import P, pack
-from replisim.engine.run import place_initial
+from replisim.engine.run import place_initial, tally_initial
 from replisim.simulate import draw_skills, setup
 
 NEVER = 2**30
@@ -299,6 +299,23 @@ def test_place_initial_matches_reference():
     np.testing.assert_array_equal(a.node, b.node)  # nearly full: exercises the scan after 64 failed draws
     np.testing.assert_array_equal(a.occ, b.occ)
     assert a.occ.max() <= 2
+
+
+def test_tally_initial_matches_merging_one_by_one():
+    """run_one's step-0 tally (the first misaligned replica on a node roots its coalition) against State's,
+    which merges the initial replicas one at a time with the reference's union; crowded nodes, so many merge."""
+    cfg = replisim.compose(["scenario=default", "network.nodes=40", "network.capacity=30", "replica.initial=900",
+                            "replica.initial_misaligned=0.6", "collusion.enabled=true"])
+    s = State(cfg)
+    node_mis, node_coal = np.zeros_like(s.node_mis), np.zeros_like(s.node_coal)
+    coal_parent = np.arange(s.n, dtype=np.int32)
+    tally_initial(s.n, s.node, s.lineage, s.flags, node_mis, node_coal, coal_parent, True)
+    np.testing.assert_array_equal(node_mis, s.node_mis)
+    roots, expected = reference.coalition_roots(coal_parent), reference.coalition_roots(s.coal_parent)
+    np.testing.assert_array_equal(roots, expected)
+    np.testing.assert_array_equal(node_coal >= 0, s.node_coal >= 0)
+    np.testing.assert_array_equal(roots[np.maximum(node_coal, 0)], expected[np.maximum(s.node_coal, 0)])
+    assert len(np.unique(expected)) < s.n - 100, "few coalitions merged: the case does not exercise the tally"
 
 
 # --- whole runs: step 1 (governance update), series and outcomes ----------------------------------------------------

@@ -110,7 +110,7 @@ def pick_target(state, nd, own_free, leaving, n_nodes, indptr, indices, strategi
     if complete:
         deg = n_nodes - 1 if skip_own else n_nodes
     else:
-        deg = indptr[nd + 1] - indptr[nd]
+        deg = indptr[U(nd + 1)] - indptr[U(nd)]
     if deg <= 0:
         return state, nd if own_free else -1
     # the candidates come in pairs, from the two halves of one draw
@@ -690,18 +690,6 @@ def tally_node(nd, c, f, occ, node_mis, node_coal, coal_parent, warn_until, coll
     if collusion & (m != 0) & (cur != c):
         r = find(coal_parent, c)
         node_coal[U(nd)] = r if cur < 0 else union(coal_parent, warn_until, cur, r)
-
-
-@jit(refcount=False)
-def tally_all(n, node, lineage, flags, occ, node_mis, node_coal, coal_parent, warn_until, collusion):
-    """Node tallies counted from scratch over table rows 0..n-1 (step 0; later steps update them in resolve):
-    occupancy, misaligned occupants, and coalitions merged where misaligned replicas share a node."""
-    for v in range(occ.shape[0]):
-        occ[v] = 0
-        node_mis[v] = 0
-        node_coal[v] = -1
-    for i in range(n):
-        tally_node(node[i], lineage[i], flags[i], occ, node_mis, node_coal, coal_parent, warn_until, collusion)
 
 
 @jit(refcount=False)

@@ -4,7 +4,7 @@ import numpy as np
 from numba import prange
 
 from .jit import jit
-from .kernels import DEAD, MISALIGNED, NEVER, act, find, find_root, node_record_table, resolve, tally_all
+from .kernels import DEAD, MISALIGNED, NEVER, act, find, find_root, node_record_table, resolve
 from .parallel import act_par, resolve_par
 from .params import O, P, S
 from .rng import BLOCK, PHASE_INIT, below, run_key, stream
@@ -39,6 +39,30 @@ def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
         avoid[k] = avoid0
         flags[k] = MISALIGNED if k < n_mis else 0
         order_due[k] = -1
+
+
+@jit(refcount=False)
+def tally_initial(n0, node, lineage, flags, node_mis, node_coal, coal_parent, collusion):
+    """Node tallies of step 0, after ``place_initial`` counted the occupancy: misaligned replicas per node, and
+    (collusion on) the coalitions of misaligned replicas placed on one node merged.
+
+    Every initial replica is its own coalition, numbered by its lineage, which grows with its row; so the
+    first misaligned replica placed on a node holds the smallest id there, and the others join it directly
+    (``coal_parent``), the forest that ``union`` would build (the smaller id is the root), without its searches.
+    """
+    for v in range(node_mis.shape[0]):
+        node_mis[v] = 0
+        node_coal[v] = -1
+    for i in range(n0):
+        if flags[i] & MISALIGNED:
+            nd = node[i]
+            node_mis[nd] += 1
+            if collusion:
+                first = node_coal[nd]
+                if first < 0:
+                    node_coal[nd] = lineage[i]
+                else:
+                    coal_parent[lineage[i]] = first
 
 
 @jit(refcount=False)
@@ -171,7 +195,7 @@ def run_one(params, rkey, skill0, total_compute,
                   node, lineage, generation, skill, evasion, avoid, flags, order_due)
     n = n0
     # node tallies of step 0: each initial replica is its own coalition; misaligned ones placed on one node meet
-    tally_all(n, node, lineage, flags, occ, node_mis, node_coal, coal_parent, warn_until, params[P.COLLUSION] > 0)
+    tally_initial(n, node, lineage, flags, node_mis, node_coal, coal_parent, params[P.COLLUSION] > 0)
     record(series, 0, n, flags, occ, total_compute, 0.0, 0.0, 0.0, 0.0)
 
     peak = n
