@@ -22,13 +22,13 @@ SECTIONS = report.SECTION_NAMES
 MARK_START = "<!-- bench:results:start -->"
 MARK_END = "<!-- bench:results:end -->"
 
-FULL = dict(repeats=3, head_replicas=1_000_000, head_steps=30, mesa_runs=1, numba_runs=20,
+FULL = dict(repeats=3, head_repeats=7, head_replicas=1_000_000, head_steps=30, mesa_runs=1, numba_runs=20,
             mesa_replicas=suite.MESA_REPLICAS, mesa_steps=suite.MESA_STEPS,
             populations=(10**3, 10**4, 10**5, 10**6, 10**7), scaling_work=3e7,
             big_replicas=10**7, big_steps=4, ens_runs=16, ens_replicas=10**4, ens_steps=300,
             sweep_jobs=10, sweep_runs=100, sweep_replicas=10**4, sweep_steps=500,
             mem_replicas=10**7, mem_steps=5)
-QUICK = dict(repeats=1, head_replicas=5_000, head_steps=5, mesa_runs=1, numba_runs=2,
+QUICK = dict(repeats=1, head_repeats=1, head_replicas=5_000, head_steps=5, mesa_runs=1, numba_runs=2,
              mesa_replicas=2000, mesa_steps=3,
              populations=(10**3, 10**4), scaling_work=2e5,
              big_replicas=20_000, big_steps=3, ens_runs=4, ens_replicas=1000, ens_steps=10,
@@ -53,7 +53,7 @@ def measure(sections, p: dict, command: str) -> dict:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         if name == "headline":
-            results[name] = suite.headline(p["head_replicas"], p["head_steps"], p["repeats"])
+            results[name] = suite.headline(p["head_replicas"], p["head_steps"], p["head_repeats"])
         elif name == "mesa":
             results[name] = suite.mesa_vs_numba(p["mesa_runs"], p["numba_runs"], p["repeats"], p["mesa_replicas"],
                                                 p["mesa_steps"])

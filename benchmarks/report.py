@@ -23,8 +23,9 @@ def _ok(flag: bool) -> str:
 
 def lines(r: dict) -> list[str]:
     """The results as Markdown lines (also printed to the terminal)."""
-    out = [f"Machine: {r['machine']}; best of {r['repeats']} repeats. When each section was measured (the "
-           "load average on 2 shared cores is the other developers' work):", ""]
+    head_repeats = r.get("params", {}).get("head_repeats", r["repeats"])
+    out = [f"Machine: {r['machine']}; best of {r['repeats']} repeats (headline and (b): best of {head_repeats}). "
+           "When each section was measured (the load average on 2 shared cores is the other developers' work):", ""]
     out += [f"- {name}: {r[name]['measured']}" for name in SECTION_NAMES if name in r and "measured" in r[name]]
     out += [""]
     out += ["| section | figure | value | goal | met |", "|---|---|---|---|---|"]
