@@ -91,6 +91,7 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     steps = cfg.sim.steps
     series = np.zeros((runs, len(SERIES_NAMES), steps + 1), np.float64)
     outcomes = np.zeros((runs, len(OUTCOME_NAMES)), np.float64)
+    broken = np.zeros((runs, 2), np.int64)  # validate mode: the invariant a run broke and the step
     _set_threads(cfg.sim.threads)
     mode = parallel_mode(cfg, int(gov.capacity.sum()), parallel)
     bar = _progress(runs, progress)
@@ -102,7 +103,7 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
             run_one(params, np.uint64(run_key(np.uint64(seed), first_run + r)), skill0[r], gov.total_compute,
                     gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction,
                     net.indptr, net.indices, gov.jur_monitoring, gov.jur_kill, gov.jur_reporting,
-                    gov.jur_fp_weight, series[r], outcomes[r], _threads())
+                    gov.jur_fp_weight, series[r], outcomes[r], broken[r], _threads())
             bar.update(1)
         runs_done = runs
     else:
@@ -113,11 +114,23 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
         run_ensemble(params, np.uint64(seed), first_run + start, skill0[start:stop], gov.total_compute,
                      gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction,
                      net.indptr, net.indices, gov.jur_monitoring, gov.jur_kill, gov.jur_reporting,
-                     gov.jur_fp_weight, series[start:stop], outcomes[start:stop])
+                     gov.jur_fp_weight, series[start:stop], outcomes[start:stop], broken[start:stop])
         bar.update(stop - start)
     bar.close()
+    _raise_if_broken(broken, run_index)
     meta = {"engine": "numba", "scenario": cfg.scenario, "governance": cfg.governance.name, "parallel": mode}
     return from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta)
+
+
+def _raise_if_broken(broken: np.ndarray, run_index: np.ndarray) -> None:
+    """Validate mode: stop with the first run whose state broke an invariant (an engine bug, not a user error)."""
+    from .engine.run import INVARIANTS
+
+    bad = np.flatnonzero(broken[:, 0])
+    if bad.size:
+        code, step = broken[bad[0]]
+        raise AssertionError(f"validate mode: run {run_index[bad[0]]} broke an invariant after step {step}: "
+                             f"{INVARIANTS[code]} ({bad.size} of {len(broken)} runs broke one)")
 
 
 def _threads() -> int:

@@ -53,3 +53,15 @@ def test_kernel_cache_is_keyed_by_every_engine_source(tmp_path):
     assert engine_jit.sources_digest(copy) == engine_jit.sources_digest()
     (copy / "kernels.py").write_text((copy / "kernels.py").read_text() + "\n# an edit\n")
     assert engine_jit.sources_digest(copy) != engine_jit.sources_digest()
+
+
+def test_stale_cache_directories_are_pruned(tmp_path):
+    from replisim.engine.jit import prune_stale_caches
+
+    current = tmp_path / "replisim-engine-new"
+    for name in ("replisim-engine-old1", "replisim-engine-old2", "replisim-engine-new", "someone-else"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "kernel.nbi").write_bytes(b"x")
+    removed = prune_stale_caches(current)
+    assert sorted(p.name for p in removed) == ["replisim-engine-old1", "replisim-engine-old2"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["replisim-engine-new", "someone-else"]

@@ -43,6 +43,25 @@ CACHE_DIR = Path(os.environ.get("NUMBA_CACHE_DIR") or Path(__file__).resolve().p
     "replisim-engine-" + sources_digest())
 
 
+def prune_stale_caches(current: Path = CACHE_DIR) -> list[Path]:
+    """Delete the cache directories of earlier versions of the engine's sources next to ``current`` (each
+    edit of the engine leaves one behind, tens of MB after a day of work). Called when ``current`` does not
+    exist yet, i.e. once per new version. Errors are ignored: a directory another process is still using is
+    its business. Returns the directories removed."""
+    import shutil
+
+    removed = []
+    for old in current.parent.glob("replisim-engine-*"):
+        if old != current and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+    return removed
+
+
+if not CACHE_DIR.exists():
+    prune_stale_caches()
+
+
 @contextlib.contextmanager
 def _engine_cache_dir():
     """Numba picks a function's cache location when it is decorated; point it at CACHE_DIR for that moment only

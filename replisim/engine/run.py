@@ -13,7 +13,9 @@ from .rng import BLOCK, PHASE_INIT, below, run_key, stream
 @jit(refcount=False)
 def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
                   node, lineage, generation, skill, evasion, avoid, flags, order_due):
-    """Put the initial replicas on uniformly drawn nodes with a free slot; the first n_mis are misaligned."""
+    """Put the initial replicas on uniformly drawn nodes with a free slot; the first n_mis are misaligned.
+    Returns how many were placed: n0, unless the network has fewer free slots (which ``simulate`` rules out
+    before it runs; the rest are not placed, rather than written to a node that does not exist)."""
     state = stream(rkey, 0, PHASE_INIT, 0)
     n_nodes = capacity.shape[0]
     for k in range(n0):
@@ -30,6 +32,8 @@ def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
                 if occ[c2] < capacity[c2]:
                     nd = c2
                     break
+        if nd < 0:
+            return k
         occ[nd] += 1
         node[k] = nd
         lineage[k] = k
@@ -39,6 +43,7 @@ def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
         avoid[k] = avoid0
         flags[k] = MISALIGNED if k < n_mis else 0
         order_due[k] = -1
+    return n0
 
 
 @jit(refcount=False)
@@ -86,25 +91,41 @@ def newborn_buffer(size):
             np.empty(size, np.uint8))
 
 
+# What validate mode checks after every step; check_invariants returns the number of the first one broken.
+INVARIANTS = (
+    "",
+    "replica count outside [0, slots]",
+    "dead replica left in the table",
+    "a misaligned replica outside its node's coalition",
+    "node occupancy does not match the replica table",
+    "node occupancy above capacity or negative",
+    "initial replicas without a free slot",
+)
+UNPLACED = 6
+
+
 @jit
 def check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_parent, collusion, max_slots):
     """Validate mode: occupancy within capacity, counts conserved, no dead replica left in the table, and (with
-    collusion) every misaligned replica in the coalition its node records, which the act pass relies on."""
+    collusion) every misaligned replica in the coalition its node records, which the act pass relies on.
+    Returns 0, or the index in ``INVARIANTS`` of the first broken invariant (an exception raised inside the
+    parallel ensemble loop would reach the caller as a bare SystemError)."""
     if n < 0 or n > max_slots:
-        raise AssertionError("replica count outside [0, slots]")
+        return 1
     seen = np.zeros(capacity.shape[0], dtype=np.int64)
     for i in range(n):
         if flags[i] & DEAD:
-            raise AssertionError("dead replica left in the table")
+            return 2
         seen[node[i]] += 1
         if collusion and flags[i] & MISALIGNED:
             if node_coal[node[i]] < 0 or find_root(coal_parent, lineage[i]) != find_root(coal_parent, node_coal[node[i]]):
-                raise AssertionError("a misaligned replica outside its node's coalition")
+                return 3
     for v in range(capacity.shape[0]):
         if seen[v] != occ[v]:
-            raise AssertionError("node occupancy does not match the replica table")
+            return 4
         if occ[v] > capacity[v] or occ[v] < 0:
-            raise AssertionError("node occupancy above capacity or negative")
+            return 5
+    return 0
 
 
 @jit(refcount=False)
@@ -130,8 +151,11 @@ def record(series, t, n, flags, occ, total_compute, det, shut, births, collatera
 def run_one(params, rkey, skill0, total_compute,
             capacity, security0, monitoring, kill_switch, jurisdiction, indptr, indices,
             jur_monitoring, jur_kill, jur_reporting, jur_fp_weight,
-            series, outcome, within=0):
+            series, outcome, broken, within=0):
     """Simulate one run; write its per-step tallies into ``series`` and its outcomes into ``outcome``.
+
+    Validate mode (``sim.validate``) checks the invariants after every step; the first broken one stops the
+    run, with its number (``INVARIANTS``) and step in ``broken`` (int64[2]; left 0 when all held).
 
     ``within=0``: the serial passes (ensemble mode). ``within=k >= 1``: the run's replica table is spread over
     threads (``parallel.act_par``/``resolve_par``) with k private counter rows (pass the thread count; the
@@ -191,9 +215,11 @@ def run_one(params, rkey, skill0, total_compute,
     offset = np.zeros(n_nodes + 1 if within else 0, np.int64)
 
     n_mis0 = int(round(params[P.INITIAL_MISALIGNED] * n0))
-    place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, occ,
-                  node, lineage, generation, skill, evasion, avoid, flags, order_due)
-    n = n0
+    n = place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, occ,
+                      node, lineage, generation, skill, evasion, avoid, flags, order_due)
+    if validate and n < n0:
+        broken[0] = UNPLACED
+        return
     # node tallies of step 0: each initial replica is its own coalition; misaligned ones placed on one node meet
     tally_initial(n, node, lineage, flags, node_mis, node_coal, coal_parent, params[P.COLLUSION] > 0)
     record(series, 0, n, flags, occ, total_compute, 0.0, 0.0, 0.0, 0.0)
@@ -272,8 +298,12 @@ def run_one(params, rkey, skill0, total_compute,
         collateral_total += collateral
         mis = record(series, t, n, flags, occ, total_compute, tallies[0], tallies[1], tallies[5], collateral)
         if validate:
-            check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_parent, params[P.COLLUSION] > 0,
-                             slots)
+            code = check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_parent,
+                                    params[P.COLLUSION] > 0, slots)
+            if code != 0:
+                broken[0] = code
+                broken[1] = t
+                return
         peak = max(peak, n)
         peak_share = max(peak_share, n / total_compute)
         if n == 0 and contained_at < 0:
@@ -311,10 +341,10 @@ def run_one(params, rkey, skill0, total_compute,
 def run_ensemble(params, seed, first_run, skill0, total_compute,
                  capacity, security0, monitoring, kill_switch, jurisdiction, indptr, indices,
                  jur_monitoring, jur_kill, jur_reporting, jur_fp_weight,
-                 series, outcomes):
+                 series, outcomes, broken):
     """Runs first_run .. first_run + len(skill0) - 1 in parallel; run r's stream depends only on (seed, r)."""
     for r in prange(skill0.shape[0]):
         run_one(params, run_key(seed, first_run + r), skill0[r], total_compute,
                 capacity, security0, monitoring, kill_switch, jurisdiction, indptr, indices,
                 jur_monitoring, jur_kill, jur_reporting, jur_fp_weight,
-                series[r], outcomes[r], 0)
+                series[r], outcomes[r], broken[r], 0)
