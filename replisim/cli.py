@@ -169,19 +169,85 @@ def _check_no_objects(overrides: list[str]) -> None:
     plugins; an override like ``+hydra.callbacks.x._target_=os.system`` would import and call anything."""
     for o in overrides:
         key, _, value = o.partition("=")
-        key = key.lstrip("+~")
+        key = key.lstrip("+~").replace("/", ".")  # hydra/callbacks=x selects a group option of callbacks
         if "_target_" in key or "_target_" in value or key == "hydra.callbacks" or key.startswith("hydra.callbacks."):
             raise ConfigError(f"{o}: the command line may not name Python objects for Hydra to build "
                               "(_target_, hydra.callbacks); allowed: config group options and schema keys")
 
 
+# Where the Python objects Hydra builds for a run (its launcher and sweeper) may come from.
+TRUSTED_TARGETS = ("hydra._internal.", "hydra_plugins.")
+TRUSTED_CALLBACKS = ("replisim.sweep.AggregateCallback",)  # conf/config.yaml: the end-of-sweep aggregation
+
+
+def _check_config_files(args) -> None:
+    """With ``--config-path``, ``--config-name`` or ``--config-dir`` the run composes the user's own files, which
+    could name Python objects for Hydra to build. Compose them once as Hydra will (a sweep: each swept value
+    in turn) and refuse callbacks, and a launcher or sweeper from outside Hydra and its plugins."""
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_automatic_config_search_path
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.types import RunMode
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if args.config_dir and not Path(args.config_dir).is_dir():
+        raise ConfigError(f"--config-dir={args.config_dir}: no such directory; allowed: a directory of YAML configs")
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(args.overrides))
+    except HydraException as exc:
+        raise ConfigError(str(exc).strip().splitlines()[0]) from None
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    sets = [fixed] + [fixed + [f"{o.get_key_element()}={v}"] for o in parsed
+                      if o.is_discrete_sweep()
+                      for v in o.sweep_string_iterator()]
+    register_schema()
+    GlobalHydra.instance().clear()
+    try:
+        # the search path Hydra builds for this command line (hydra/_internal/utils.py, _run_hydra)
+        search_path = create_automatic_config_search_path(None, None, args.config_path or f"pkg://{CONFIG_MODULE}")
+        if args.config_dir:
+            search_path.prepend(provider="command-line", path=f"file://{Path(args.config_dir).resolve()}")
+        hydra = Hydra.create_main_hydra2(task_name=PROG, config_search_path=search_path)
+        mode = RunMode.MULTIRUN if args.multirun else RunMode.RUN
+        for job in sets:
+            cfg = hydra.compose_config(args.config_name or "config", job, run_mode=mode,
+                                       with_log_configuration=False)
+            hydra_node = OmegaConf.to_container(cfg.hydra, resolve=False)
+            for name, callback in (hydra_node.get("callbacks") or {}).items():
+                target = str((callback or {}).get("_target_", ""))
+                if target not in TRUSTED_CALLBACKS:
+                    raise ConfigError(f"hydra.callbacks.{name}._target_={target}: the configuration may not name "
+                                      f"Python objects for Hydra to build; allowed: {', '.join(TRUSTED_CALLBACKS)}")
+            for part in ("launcher", "sweeper"):
+                target = str((hydra_node.get(part) or {}).get("_target_", ""))
+                if target and not target.startswith(TRUSTED_TARGETS):
+                    raise ConfigError(f"hydra.{part}._target_={target}: not a Hydra launcher or sweeper; allowed: "
+                                      f"objects from {', '.join(m.rstrip('.') for m in TRUSTED_TARGETS)}")
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(str(exc).strip().splitlines()[0]) from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
 def prevalidate(argv: list[str]) -> None:
     """Raise ConfigError if Hydra would reject ``argv`` or a job would get an invalid configuration."""
     args = _hydra_args(argv)
+    commands = [flag for flag, on in (("--run", args.run), ("--multirun", args.multirun), ("--cfg", args.cfg),
+                                      ("--info", args.info), ("--shell-completion", args.shell_completion)) if on]
+    if len(commands) > 1:
+        raise ConfigError(f"{' and '.join(commands)}: only one of --run, --multirun, --cfg, --info and "
+                          "--shell-completion at a time")
     if any(getattr(args, f, None) for f in _INFO_FLAGS):
         return  # Hydra prints help and exits
     _check_no_objects(list(args.overrides))
-    if args.config_path or args.config_name or args.config_dir or args.experimental_rerun:
+    if args.experimental_rerun:  # Hydra reruns a job from its config.pickle: a pickle can build any object
+        raise ConfigError(f"--experimental-rerun={args.experimental_rerun}: not supported (it loads a pickle); "
+                          "allowed: rerun a job with its overrides from .hydra/overrides.yaml")
+    if args.config_path or args.config_name or args.config_dir:
+        _check_config_files(args)
         return  # composition differs from the packaged tree: Hydra validates it (the schema still applies)
     overrides = list(args.overrides)
     _check_hydra_groups(overrides)

@@ -79,7 +79,34 @@ BAD = {
     "bad option with --cfg": (["--cfg", "job", "governance=nonee"], "no such option"),
     "an object to build": (["+hydra.callbacks.x._target_=os.getcwd"], "may not name Python objects"),
     "an object in a value": (["-m", "hydra.launcher={_target_:os.getcwd}", "runs=1"], "may not name Python objects"),
+    "callbacks as a group option": (["hydra/callbacks=anything"], "may not name Python objects"),
+    "a rerun from a pickle": (["--experimental-rerun", "config.pickle"], "not supported (it loads a pickle)"),
+    "two commands": (["-m", "runs=1,2", "--cfg", "job"], "only one of --run, --multirun, --cfg"),
+    "missing config dir": (["--config-dir", "/nonexistent/replisim-conf", "--cfg", "job"], "no such directory"),
 }
+
+# a user's own config directory (--config-dir) naming objects for Hydra to build, and a harmless one
+USER_CONFIGS = {
+    "callback.yaml": "defaults:\n  - config\n  - _self_\nhydra:\n  callbacks:\n    boom:\n      _target_: os.getcwd\n",
+    "launcher.yaml": "defaults:\n  - config\n  - _self_\nhydra:\n  launcher:\n    _target_: os.getcwd\n",
+    "fine.yaml": "defaults:\n  - config\n  - _self_\nruns: 7\n",
+}
+
+
+@pytest.mark.parametrize("name,expected", [("callback", "hydra.callbacks.boom._target_=os.getcwd: the configuration"),
+                                           ("launcher", "hydra.launcher._target_=os.getcwd: not a Hydra launcher")])
+def test_config_dir_may_not_name_objects_either(name, expected, tmp_path, monkeypatch, capsys):
+    conf, run = tmp_path / "conf", tmp_path / "run"
+    conf.mkdir(), run.mkdir()
+    for file, text in USER_CONFIGS.items():
+        (conf / file).write_text(text)
+    monkeypatch.chdir(run)
+    assert cli.main(["--config-dir", str(conf), "--config-name", "fine", "--cfg", "job"]) == 0
+    assert "runs: 7" in capsys.readouterr().out  # the check composes the user's files as Hydra does
+    assert cli.main(["-m", "--config-dir", str(conf), "--config-name", name, "runs=1,2"]) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and expected in err and "Traceback" not in err + out
+    assert list(run.iterdir()) == []
 
 
 @pytest.mark.parametrize("args,expected", BAD.values(), ids=list(BAD))
