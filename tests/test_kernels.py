@@ -94,6 +94,7 @@ class State:
         self.rule = np.zeros(nodes, np.int8)
         self.threshold = np.zeros(nodes, np.uint64)
         self.offset = np.zeros(nodes + 1, np.int64)
+        self.events = np.zeros((chunks, rng.BLOCK), np.int32)  # resolve_par's scratch: one list per chunk
 
     def copy(self):
         other = object.__new__(State)

@@ -407,27 +407,12 @@ def resolve(
         stop = min(n, start + BLOCK)
         state = stream(rkey, t, PHASE_RESOLVE, b)
         state, gap = retraining_gap(state, log_keep)
-        # The block's replicas with something to settle: a proposal onto a node with free slots (slots only
-        # run out during the pass, so a proposal onto a node without is refused either way), a death, a
-        # flight. The others (most) only survive, and their one event, retraining, is reached by skipping.
-        k = 0
-        for i in range(U(start), U(stop)):
-            tg = target[i]
-            events[U(k)] = i
-            k += ((tg >= 0) & (slots_left[U(max(tg, 0))] > 0)) | ((flags[i] & (DEAD | MOVING)) != 0)
+        # slots only run out during the pass: a proposal onto a node without free slots now is refused anyway
+        k = list_to_settle(start, stop, target, flags, slots_left, events)
         pos = start  # the first replica not yet settled
         for e in range(k + 1):
             i = np.int64(events[U(e)]) if e < k else stop
-            # 6. the survivors pos..i-1 in between: those that the retraining gaps land on are retrained
-            while gap < i - pos:
-                pos += gap
-                f = flags[U(pos)]
-                if f & MISALIGNED:
-                    node_mis[U(node[U(pos)])] -= 1
-                    flags[U(pos)] = f & ~MISALIGNED
-                pos += 1
-                state, gap = retraining_gap(state, log_keep)
-            gap -= i - pos
+            state, gap = retrain_between(state, gap, log_keep, pos, i, node, flags, node_mis)
             if e == k:
                 break
             f = flags[U(i)]
@@ -467,6 +452,36 @@ def resolve(
     tallies[5] = arrivals - flights
     tallies[6] = flights
     return w
+
+
+@jit(inline="always")
+def list_to_settle(start, stop, target, flags, accepts, events):
+    """List (in ``events``) the replicas of slots start..stop-1 with something to settle: a proposal onto a
+    node that may accept some (``accepts[node] > 0``), a death, a flight. Returns how many. The others (most)
+    only survive, and their one event, retraining, is reached by skipping (``retrain_between``). No branch:
+    every slot is written, the count advances only for the listed."""
+    k = 0
+    for i in range(U(start), U(stop)):
+        tg = target[i]
+        events[U(k)] = i
+        k += ((tg >= 0) & (accepts[U(max(tg, 0))] > 0)) | ((flags[i] & (DEAD | MOVING)) != 0)
+    return k
+
+
+@jit(inline="always")
+def retrain_between(state, gap, log_keep, pos, stop, node, flags, node_mis):
+    """Step 6 for the survivors pos..stop-1 of a block, none of which has anything else to settle: those the
+    retraining gaps land on are retrained (``survive`` for each, without visiting the others). Returns
+    (state, gap)."""
+    while gap < stop - pos:
+        pos += gap
+        f = flags[U(pos)]
+        if f & MISALIGNED:
+            node_mis[U(node[U(pos)])] -= 1
+            flags[U(pos)] = f & ~MISALIGNED
+        pos += 1
+        state, gap = retraining_gap(state, log_keep)
+    return state, gap - (stop - pos)
 
 
 @jit(inline="always")

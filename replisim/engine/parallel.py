@@ -28,14 +28,14 @@ from numba import prange
 
 from .jit import jit
 from .kernels import (
-    act_range, append_birth, apply_warnings, fill_holes, node_record, report_incidents, reset_nodes,
-    retraining_gap, settle, tally_arrivals,
+    U, act_range, append_birth, apply_warnings, fill_holes, list_to_settle, node_record, report_incidents,
+    reset_nodes, retrain_between, retraining_gap, settle, tally_arrivals,
 )
 from .params import P
 from .rng import BLOCK, GOLDEN, PHASE_RESOLVE, mix64, stream
 
 PHASE_SELECT = 4  # key of the priority hash of proposals (apart from the act/resolve streams)
-NONE_ACCEPTED, ALL_ACCEPTED, BY_PRIORITY = 0, 1, 2
+NONE_ACCEPTED, ALL_ACCEPTED, BY_PRIORITY = 0, 1, 2  # rule of a node; list_to_settle relies on NONE_ACCEPTED = 0
 
 
 @jit(parallel=True)
@@ -139,11 +139,12 @@ def resolve_par(
     node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
     capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent, warn_until,
-    incidents, warned, tallies, rule, threshold, offset, block_tallies, block_counts, node_buf,
+    incidents, warned, tallies, rule, threshold, offset, block_tallies, block_counts, node_buf, events,
 ):
     """The resolve pass of one run over threads; same arguments and result as ``kernels.resolve`` plus
     ``rule`` (nodes) int8, ``threshold`` (nodes) uint64, ``offset`` (nodes + 1) int64, ``block_tallies``
-    (blocks, 8) float64, ``block_counts`` (blocks, 4) int64 and ``node_buf`` (3, chunks, nodes) int32.
+    (blocks, 8) float64, ``block_counts`` (blocks, 4) int64, ``node_buf`` (3, chunks, nodes) int32 and
+    ``events`` (chunks, BLOCK) int32 (scratch).
 
     Like the serial pass it updates node tallies instead of recounting them (each chunk of blocks adds its
     deaths, departures and retrainings to its own row of ``node_buf``; the rows are summed afterwards) and fills
@@ -175,7 +176,7 @@ def resolve_par(
         for b in range(c * nb // n_chunks, (c + 1) * nb // n_chunks):
             settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, block_tallies, d_occ, d_mis,
                          node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
-                         b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+                         b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags, events[c])
     for v in prange(n_nodes):
         for c in range(n_chunks):
             occ[v] += node_buf[0, c, v]
@@ -213,7 +214,7 @@ def count_block(b, n, pkey, target, rule, threshold, block_counts):
 @jit(refcount=False)
 def settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, block_tallies, d_occ, d_mis,
                  node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
-                 b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
+                 b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags, events):
     """Births, flights and retraining of block b, as the serial pass does them (minus its selection draws);
     the block's vacated slots are listed, ascending, at the start of its own part of ``target``
     (block_counts[b, 2] of them); node deltas go to d_occ and d_mis."""
@@ -223,16 +224,26 @@ def settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, blo
     k = block_counts[b, 1]
     vacated = 0
     flights = 0.0
-    for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-        tg = target[i]
+    start = b * BLOCK
+    stop = min(n, start + BLOCK)
+    # as kernels.resolve: visit only the replicas with something to settle (NONE_ACCEPTED is 0)
+    listed = list_to_settle(start, stop, target, flags, rule, events)
+    pos = start
+    for e in range(listed + 1):
+        i = np.int64(events[U(e)]) if e < listed else stop
+        state, gap = retrain_between(state, gap, log_keep, pos, i, node, flags, d_mis)
+        if e == listed:
+            break
+        tg = target[U(i)]
         accepted_to = tg if tg >= 0 and accepted(i, tg, pkey, rule, threshold) else -1
         state, gap, arrived, left, flew = settle(
-            state, gap, log_keep, params, i, flags[i], accepted_to, k, b * BLOCK + vacated, d_occ, d_mis,
+            state, gap, log_keep, params, i, flags[U(i)], accepted_to, k, b * BLOCK + vacated, d_occ, d_mis,
             node, lineage, generation, skill, evasion, avoid, flags, target,
             b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
         k += arrived
         vacated += left
         flights += flew
+        pos = i + 1
     block_counts[b, 2] = vacated
     block_tallies[b, 6] = flights
 

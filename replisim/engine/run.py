@@ -204,7 +204,8 @@ def run_one(params, rkey, skill0, total_compute,
     node_rec = node_record_table(n_nodes)  # what the act pass reads about each node, rebuilt every step
     incidents = np.zeros(n_nodes, np.int32)  # detections per node this step (hardening, quarantine)
     warned = np.zeros(n0, np.uint8)  # coalitions with a member detected this step
-    events = np.empty(BLOCK, np.int32)  # resolve's list of one block's replicas with something to settle
+    # resolve's list of one block's replicas with something to settle (one per chunk in the within-run mode)
+    events = np.empty((max(within, 1), BLOCK), np.int32)
     # private buffers of the within-run parallel passes (empty in the ensemble mode)
     n_blocks = (slots + BLOCK - 1) // BLOCK if within else 0
     node_buf = np.zeros((3, within, n_nodes if within else 0), np.int32)
@@ -284,13 +285,13 @@ def run_one(params, rkey, skill0, total_compute,
                             b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
                             capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
                             coal_parent, warn_until, incidents, warned, tallies, rule, threshold, offset,
-                            block_tallies, block_counts, node_buf)
+                            block_tallies, block_counts, node_buf, events)
         else:
             n = resolve(t, n, rkey, params,
                         node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
                         b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
                         capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
-                        coal_parent, warn_until, incidents, warned, tallies, events)
+                        coal_parent, warn_until, incidents, warned, tallies, events[0])
         births_total += tallies[5]
         flights_total += tallies[6]
         collateral = tallies[1] * params[P.SHUTDOWN_COST] + hours * (
