@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 
 from .config import Config, ConfigError
@@ -91,7 +94,8 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     steps = cfg.sim.steps
     series = np.zeros((runs, len(SERIES_NAMES), steps + 1), np.float64)
     outcomes = np.zeros((runs, len(OUTCOME_NAMES)), np.float64)
-    broken = np.zeros((runs, 2), np.int64)  # validate mode: the invariant a run broke and the step
+    # per run: the invariant it broke in validate mode and the step, and the steps done (engine.run.run_one)
+    status = np.zeros((runs, 3), np.int64)
     _set_threads(cfg.sim.threads)
     mode = parallel_mode(cfg, int(gov.capacity.sum()), parallel)
     bar = _progress(runs, progress)
@@ -100,10 +104,11 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
         from .engine.rng import run_key
 
         for r in range(runs):
-            run_one(params, np.uint64(run_key(np.uint64(seed), first_run + r)), skill0[r], gov.total_compute,
-                    gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction,
-                    net.indptr, net.indices, gov.jur_monitoring, gov.jur_kill, gov.jur_reporting,
-                    gov.jur_fp_weight, series[r], outcomes[r], broken[r], _threads())
+            with _step_progress(status[r], steps, progress and steps >= STEP_PROGRESS_MIN):
+                run_one(params, np.uint64(run_key(np.uint64(seed), first_run + r)), skill0[r], gov.total_compute,
+                        gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction,
+                        net.indptr, net.indices, gov.jur_monitoring, gov.jur_kill, gov.jur_reporting,
+                        gov.jur_fp_weight, series[r], outcomes[r], status[r], _threads())
             bar.update(1)
         runs_done = runs
     else:
@@ -114,23 +119,54 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
         run_ensemble(params, np.uint64(seed), first_run + start, skill0[start:stop], gov.total_compute,
                      gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction,
                      net.indptr, net.indices, gov.jur_monitoring, gov.jur_kill, gov.jur_reporting,
-                     gov.jur_fp_weight, series[start:stop], outcomes[start:stop], broken[start:stop])
+                     gov.jur_fp_weight, series[start:stop], outcomes[start:stop], status[start:stop])
         bar.update(stop - start)
     bar.close()
-    _raise_if_broken(broken, run_index)
+    _raise_if_broken(status, run_index)
     meta = {"engine": "numba", "scenario": cfg.scenario, "governance": cfg.governance.name, "parallel": mode}
     return from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta)
 
 
-def _raise_if_broken(broken: np.ndarray, run_index: np.ndarray) -> None:
+def _raise_if_broken(status: np.ndarray, run_index: np.ndarray) -> None:
     """Validate mode: stop with the first run whose state broke an invariant (an engine bug, not a user error)."""
     from .engine.run import INVARIANTS
 
-    bad = np.flatnonzero(broken[:, 0])
+    bad = np.flatnonzero(status[:, 0])
     if bad.size:
-        code, step = broken[bad[0]]
+        code, step = status[bad[0], :2]
         raise AssertionError(f"validate mode: run {run_index[bad[0]]} broke an invariant after step {step}: "
-                             f"{INVARIANTS[code]} ({bad.size} of {len(broken)} runs broke one)")
+                             f"{INVARIANTS[code]} ({bad.size} of {len(status)} runs broke one)")
+
+
+STEP_PROGRESS_MIN = 20  # a within-run run of at least this many steps shows a bar of its steps
+
+
+@contextlib.contextmanager
+def _step_progress(status: np.ndarray, steps: int, enabled: bool):
+    """A bar of one huge run's steps while the compiled call runs: the kernels release the GIL, so a thread
+    can read the steps done (``status[2]``, written by the engine after each step) and redraw the bar."""
+    if not enabled:
+        yield
+        return
+    from tqdm.auto import tqdm
+
+    done = threading.Event()
+    bar = tqdm(total=steps, unit="step", desc="steps", leave=False)
+
+    def poll():
+        while not done.wait(0.25):
+            bar.update(int(status[2]) - bar.n)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        bar.update(int(status[2]) - bar.n)
+        bar.refresh()  # the last count, even within tqdm's minimum interval between redraws
+        bar.close()
 
 
 def _threads() -> int:

@@ -110,3 +110,15 @@ def test_auto_mode_depends_on_run_size_only(crowded):
     assert parallel_mode(crowded, 10, "within_run") == "within_run"
     with pytest.raises(replisim.ConfigError, match="sim.parallel='sideways'"):
         parallel_mode(crowded, 10, "sideways")
+
+
+def test_a_long_run_in_this_mode_shows_its_steps(capsys):
+    """One huge run is one compiled call: the engine reports the steps done as it goes and a thread redraws a
+    bar of them (tqdm writes to stderr); the numbers are those of the run without the bar."""
+    cfg = replisim.compose(CROWDED + ["runs=1"])
+    quiet = replisim.simulate(cfg, parallel="within_run")
+    capsys.readouterr()
+    shown = replisim.simulate(cfg, parallel="within_run", progress=True)
+    err = capsys.readouterr().err
+    assert "steps" in err and "40/40" in err, err[-500:]
+    assert_identical(quiet, shown)

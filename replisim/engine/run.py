@@ -151,11 +151,13 @@ def record(series, t, n, flags, occ, total_compute, det, shut, births, collatera
 def run_one(params, rkey, skill0, total_compute,
             capacity, security0, monitoring, kill_switch, jurisdiction, indptr, indices,
             jur_monitoring, jur_kill, jur_reporting, jur_fp_weight,
-            series, outcome, broken, within=0):
+            series, outcome, status, within=0):
     """Simulate one run; write its per-step tallies into ``series`` and its outcomes into ``outcome``.
 
-    Validate mode (``sim.validate``) checks the invariants after every step; the first broken one stops the
-    run, with its number (``INVARIANTS``) and step in ``broken`` (int64[2]; left 0 when all held).
+    ``status`` (int64[3]) reports while and after the run: [2] the steps done so far (written after every step,
+    so a caller's thread can show progress while this compiled call runs: kernels release the GIL); in validate
+    mode (``sim.validate``), where the invariants are checked after every step, the first broken one stops the
+    run with its number (``INVARIANTS``) in [0] and its step in [1] (left 0 when all held).
 
     ``within=0``: the serial passes (ensemble mode). ``within=k >= 1``: the run's replica table is spread over
     threads (``parallel.act_par``/``resolve_par``) with k private counter rows (pass the thread count; the
@@ -219,7 +221,7 @@ def run_one(params, rkey, skill0, total_compute,
     n = place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, occ,
                       node, lineage, generation, skill, evasion, avoid, flags, order_due)
     if validate and n < n0:
-        broken[0] = UNPLACED
+        status[0] = UNPLACED
         return
     # node tallies of step 0: each initial replica is its own coalition; misaligned ones placed on one node meet
     tally_initial(n, node, lineage, flags, node_mis, node_coal, coal_parent, params[P.COLLUSION] > 0)
@@ -238,6 +240,7 @@ def run_one(params, rkey, skill0, total_compute,
     trig_step = -1
     mis = n_mis0
     for t in range(1, steps + 1):
+        status[2] = t - 1  # steps done
         if n == 0:
             record(series, t, 0, flags, occ, total_compute, 0.0, 0.0, 0.0, 0.0)
             continue
@@ -302,14 +305,15 @@ def run_one(params, rkey, skill0, total_compute,
             code = check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_parent,
                                     params[P.COLLUSION] > 0, slots)
             if code != 0:
-                broken[0] = code
-                broken[1] = t
+                status[0] = code
+                status[1] = t
                 return
         peak = max(peak, n)
         peak_share = max(peak_share, n / total_compute)
         if n == 0 and contained_at < 0:
             contained_at = t * hours
 
+    status[2] = steps
     max_gen = 0
     skill_sum = 0.0
     for i in range(n):
@@ -342,10 +346,10 @@ def run_one(params, rkey, skill0, total_compute,
 def run_ensemble(params, seed, first_run, skill0, total_compute,
                  capacity, security0, monitoring, kill_switch, jurisdiction, indptr, indices,
                  jur_monitoring, jur_kill, jur_reporting, jur_fp_weight,
-                 series, outcomes, broken):
+                 series, outcomes, status):
     """Runs first_run .. first_run + len(skill0) - 1 in parallel; run r's stream depends only on (seed, r)."""
     for r in prange(skill0.shape[0]):
         run_one(params, run_key(seed, first_run + r), skill0[r], total_compute,
                 capacity, security0, monitoring, kill_switch, jurisdiction, indptr, indices,
                 jur_monitoring, jur_kill, jur_reporting, jur_fp_weight,
-                series[r], outcomes[r], broken[r], 0)
+                series[r], outcomes[r], status[r], 0)
