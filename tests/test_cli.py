@@ -42,6 +42,7 @@ def test_packaged_config_registers_the_aggregation_callback():
         GlobalHydra.instance().clear()
     assert dcfg.hydra.callbacks.aggregate._target_ == "replisim.sweep.AggregateCallback"
     assert dcfg.hydra.job.chdir is False
+    assert dcfg.hydra.sweeper._target_ == "hydra_plugins.replisim_sweeper.sweeper.PrevalidatedSweeper"
     cfg = to_config(dcfg)
     assert cfg.runs == 7 and cfg.governance.if_then.enabled
 
@@ -171,6 +172,24 @@ def test_main_job_writes_table_figures_and_report(tmp_path):
 
 
 # --- sweeps: aggregation and resume -------------------------------------------------------------------------
+
+
+def test_sweep_jobs_are_composed_by_prevalidation_not_again_by_the_sweeper(tmp_path, monkeypatch):
+    """Hydra's basic sweeper would compose every job once more before launching (0.1 s a job); the packaged
+    sweeper relies on the command's own validation, which still stops a bad job before anything is written."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    def fail(self, batch):
+        raise AssertionError("the basic sweeper's validation ran")
+
+    monkeypatch.setattr(BasicSweeper, "validate_batch_is_legal", fail)
+    monkeypatch.chdir(tmp_path)
+    small = ["scenario=minimal", "network.nodes=40", "replica.initial=5", "sim.steps=3", "runs=2",
+             "hydra/hydra_logging=disabled", "hydra/job_logging=disabled"]
+    assert cli.main(["-m", *small, "seed=0,1", f"hydra.sweep.dir={tmp_path / 'ok'}"]) == 0
+    assert len(list((tmp_path / "ok").rglob("done.json"))) == 2
+    assert cli.main(["-m", *small, "seed=0,-1", f"hydra.sweep.dir={tmp_path / 'bad'}"]) == 2
+    assert not (tmp_path / "bad").exists()
 
 
 @pytest.fixture(scope="module")
