@@ -120,6 +120,16 @@ def test_bad_override_is_one_line_exit_2_and_writes_nothing(args, expected, tmp_
     assert list(tmp_path.iterdir()) == []
 
 
+def test_help_shows_usage_subcommands_and_groups(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    for line in ("Usage:", "replisim demo [--port N]", "replisim aggregate SWEEP_DIR", "hydra/launcher=joblib",
+                 "governance: compute_governance"):
+        assert line in out, line
+
+
 def test_bad_override_through_the_console_script(tmp_path):
     res = run_cli(["governance=wide_rangin", "runs=0"], tmp_path)
     assert res.returncode == 2
