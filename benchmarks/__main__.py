@@ -24,7 +24,7 @@ MARK_END = "<!-- bench:results:end -->"
 
 FULL = dict(repeats=3, head_repeats=7, head_replicas=1_000_000, head_steps=30, mesa_runs=1, numba_runs=20,
             mesa_replicas=suite.MESA_REPLICAS, mesa_steps=suite.MESA_STEPS,
-            populations=(10**3, 10**4, 10**5, 10**6, 10**7), scaling_work=3e7,
+            populations=(10**3, 10**4, 10**5, 10**6, 10**7), scaling_work=1e8,
             big_replicas=10**7, big_steps=4, ens_runs=16, ens_replicas=10**4, ens_steps=300,
             sweep_jobs=10, sweep_runs=100, sweep_replicas=10**4, sweep_steps=500,
             mem_replicas=10**7, mem_steps=5)
