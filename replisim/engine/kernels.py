@@ -23,8 +23,9 @@ How the passes are made fast (measured in BENCHMARKS.md, "Profile and what each 
 loops are compiled without reference counting (``@jit(refcount=False)``, see jit.py) and index arrays with
 unsigned integers (``U``: no wraparound code); the act pass takes no branch on a random outcome for the common
 replica (``act_range``); what it reads about nodes sits in one small float32 record per node (``node_record``);
-resolve touches a node's tallies only when a replica dies, leaves, arrives or is retrained, and fills vacated
-slots from the end of the table instead of compacting it.
+resolve visits only the replicas with something to settle (``list_to_settle``; 2% of the table in the
+headline run), touches a node's tallies only when a replica dies, leaves, arrives or is retrained, and fills
+vacated slots from the end of the table instead of compacting it.
 """
 
 import numpy as np
@@ -388,11 +389,11 @@ def resolve(
     * a vacated slot (a death, or a flight: the replica leaves its slot and arrives with the newborns) is filled
       by the last live row of the table, instead of compacting every row after the first death;
     * each block of the table is first scanned, without a branch, for the replicas with something to settle
-      (``events``, scratch of BLOCK entries: proposals onto nodes with free slots, deaths, flights; 2% of the
-      table in the headline run, 6% in its high-churn phase: ``benchmarks.profile --count-listed``), and only
-      those are visited one by one;
+      (``list_to_settle`` into ``events``, scratch of BLOCK entries: proposals onto nodes with free slots,
+      deaths, flights; 2% of the table in the headline run, 6% in its high-churn phase:
+      ``benchmarks.profile --count-listed``), and only those are visited one by one;
     * retraining events come as geometric gaps between the survivors they hit (``survive``), so the survivors
-      between two listed replicas are passed over in one subtraction;
+      between two listed replicas are passed over (``retrain_between``) with the same draws in the same order;
     * a node without free slots refuses a proposal at once (its remaining-proposal count is never needed again).
     """
     log_keep = np.log1p(-params[P.RETRAINING_RATE])
