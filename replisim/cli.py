@@ -23,7 +23,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from .config import ConfigError, register_schema, to_config
-from .config.compose import CONFIG_MODULE, _group_options, compose_many
+from .config.compose import CONFIG_MODULE, _group_options, compose_many, explain_hydra_error
 
 PROG = "replisim"
 BASELINE = "none"
@@ -82,15 +82,20 @@ def _expand(override) -> list[str]:
     return [f"{prefix}={v}" for v in override.sweep_string_iterator()]
 
 
-def job_override_sets(overrides: list[str], multirun: bool) -> list[list[str]]:
-    """Override lists to validate: one for a single run, every combination (or every value) for a sweep."""
+def _parse_overrides(overrides: list[str]):
+    """Hydra's parse of the overrides; a syntax error becomes a one-line ConfigError."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
     try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
+        return OverridesParser.create().parse_overrides(list(overrides))
     except HydraException as exc:
-        raise ConfigError(str(exc).strip().splitlines()[0]) from None
+        raise explain_hydra_error(exc) from None
+
+
+def job_override_sets(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """Override lists to validate: one for a single run, every combination (or every value) for a sweep."""
+    parsed = _parse_overrides(overrides)
     if not multirun:
         swept = [o.input_line for o in parsed if o.is_sweep_override()]
         if swept:
@@ -187,18 +192,14 @@ def _check_config_files(args) -> None:
     from hydra._internal.hydra import Hydra
     from hydra._internal.utils import create_automatic_config_search_path
     from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.types import RunMode
     from hydra.errors import HydraException
+    from hydra.types import RunMode
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     if args.config_dir and not Path(args.config_dir).is_dir():
         raise ConfigError(f"--config-dir={args.config_dir}: no such directory; allowed: a directory of YAML configs")
-    try:
-        parsed = OverridesParser.create().parse_overrides(list(args.overrides))
-    except HydraException as exc:
-        raise ConfigError(str(exc).strip().splitlines()[0]) from None
+    parsed = _parse_overrides(args.overrides)
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     sets = [fixed] + [fixed + [f"{o.get_key_element()}={v}"] for o in parsed
                       if o.is_discrete_sweep()
@@ -227,7 +228,7 @@ def _check_config_files(args) -> None:
                     raise ConfigError(f"hydra.{part}._target_={target}: not a Hydra launcher or sweeper; allowed: "
                                       f"objects from {', '.join(m.rstrip('.') for m in TRUSTED_TARGETS)}")
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(str(exc).strip().splitlines()[0]) from None
+        raise explain_hydra_error(exc) from None
     finally:
         GlobalHydra.instance().clear()
 
