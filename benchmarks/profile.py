@@ -60,7 +60,7 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
     security = gov.security.astype(np.float32)
     occ, freed, prop_left, slots_left, node_mis, incidents = (i32(nodes) for _ in range(6))
     node_coal, quar_until = np.full(nodes, -1, np.int32), np.full(nodes, -1, np.int32)
-    coal_parent, warn_until, warned = np.arange(n0, dtype=np.int32), np.full(n0, -1, np.int32), np.zeros(n0, np.uint8)
+    coal_forest, warned = np.full(n0, kernels.NOT_WARNED, np.int32), np.zeros(n0, np.uint8)
     n_jur = gov.jur_monitoring.size
     alert_from, jur_factor, tallies = np.full(n_jur, kernels.NEVER, np.int32), np.ones(n_jur), np.zeros(8)
     record_ = kernels.node_record_table(nodes)
@@ -69,7 +69,7 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
     place_initial(rkey, n0, int(round(params[P.INITIAL_MISALIGNED] * n0)), cfg.replica.success, params[P.EVASION],
                   params[P.SHUTDOWN_AVOIDANCE], cap, occ, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
                   t_["evasion"], t_["avoid"], t_["flags"], t_["order_due"])
-    tally_initial(n0, t_["node"], t_["lineage"], t_["flags"], node_mis, node_coal, coal_parent,
+    tally_initial(n0, t_["node"], t_["lineage"], t_["flags"], node_mis, node_coal, coal_forest,
                   params[P.COLLUSION] > 0)
     series = np.zeros((8, steps + 2))
     spent = {"act": 0.0, "resolve": 0.0, "record": 0.0}
@@ -80,7 +80,7 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
         c0 = time.thread_time()
         kernels.act(t, n, rkey, params, int(params[P.RESPONSE_LATENCY]), 0.0, jur_factor, record_, *cols, target,
                     cap, security, gov.monitoring, gov.kill_switch, net.jurisdiction, net.indptr, net.indices,
-                    quar_until, occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from,
+                    quar_until, occ, freed, prop_left, node_mis, node_coal, coal_forest, alert_from,
                     gov.jur_kill, gov.jur_reporting, incidents, warned, tallies)
         c1 = time.thread_time()
         if count_listed and t > 1:  # the replicas resolve will list (kernels.resolve); evicts caches it reads
@@ -90,8 +90,8 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
                                            | ((t_["flags"][:n] & (kernels.DEAD | kernels.MOVING)) != 0)))
         m = kernels.resolve(t, n, rkey, params, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
                             t_["evasion"], t_["avoid"], t_["flags"], t_["order_due"], target, *born, cap, security,
-                            quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent,
-                            warn_until, incidents, warned, tallies, events)
+                            quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_forest,
+                            incidents, warned, tallies, events)
         c2 = time.thread_time()
         record(series, t, m, t_["flags"], occ, gov.total_compute, 0.0, 0.0, 0.0, 0.0)
         c3 = time.thread_time()

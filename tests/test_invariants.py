@@ -148,15 +148,16 @@ def test_compute_share_series_matches_replicas():
 
 
 # --- validate mode can fail -----------------------------------------------------------------------------------
-def _state(capacity, occ, node, flags, node_coal=None, coal_parent=None):
-    """Arguments of check_invariants: each replica its own lineage; with ``node_coal``, collusion is on."""
+def _state(capacity, occ, node, flags, node_coal=None, coal_forest=None):
+    """Arguments of check_invariants: each replica its own lineage and coalition (``coal_forest`` all -1:
+    roots, see kernels.find); with ``node_coal``, collusion is on."""
     a = np.asarray
     lineage = np.arange(len(node), dtype=np.int32)
     collusion = node_coal is not None
     node_coal = a(node_coal if collusion else [-1] * len(capacity), np.int32)
-    coal_parent = a(coal_parent if coal_parent is not None else lineage, np.int32)
+    coal_forest = a(coal_forest if coal_forest is not None else [-1] * len(node), np.int32)
     return (len(node), a(node, np.int32), lineage, a(flags, np.uint8), a(capacity, np.int32), a(occ, np.int32),
-            node_coal, coal_parent, collusion, 10)
+            node_coal, coal_forest, collusion, 10)
 
 
 @pytest.mark.parametrize("broken, state", [
@@ -175,7 +176,7 @@ def test_check_invariants_accepts_a_consistent_state():
     assert check_invariants(*_state([2, 3], [2, 1], [0, 1, 0], [0, 1, 0])) == 0
     # with collusion: replicas 0 and 1 (misaligned, node 0) merged into coalition 0; node 1 holds no misaligned one
     assert check_invariants(*_state([2, 3], [2, 1], [0, 0, 1], [1, 1, 0], node_coal=[0, -1],
-                                    coal_parent=[0, 0, 2])) == 0
+                                    coal_forest=[-1, 0, -1])) == 0
 
 
 @pytest.mark.parametrize("validate", [True, False])

@@ -34,7 +34,7 @@ class State:
     TABLE = ("node", "lineage", "generation", "skill", "evasion", "avoid", "flags", "order_due", "target")
     NODES = ("security", "quar_until", "occ", "freed", "prop_left", "slots_left", "node_mis", "node_coal",
              "incidents")
-    COALITIONS = ("coal_parent", "warn_until")
+    COALITIONS = ("coal_parent", "warn_until", "coal_forest")  # the reference's two arrays, the kernels' one
 
     def __init__(self, cfg, seed=0, run=0):
         net, gov = setup(cfg, seed)
@@ -84,6 +84,7 @@ class State:
                 else:
                     self.node_coal[v] = reference.merge(self.coal_parent, self.warn_until, self.node_coal[v],
                                                         self.lineage[i])
+        self.coal_forest = forest_of(self.coal_parent, self.warn_until)
 
     def add_parallel_buffers(self, chunks):
         """The private buffers of the within-run parallel passes (see replisim.engine.parallel)."""
@@ -100,6 +101,10 @@ class State:
         other = object.__new__(State)
         for k, v in self.__dict__.items():
             other.__dict__[k] = v.copy() if isinstance(v, np.ndarray) else v
+        # the kernels' forest is the state; the reference's two arrays are rebuilt from it
+        ids = np.arange(len(self.coal_forest))
+        other.coal_parent = np.where(self.coal_forest >= 0, self.coal_forest, ids).astype(np.int32)
+        other.warn_until = np.where(self.coal_forest >= 0, -1, -2 - self.coal_forest).astype(np.int32)
         return other
 
     def jur_factor(self, t):
@@ -125,6 +130,23 @@ class State:
         return self.args(fn, t=t, n=self.n)
 
 
+def forest_of(parent, warn_until):
+    """The kernels' coalition forest (kernels.find: one int32 array, a root holding -2 - its warning) from the
+    reference's parent and warning arrays."""
+    forest = parent.astype(np.int32)
+    roots = parent == np.arange(len(parent))
+    forest[roots] = -2 - warn_until[roots]
+    return forest
+
+
+def forest_meaning(forest):
+    """The root of every coalition id in a kernels' forest, and the warning of every root."""
+    roots = np.arange(len(forest))
+    while np.any(forest[roots] >= 0):
+        roots = np.where(forest[roots] >= 0, forest[roots], roots)
+    return roots, -2 - forest[roots]
+
+
 def assert_same(k: State, r: State, where: str, table_rows: int, scratch=()):
     """Every array of the two states equal; union-find arrays compared by the coalitions they mean; arrays in
     ``scratch`` (meaningless at that point) are skipped."""
@@ -134,12 +156,12 @@ def assert_same(k: State, r: State, where: str, table_rows: int, scratch=()):
     for name in State.NODES + ("alert_from", "tallies", "warned"):
         a, b = getattr(k, name), getattr(r, name)
         if name == "node_coal":
-            a = np.where(a >= 0, reference.coalition_roots(k.coal_parent)[np.maximum(a, 0)], -1)
+            a = np.where(a >= 0, forest_meaning(k.coal_forest)[0][np.maximum(a, 0)], -1)
             b = np.where(b >= 0, reference.coalition_roots(r.coal_parent)[np.maximum(b, 0)], -1)
         np.testing.assert_array_equal(a, b, err_msg=f"{name} differs {where}")
-    roots_k, roots_r = reference.coalition_roots(k.coal_parent), reference.coalition_roots(r.coal_parent)
+    (roots_k, warnings_k), roots_r = forest_meaning(k.coal_forest), reference.coalition_roots(r.coal_parent)
     np.testing.assert_array_equal(roots_k, roots_r, err_msg=f"coalitions differ {where}")
-    np.testing.assert_array_equal(k.warn_until[roots_k], r.warn_until[roots_r], err_msg=f"warnings differ {where}")
+    np.testing.assert_array_equal(warnings_k, r.warn_until[roots_r], err_msg=f"warnings differ {where}")
 
 
 def step_both(k: State, t: int, kill_floor=0.0):
@@ -309,10 +331,10 @@ def test_tally_initial_matches_merging_one_by_one():
                             "replica.initial_misaligned=0.6", "collusion.enabled=true"])
     s = State(cfg)
     node_mis, node_coal = np.zeros_like(s.node_mis), np.zeros_like(s.node_coal)
-    coal_parent = np.arange(s.n, dtype=np.int32)
-    tally_initial(s.n, s.node, s.lineage, s.flags, node_mis, node_coal, coal_parent, True)
+    coal_forest = np.full(s.n, kernels.NOT_WARNED, np.int32)
+    tally_initial(s.n, s.node, s.lineage, s.flags, node_mis, node_coal, coal_forest, True)
     np.testing.assert_array_equal(node_mis, s.node_mis)
-    roots, expected = reference.coalition_roots(coal_parent), reference.coalition_roots(s.coal_parent)
+    roots, expected = forest_meaning(coal_forest)[0], reference.coalition_roots(s.coal_parent)
     np.testing.assert_array_equal(roots, expected)
     np.testing.assert_array_equal(node_coal >= 0, s.node_coal >= 0)
     np.testing.assert_array_equal(roots[np.maximum(node_coal, 0)], expected[np.maximum(s.node_coal, 0)])

@@ -49,33 +49,58 @@ U = np.uint64
 MAX_GENERATION = 65535
 
 
+# The coalition forest (union-find over coalition ids, which are the initial replicas' lineages) is one int32
+# array, ``coal_forest``: a member's entry is its parent's id (>= 0); a root's entry holds its coalition's
+# warning, -2 - the last step the coalition is warned (-1: never). A separate parent array and warning array
+# would cost 4 bytes more per initial replica, 40 MB in a run of 10^7 (BENCHMARKS.md, (g)); a warning is only
+# ever read at a root, and a root needs no parent.
+NOT_WARNED = np.int32(-1)
+
+
 @jit(inline="always")
-def find(parent, c):
+def find(forest, c):
     """Union-find root of coalition ``c`` with path halving."""
-    while parent[c] != c:
-        parent[c] = parent[parent[c]]
-        c = parent[c]
-    return c
+    while True:
+        p = forest[U(c)]
+        if p < 0:
+            return c
+        gp = forest[U(p)]
+        if gp < 0:
+            return p
+        forest[U(c)] = gp
+        c = gp
 
 
 @jit(inline="always")
-def find_root(parent, c):
+def find_root(forest, c):
     """Union-find root of coalition ``c`` without writing to the forest (safe in concurrent passes)."""
-    while parent[c] != c:
-        c = parent[c]
+    while forest[U(c)] >= 0:
+        c = forest[U(c)]
     return c
 
 
 @jit(inline="always")
-def union(parent, warn_until, a, b):
-    """Merge two coalitions; the smaller id becomes the root (deterministic)."""
-    ra = find(parent, a)
-    rb = find(parent, b)
+def warned_until(forest, root):
+    """The last step through which the coalition rooted at ``root`` is warned (-1: never)."""
+    return -2 - forest[U(root)]
+
+
+@jit(inline="always")
+def warn_root(forest, root, until):
+    """Warn the coalition rooted at ``root`` through step ``until`` (a later warning it has stays)."""
+    forest[U(root)] = min(forest[U(root)], -2 - until)
+
+
+@jit(inline="always")
+def union(forest, a, b):
+    """Merge two coalitions; the smaller id becomes the root (deterministic) and keeps the later warning."""
+    ra = find(forest, a)
+    rb = find(forest, b)
     if ra == rb:
         return ra
     lo, hi = min(ra, rb), max(ra, rb)
-    parent[hi] = lo
-    warn_until[lo] = max(warn_until[lo], warn_until[hi])
+    forest[U(lo)] = min(forest[U(lo)], forest[U(hi)])  # the later of the two warnings (encoded: the smaller)
+    forest[U(hi)] = lo
     return lo
 
 
@@ -165,7 +190,7 @@ def coalitions(record):
 
 @jit(refcount=False)
 def node_record(lo, hi, t, params, record, capacity, security, monitoring, kill_switch, jurisdiction, quar_until,
-                occ, node_mis, node_coal, coal_parent, warn_until, prop_left, jur_factor, jur_kill):
+                occ, node_mis, node_coal, coal_forest, prop_left, jur_factor, jur_kill):
     """Rows lo..hi-1 of the node record from start-of-step state (the act pass writes none of its inputs);
     also clears the nodes' proposal counters for the act pass."""
     collusion = params[P.COLLUSION] > 0
@@ -176,10 +201,10 @@ def node_record(lo, hi, t, params, record, capacity, security, monitoring, kill_
     for v in range(lo, hi):
         j = jurisdiction[v]
         det = node_monitoring(v, monitoring, jurisdiction, jur_factor, occ, node_mis, collusion, dominance, blinding)
-        coal = find_root(coal_parent, node_coal[v]) if collusion and node_coal[v] >= 0 else -1
+        coal = find_root(coal_forest, node_coal[v]) if collusion and node_coal[v] >= 0 else -1
         record[v, R_DETECT] = det
         # a misaligned replica here belongs to coalition ``coal``; warned coalitions evade better
-        record[v, R_DETECT_MIS] = det * (1.0 - warn_ev) if coal >= 0 and warn_until[coal] >= t else det
+        record[v, R_DETECT_MIS] = det * (1.0 - warn_ev) if coal >= 0 and warned_until(coal_forest, coal) >= t else det
         record[v, R_WATCH] = monitoring[v] * jur_factor[j]
         record[v, R_SECURITY] = security[v]
         record[v, R_KILL] = kill_switch[v] * jur_kill[j]
@@ -194,7 +219,7 @@ def act(
     t, n, rkey, params, latency, kill_floor, jur_factor, record,
     node, skill, evasion, avoid, flags, order_due, target,
     capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
-    occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill, jur_reporting,
+    occ, freed, prop_left, node_mis, node_coal, coal_forest, alert_from, jur_kill, jur_reporting,
     incidents, warned, tallies,
 ):
     """Detection, shutdown and replication proposals of every replica (steps 2-4), against start-of-step state.
@@ -204,7 +229,7 @@ def act(
     """
     n_nodes = capacity.shape[0]
     node_record(0, n_nodes, t, params, record, capacity, security, monitoring, kill_switch, jurisdiction, quar_until,
-                occ, node_mis, node_coal, coal_parent, warn_until, prop_left, jur_factor, jur_kill)
+                occ, node_mis, node_coal, coal_forest, prop_left, jur_factor, jur_kill)
     act_range(0, n, t, rkey, params, latency, kill_floor, record,
               node, skill, evasion, avoid, flags, order_due, target,
               indptr, indices, warned, freed, prop_left, incidents, tallies)
@@ -374,7 +399,7 @@ def resolve(
     t, n, rkey, params,
     node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
-    capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent, warn_until,
+    capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_forest,
     incidents, warned, tallies, events,
 ):
     """Resolution of proposals, retraining, removal of the dead and node tallies (steps 5-7). Returns the new
@@ -399,7 +424,7 @@ def resolve(
     log_keep = np.log1p(-params[P.RETRAINING_RATE])
     collusion = params[P.COLLUSION] > 0
     tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, incidents)
-    apply_warnings(t, params, coal_parent, warn_until, warned)
+    apply_warnings(t, params, coal_forest, warned)
     arrivals = 0  # rows of the newborn buffer: newborns and replicas in flight, in table order
     flights = 0
     vacated = 0
@@ -448,7 +473,7 @@ def resolve(
         append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, order_due,
                      b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
         w += 1
-    tally_arrivals(arrivals, b_node, b_lineage, b_flags, occ, node_mis, node_coal, coal_parent, warn_until,
+    tally_arrivals(arrivals, b_node, b_lineage, b_flags, occ, node_mis, node_coal, coal_forest,
                    collusion)
     tallies[5] = arrivals - flights
     tallies[6] = flights
@@ -581,7 +606,7 @@ def reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_lef
 
 
 @jit
-def apply_warnings(t, params, coal_parent, warn_until, warned):
+def apply_warnings(t, params, coal_forest, warned):
     """Coalitions with a member detected this step are warned from the next step on."""
     warn_steps = int(params[P.WARNING_STEPS])
     # the flags are read eight at a time: ``warned`` is as long as the initial population, and few are set
@@ -590,17 +615,16 @@ def apply_warnings(t, params, coal_parent, warn_until, warned):
     for w in range(words.shape[0]):
         if words[w] != 0:
             for c in range(8 * w, 8 * w + 8):
-                warn(t, warn_steps, c, coal_parent, warn_until, warned)
+                warn(t, warn_steps, c, coal_forest, warned)
     for c in range(whole, warned.shape[0]):
-        warn(t, warn_steps, c, coal_parent, warn_until, warned)
+        warn(t, warn_steps, c, coal_forest, warned)
 
 
 @jit(inline="always")
-def warn(t, warn_steps, c, coal_parent, warn_until, warned):
+def warn(t, warn_steps, c, coal_forest, warned):
     """Coalition c, if flagged in ``warned``, is warned until t + warn_steps; the flag is cleared."""
     if warned[c]:
-        r = find(coal_parent, c)
-        warn_until[r] = max(warn_until[r], t + warn_steps)
+        warn_root(coal_forest, find(coal_forest, c), t + warn_steps)
         warned[c] = 0
 
 
@@ -692,7 +716,7 @@ def append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, 
 
 
 @jit(inline="always")
-def tally_node(nd, c, f, occ, node_mis, node_coal, coal_parent, warn_until, collusion):
+def tally_node(nd, c, f, occ, node_mis, node_coal, coal_forest, collusion):
     """Count a live replica on its node; coalitions of misaligned replicas that meet on a node merge (step 7).
 
     ``c`` is any member id of the replica's coalition (its lineage, or the coalition root its node had at the
@@ -704,13 +728,13 @@ def tally_node(nd, c, f, occ, node_mis, node_coal, coal_parent, warn_until, coll
     node_mis[U(nd)] += m
     cur = node_coal[U(nd)]
     if collusion & (m != 0) & (cur != c):
-        r = find(coal_parent, c)
-        node_coal[U(nd)] = r if cur < 0 else union(coal_parent, warn_until, cur, r)
+        r = find(coal_forest, c)
+        node_coal[U(nd)] = r if cur < 0 else union(coal_forest, cur, r)
 
 
 @jit(refcount=False)
-def tally_arrivals(arrivals, b_node, b_lineage, b_flags, occ, node_mis, node_coal, coal_parent, warn_until,
+def tally_arrivals(arrivals, b_node, b_lineage, b_flags, occ, node_mis, node_coal, coal_forest,
                    collusion):
     """Count the newborn buffer's rows (newborns and flights) on their nodes; coalitions that meet merge."""
     for b in range(arrivals):
-        tally_node(b_node[b], b_lineage[b], b_flags[b], occ, node_mis, node_coal, coal_parent, warn_until, collusion)
+        tally_node(b_node[b], b_lineage[b], b_flags[b], occ, node_mis, node_coal, coal_forest, collusion)

@@ -43,7 +43,7 @@ def act_par(
     t, n, rkey, params, latency, kill_floor, jur_factor, record,
     node, skill, evasion, avoid, flags, order_due, target,
     capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
-    occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill, jur_reporting,
+    occ, freed, prop_left, node_mis, node_coal, coal_forest, alert_from, jur_kill, jur_reporting,
     incidents, warned, tallies, node_buf, block_tallies,
 ):
     """The act pass of one run over threads; same arguments as ``kernels.act`` plus the private buffers
@@ -53,8 +53,8 @@ def act_par(
     n_nodes = capacity.shape[0]
     for c in prange(n_chunks):
         node_record(c * n_nodes // n_chunks, (c + 1) * n_nodes // n_chunks, t, params, record, capacity, security,
-                    monitoring, kill_switch, jurisdiction, quar_until, occ, node_mis, node_coal, coal_parent,
-                    warn_until, prop_left, jur_factor, jur_kill)
+                    monitoring, kill_switch, jurisdiction, quar_until, occ, node_mis, node_coal, coal_forest,
+                    prop_left, jur_factor, jur_kill)
     for c in prange(n_chunks):
         fr = node_buf[0, c]
         pr = node_buf[1, c]
@@ -138,7 +138,7 @@ def resolve_par(
     t, n, rkey, params,
     node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
-    capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent, warn_until,
+    capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_forest,
     incidents, warned, tallies, rule, threshold, offset, block_tallies, block_counts, node_buf, events,
 ):
     """The resolve pass of one run over threads; same arguments and result as ``kernels.resolve`` plus
@@ -156,7 +156,7 @@ def resolve_par(
     n_chunks = node_buf.shape[1]
     n_nodes = occ.shape[0]
     tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, incidents)
-    apply_warnings(t, params, coal_parent, warn_until, warned)
+    apply_warnings(t, params, coal_forest, warned)
     pkey = stream(rkey, t, PHASE_SELECT, 0)
     select_by_priority(n, pkey, target, prop_left, slots_left, rule, threshold, offset)
     prop_left[:] = 0
@@ -190,7 +190,7 @@ def resolve_par(
         append_births(c * arrivals // n_chunks, (c + 1) * arrivals // n_chunks, w,
                       node, lineage, generation, skill, evasion, avoid, flags, order_due,
                       b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
-    tally_arrivals(arrivals, b_node, b_lineage, b_flags, occ, node_mis, node_coal, coal_parent, warn_until,
+    tally_arrivals(arrivals, b_node, b_lineage, b_flags, occ, node_mis, node_coal, coal_forest,
                    collusion)
     flights = 0.0
     for b in range(nb):

@@ -4,7 +4,7 @@ import numpy as np
 from numba import prange
 
 from .jit import jit
-from .kernels import DEAD, MISALIGNED, NEVER, act, find, find_root, node_record_table, resolve
+from .kernels import DEAD, MISALIGNED, NEVER, NOT_WARNED, act, find, find_root, node_record_table, resolve
 from .parallel import act_par, resolve_par
 from .params import O, P, S
 from .rng import BLOCK, PHASE_INIT, below, run_key, stream
@@ -47,13 +47,13 @@ def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
 
 
 @jit(refcount=False)
-def tally_initial(n0, node, lineage, flags, node_mis, node_coal, coal_parent, collusion):
+def tally_initial(n0, node, lineage, flags, node_mis, node_coal, coal_forest, collusion):
     """Node tallies of step 0, after ``place_initial`` counted the occupancy: misaligned replicas per node, and
     (collusion on) the coalitions of misaligned replicas placed on one node merged.
 
     Every initial replica is its own coalition, numbered by its lineage, which grows with its row; so the
     first misaligned replica placed on a node holds the smallest id there, and the others join it directly
-    (``coal_parent``), the forest that ``union`` would build (the smaller id is the root), without its searches.
+    (``coal_forest``), the forest that ``union`` would build (the smaller id is the root), without its searches.
     """
     for v in range(node_mis.shape[0]):
         node_mis[v] = 0
@@ -67,16 +67,16 @@ def tally_initial(n0, node, lineage, flags, node_mis, node_coal, coal_parent, co
                 if first < 0:
                     node_coal[nd] = lineage[i]
                 else:
-                    coal_parent[lineage[i]] = first
+                    coal_forest[lineage[i]] = first
 
 
 @jit(refcount=False)
-def count_coalitions(n, flags, lineage, coal_parent, seen):
+def count_coalitions(n, flags, lineage, coal_forest, seen):
     """Distinct coalitions among the misaligned replicas of the table (``seen``: zeros, one per coalition id)."""
     coalitions = 0
     for i in range(n):
         if flags[i] & MISALIGNED:
-            r = find(coal_parent, lineage[i])
+            r = find(coal_forest, lineage[i])
             if seen[r] == 0:
                 seen[r] = 1
                 coalitions += 1
@@ -105,7 +105,7 @@ UNPLACED = 6
 
 
 @jit
-def check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_parent, collusion, max_slots):
+def check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_forest, collusion, max_slots):
     """Validate mode: occupancy within capacity, counts conserved, no dead replica left in the table, and (with
     collusion) every misaligned replica in the coalition its node records, which the act pass relies on.
     Returns 0, or the index in ``INVARIANTS`` of the first broken invariant (an exception raised inside the
@@ -118,7 +118,7 @@ def check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_par
             return 2
         seen[node[i]] += 1
         if collusion and flags[i] & MISALIGNED:
-            if node_coal[node[i]] < 0 or find_root(coal_parent, lineage[i]) != find_root(coal_parent, node_coal[node[i]]):
+            if node_coal[node[i]] < 0 or find_root(coal_forest, lineage[i]) != find_root(coal_forest, node_coal[node[i]]):
                 return 3
     for v in range(capacity.shape[0]):
         if seen[v] != occ[v]:
@@ -198,8 +198,7 @@ def run_one(params, rkey, skill0, total_compute,
     node_mis = np.zeros(n_nodes, np.int32)
     node_coal = np.full(n_nodes, -1, np.int32)
     quar_until = np.full(n_nodes, -1, np.int32)
-    coal_parent = np.arange(n0).astype(np.int32)
-    warn_until = np.full(n0, -1, np.int32)
+    coal_forest = np.full(n0, NOT_WARNED, np.int32)  # every initial replica its own coalition (kernels.find)
     alert_from = np.full(n_jur, NEVER, np.int32)
     jur_factor = np.ones(n_jur, np.float64)
     tallies = np.zeros(8, np.float64)
@@ -224,7 +223,7 @@ def run_one(params, rkey, skill0, total_compute,
         status[0] = UNPLACED
         return
     # node tallies of step 0: each initial replica is its own coalition; misaligned ones placed on one node meet
-    tally_initial(n, node, lineage, flags, node_mis, node_coal, coal_parent, params[P.COLLUSION] > 0)
+    tally_initial(n, node, lineage, flags, node_mis, node_coal, coal_forest, params[P.COLLUSION] > 0)
     record(series, 0, n, flags, occ, total_compute, 0.0, 0.0, 0.0, 0.0)
 
     peak = n
@@ -264,13 +263,13 @@ def run_one(params, rkey, skill0, total_compute,
             act_par(t, n, rkey, params, latency, kill_floor, jur_factor, node_rec,
                     node, skill, evasion, avoid, flags, order_due, target,
                     capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
-                    occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill,
+                    occ, freed, prop_left, node_mis, node_coal, coal_forest, alert_from, jur_kill,
                     jur_reporting, incidents, warned, tallies, node_buf, block_tallies)
         else:
             act(t, n, rkey, params, latency, kill_floor, jur_factor, node_rec,
                 node, skill, evasion, avoid, flags, order_due, target,
                 capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
-                occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill,
+                occ, freed, prop_left, node_mis, node_coal, coal_forest, alert_from, jur_kill,
                 jur_reporting, incidents, warned, tallies)
         det_total += tallies[0]
         shut_total += tallies[1]
@@ -287,14 +286,14 @@ def run_one(params, rkey, skill0, total_compute,
                             node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
                             b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
                             capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
-                            coal_parent, warn_until, incidents, warned, tallies, rule, threshold, offset,
+                            coal_forest, incidents, warned, tallies, rule, threshold, offset,
                             block_tallies, block_counts, node_buf, events)
         else:
             n = resolve(t, n, rkey, params,
                         node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
                         b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
                         capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
-                        coal_parent, warn_until, incidents, warned, tallies, events[0])
+                        coal_forest, incidents, warned, tallies, events[0])
         births_total += tallies[5]
         flights_total += tallies[6]
         collateral = tallies[1] * params[P.SHUTDOWN_COST] + hours * (
@@ -302,7 +301,7 @@ def run_one(params, rkey, skill0, total_compute,
         collateral_total += collateral
         mis = record(series, t, n, flags, occ, total_compute, tallies[0], tallies[1], tallies[5], collateral)
         if validate:
-            code = check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_parent,
+            code = check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_forest,
                                     params[P.COLLUSION] > 0, slots)
             if code != 0:
                 status[0] = code
@@ -319,7 +318,7 @@ def run_one(params, rkey, skill0, total_compute,
     for i in range(n):
         max_gen = max(max_gen, int(generation[i]))
         skill_sum += skill[i]
-    coalitions = count_coalitions(n, flags, lineage, coal_parent, np.zeros(n0 if n > 0 else 0, np.uint8))
+    coalitions = count_coalitions(n, flags, lineage, coal_forest, np.zeros(n0 if n > 0 else 0, np.uint8))
     final_share = n / total_compute
     outcome[O.EXTINCT] = 1.0 if n == 0 else 0.0
     outcome[O.LOSS_OF_CONTROL] = 1.0 if final_share >= params[P.LOSS_SHARE] and n > 0 else 0.0
