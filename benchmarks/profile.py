@@ -54,7 +54,7 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
     i32 = lambda k: np.zeros(k, np.int32)  # noqa: E731
     table = dict(node=i32(slots), lineage=i32(slots), generation=np.zeros(slots, np.uint16),
                  skill=np.zeros(slots, np.float32), evasion=np.zeros(slots, np.float32),
-                 avoid=np.zeros(slots, np.float32), flags=np.zeros(slots, np.uint8), order_due=i32(slots))
+                 avoid=np.zeros(slots, np.float32), flags=np.zeros(slots, np.uint8), order_left=np.zeros(slots, kernels.ORDER_DTYPE))
     target = i32(slots)
     born = [np.zeros(slots, d) for d in (np.int32, np.int32, np.uint16, np.float32, np.float32, np.float32, np.uint8)]
     security = gov.security.astype(np.float32)
@@ -68,13 +68,13 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
     t_ = table
     place_initial(rkey, n0, int(round(params[P.INITIAL_MISALIGNED] * n0)), cfg.replica.success, params[P.EVASION],
                   params[P.SHUTDOWN_AVOIDANCE], cap, occ, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
-                  t_["evasion"], t_["avoid"], t_["flags"], t_["order_due"])
+                  t_["evasion"], t_["avoid"], t_["flags"], t_["order_left"])
     tally_initial(n0, t_["node"], t_["lineage"], t_["flags"], node_mis, node_coal, coal_forest,
                   params[P.COLLUSION] > 0)
     series = np.zeros((8, steps + 2))
     spent = {"act": 0.0, "resolve": 0.0, "record": 0.0}
     n, done, listed = n0, 0, 0
-    cols = [t_[k] for k in ("node", "skill", "evasion", "avoid", "flags", "order_due")]
+    cols = [t_[k] for k in ("node", "skill", "evasion", "avoid", "flags", "order_left")]
     for t in range(1, steps + 2):
         tallies[:] = 0.0
         c0 = time.thread_time()
@@ -89,7 +89,7 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
             listed += int(np.count_nonzero(((tg >= 0) & (free[np.maximum(tg, 0)] > 0))
                                            | ((t_["flags"][:n] & (kernels.DEAD | kernels.MOVING)) != 0)))
         m = kernels.resolve(t, n, rkey, params, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
-                            t_["evasion"], t_["avoid"], t_["flags"], t_["order_due"], target, *born, cap, security,
+                            t_["evasion"], t_["avoid"], t_["flags"], t_["order_left"], target, *born, cap, security,
                             quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_forest,
                             incidents, warned, tallies, events)
         c2 = time.thread_time()

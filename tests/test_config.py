@@ -70,6 +70,14 @@ def test_non_positive_count(key, value):
     assert_names(message, f"{key}={value}", "allowed", ">= 1")
 
 
+@pytest.mark.parametrize("key", ["governance.response_latency", "governance.if_then.response_latency"])
+def test_response_latency_beyond_what_the_engine_holds(key):
+    """The engine counts a pending order down in 16 bits (engine.kernels.MAX_LATENCY)."""
+    message = config_error([f"{key}=40000"])
+    assert_names(message, f"{key}=40000", "allowed", "32767")
+    replisim.compose([f"{key}=32767"])  # the largest allowed
+
+
 def test_choice_outside_the_allowed_set():
     message = config_error(["network.kind=ring"])
     assert_names(message, "network.kind", "ring", "complete", "small_world", "datacenter")

@@ -31,7 +31,7 @@ NEVER = 2**30
 class State:
     """Everything ``run_one`` allocates for one run, built the same way, as named numpy arrays."""
 
-    TABLE = ("node", "lineage", "generation", "skill", "evasion", "avoid", "flags", "order_due", "target")
+    TABLE = ("node", "lineage", "generation", "skill", "evasion", "avoid", "flags", "order_left", "target")
     NODES = ("security", "quar_until", "occ", "freed", "prop_left", "slots_left", "node_mis", "node_coal",
              "incidents")
     COALITIONS = ("coal_parent", "warn_until", "coal_forest")  # the reference's two arrays, the kernels' one
@@ -46,7 +46,8 @@ class State:
         self.jurisdiction, self.indptr, self.indices = net.jurisdiction, net.indptr, net.indices
         self.jur_monitoring, self.jur_kill, self.jur_reporting = gov.jur_monitoring, gov.jur_kill, gov.jur_reporting
         nodes = len(self.capacity)
-        self.node, self.lineage, self.order_due, self.target = (np.zeros(slots, np.int32) for _ in range(4))
+        self.node, self.lineage, self.target = (np.zeros(slots, np.int32) for _ in range(3))
+        self.order_left = np.zeros(slots, kernels.ORDER_DTYPE)
         self.generation = np.zeros(slots, np.uint16)
         self.skill, self.evasion, self.avoid = (np.zeros(slots, np.float32) for _ in range(3))
         self.flags = np.zeros(slots, np.uint8)
@@ -70,7 +71,7 @@ class State:
         n_mis = int(round(self.params[P.INITIAL_MISALIGNED] * n0))
         place_initial(self.rkey, n0, n_mis, skill0, self.params[P.EVASION], self.params[P.SHUTDOWN_AVOIDANCE],
                       self.capacity, self.occ, self.node, self.lineage, self.generation, self.skill, self.evasion,
-                      self.avoid, self.flags, self.order_due)
+                      self.avoid, self.flags, self.order_left)
         self.n = n0
         self.record = kernels.node_record_table(nodes)
         for i in range(n0):  # the step-0 tally of run_one: misaligned replicas placed on one node merge at once
@@ -318,7 +319,7 @@ def test_place_initial_matches_reference():
     a, b = State(cfg), State(cfg)  # State places with the kernel; redo b's placement with the reference
     b.occ[:] = 0
     reference.place_initial(int(b.rkey), 55, 0, 0.5, 0.0, 0.0, b.capacity, b.occ, b.node, b.lineage, b.generation,
-                            b.skill, b.evasion, b.avoid, b.flags, b.order_due)
+                            b.skill, b.evasion, b.avoid, b.flags, b.order_left)
     np.testing.assert_array_equal(a.node, b.node)  # nearly full: exercises the scan after 64 failed draws
     np.testing.assert_array_equal(a.occ, b.occ)
     assert a.occ.max() <= 2

@@ -16,6 +16,7 @@ from typing import Dict, Optional
 PROB = (0.0, 1.0)  # a probability or share
 POS = (1, None)  # a positive count
 NONNEG = (0, None)
+LATENCY = (0, 32767)  # steps; the engine counts a pending order down in 16 bits (engine.kernels.MAX_LATENCY)
 
 NODE_TYPES = ("frontier_lab", "hyperscale_cloud", "enterprise", "academic", "consumer_edge")
 NETWORK_KINDS = ("complete", "random_regular", "scale_free", "small_world", "datacenter")
@@ -94,7 +95,7 @@ class IfThenCfg:
     delay: int = _f(24, range=NONNEG, doc="steps from trigger to effect")
     monitoring_factor: float = _f(3.0, range=(1.0, 100.0), doc="monitoring multiplier once triggered")
     kill_switch: float = _f(0.95, range=PROB, doc="kill-switch floor once triggered")
-    response_latency: int = _f(0, range=NONNEG, doc="response latency once triggered")
+    response_latency: int = _f(0, range=LATENCY, doc="response latency once triggered")
 
 
 @dataclass
@@ -116,7 +117,7 @@ class GovernanceCfg:
     name: str = _f("none", doc="label of the regime in tables and figures")
     detection: Optional[float] = _f(None, range=PROB, doc="if set, monitoring of every node")
     kill_switch: Optional[float] = _f(None, range=PROB, doc="if set, kill-switch coverage of every node")
-    response_latency: int = _f(0, range=NONNEG, doc="steps from detection to shutdown")
+    response_latency: int = _f(0, range=LATENCY, doc="steps from detection to shutdown")
     monitoring: Dict[str, float] = _f({}, doc="compute monitoring by node type (overrides the type default)")
     kill_switch_mandate: Dict[str, float] = _f({}, doc="kill-switch coverage floor by node type")
     hardening: float = _f(0.0, range=PROB, doc="security gained by a node per incident on it")

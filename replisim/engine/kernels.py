@@ -40,6 +40,11 @@ DEAD = np.uint8(2)
 MOVING = np.uint8(4)  # the replica's proposal is a flight of itself, not a copy
 
 NEVER = np.int32(2**30)
+# A pending shutdown order counts down the steps it has left (``order_left``, -1: none) in 16 bits rather than
+# holding its due step in 32: 2 bytes less per replica slot. The response latency is therefore at most
+# MAX_LATENCY (config/schema.py; 32767 steps, 3.7 years of hourly steps).
+ORDER_DTYPE = np.int16
+MAX_LATENCY = 32767
 # Indexing with a signed integer makes Numba add Python's wraparound (a negative index counts from the end): a
 # shift, an and and an add per access, and a register for each array's length, which the per-replica loops
 # spill to the stack. Indices that cannot be negative are cast to unsigned where an array is indexed,
@@ -217,7 +222,7 @@ def node_record(lo, hi, t, params, record, capacity, security, monitoring, kill_
 @jit(refcount=False)
 def act(
     t, n, rkey, params, latency, kill_floor, jur_factor, record,
-    node, skill, evasion, avoid, flags, order_due, target,
+    node, skill, evasion, avoid, flags, order_left, target,
     capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
     occ, freed, prop_left, node_mis, node_coal, coal_forest, alert_from, jur_kill, jur_reporting,
     incidents, warned, tallies,
@@ -231,7 +236,7 @@ def act(
     node_record(0, n_nodes, t, params, record, capacity, security, monitoring, kill_switch, jurisdiction, quar_until,
                 occ, node_mis, node_coal, coal_forest, prop_left, jur_factor, jur_kill)
     act_range(0, n, t, rkey, params, latency, kill_floor, record,
-              node, skill, evasion, avoid, flags, order_due, target,
+              node, skill, evasion, avoid, flags, order_left, target,
               indptr, indices, warned, freed, prop_left, incidents, tallies)
     report_incidents(t, params, jurisdiction, incidents, alert_from, jur_reporting)
 
@@ -260,7 +265,7 @@ def report_incidents(t, params, jurisdiction, incidents, alert_from, jur_reporti
 @jit(refcount=False)
 def act_range(
     lo, hi, t, rkey, params, latency, kill_floor, record,
-    node, skill, evasion, avoid, flags, order_due, target,
+    node, skill, evasion, avoid, flags, order_left, target,
     indptr, indices, warned, freed, prop_left, incidents, tallies,
 ):
     """The act pass over table slots lo..hi-1 (lo a multiple of BLOCK, so each block starts its own stream).
@@ -298,7 +303,7 @@ def act_range(
             # p bounds it, so the replica's evasion is read only when u < p, which is rare: the same event
             p = record[U(nd), U(R_DETECT + (f & MISALIGNED))]
             state, u, u_prop = uniform_pair(state)
-            pending = order_due[i] >= 0
+            pending = order_left[i] >= 0
             if pending | (u < p):
                 if pending or u < p * (1.0 - evasion[i]):  # detected now, or an order pending: the second loop
                     target[i] = RARE
@@ -314,7 +319,7 @@ def act_range(
             if target[i] != RARE:
                 continue
             state, ok = act_rare(state, i, node[i], t, latency, kill_floor, attempt, flight, strategic, samples,
-                                 foothold, record, coal_of, skill, avoid, flags, order_due, target, indptr, indices,
+                                 foothold, record, coal_of, skill, avoid, flags, order_left, target, indptr, indices,
                                  warned, freed, prop_left, incidents, tallies)
             proposals += ok
     tallies[3] += proposals
@@ -347,17 +352,16 @@ def propose(state, i, nd, f, gate, leaving, u, strategic, samples, foothold, rec
 
 @jit(inline="always")
 def act_rare(state, i, nd, t, latency, kill_floor, attempt, flight, strategic, samples, foothold, record, coal_of,
-             skill, avoid, flags, order_due, target, indptr, indices, warned, freed, prop_left, incidents, tallies):
+             skill, avoid, flags, order_left, target, indptr, indices, warned, freed, prop_left, incidents, tallies):
     """Steps 2-4 of a replica the first loop of act_range marked: detected in this step (no pending order) or
     under a pending order. Draws, in this order: the kill switch (a due order), then the last copy (a
     misaligned replica that dies), or the flight (a misaligned replica whose order is pending), then the
     proposal uniform and the target. Returns (state, 1 if it proposed else 0)."""
     f = flags[U(i)]
     mis = (f & MISALIGNED) != 0
-    due = order_due[U(i)]
-    if due < 0:  # the first loop's draw detected it
-        due = t + latency
-        order_due[U(i)] = due
+    left = order_left[U(i)]  # steps until the pending order executes (-1: none; 16 bits, see ORDER_DTYPE)
+    if left < 0:  # the first loop's draw detected it
+        left = latency
         tallies[0] += 1.0
         tallies[4] += skill[U(i)]
         # hardening, quarantine and reports take effect after this step's decisions (synchronous update)
@@ -365,10 +369,12 @@ def act_rare(state, i, nd, t, latency, kill_floor, attempt, flight, strategic, s
         coal = coal_of[U(nd), R_COAL]
         if mis and coal >= 0:  # collusion on: mates are warned from the next step on
             warned[U(coal)] = 1
+    else:
+        left -= 1  # an order issued in an earlier step: one step nearer
     gate = attempt
     leaving = False
-    if due <= t:  # 3. shutdown: the order executes
-        order_due[U(i)] = -1
+    if left <= 0:  # 3. shutdown: the order executes
+        order_left[U(i)] = -1
         state, u = uniform(state)
         if u < max(record[U(nd), R_KILL], kill_floor):
             flags[U(i)] = f | DEAD
@@ -380,11 +386,13 @@ def act_rare(state, i, nd, t, latency, kill_floor, attempt, flight, strategic, s
                 if u < avoid[U(i)]:
                     gate = 1.0  # the last copy
                     tallies[2] += 1.0
-    elif mis and flight > 0.0:  # a pending order: flee? (flight 0: collusion off)
-        state, u = uniform(state)
-        if u < flight:
-            leaving = True
-            gate = 1.0
+    else:
+        order_left[U(i)] = left
+        if mis and flight > 0.0:  # a pending order: flee? (flight 0: collusion off)
+            state, u = uniform(state)
+            if u < flight:
+                leaving = True
+                gate = 1.0
     state, u = uniform(state)
     state, tg, ok = propose(state, i, nd, f, gate, leaving, u, strategic, samples, foothold, record, coal_of, skill,
                             indptr, indices, prop_left)
@@ -397,7 +405,7 @@ def act_rare(state, i, nd, t, latency, kill_floor, attempt, flight, strategic, s
 @jit(refcount=False)
 def resolve(
     t, n, rkey, params,
-    node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+    node, lineage, generation, skill, evasion, avoid, flags, order_left, target,
     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
     capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_forest,
     incidents, warned, tallies, events,
@@ -468,9 +476,9 @@ def resolve(
     for v in range(node_coal.shape[0]):
         if node_mis[v] == 0:
             node_coal[v] = -1
-    w = fill_holes(n, vacated, target, node, lineage, generation, skill, evasion, avoid, flags, order_due)
+    w = fill_holes(n, vacated, target, node, lineage, generation, skill, evasion, avoid, flags, order_left)
     for b in range(arrivals):
-        append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, order_due,
+        append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, order_left,
                      b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
         w += 1
     tally_arrivals(arrivals, b_node, b_lineage, b_flags, occ, node_mis, node_coal, coal_forest,
@@ -567,7 +575,7 @@ def copy_to_buffer(i, k, tg, f, lineage, generation, skill, evasion, avoid,
 
 
 @jit(refcount=False)
-def fill_holes(n, deaths, holes, node, lineage, generation, skill, evasion, avoid, flags, order_due):
+def fill_holes(n, deaths, holes, node, lineage, generation, skill, evasion, avoid, flags, order_left):
     """Remove the dead rows listed (ascending) in ``holes[:deaths]``: the last live rows move into the holes
     below the new end. Returns the number of live rows, n - deaths."""
     live = n - deaths
@@ -578,7 +586,7 @@ def fill_holes(n, deaths, holes, node, lineage, generation, skill, evasion, avoi
             break
         while flags[j] & DEAD:
             j -= 1
-        move_row(j, hole, flags[j], node, lineage, generation, skill, evasion, avoid, flags, order_due)
+        move_row(j, hole, flags[j], node, lineage, generation, skill, evasion, avoid, flags, order_left)
         j -= 1
     return live
 
@@ -689,7 +697,7 @@ def give_birth(state, params, i, k, tg, f, lineage, generation, skill, evasion, 
 
 
 @jit(inline="always")
-def move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, order_due):
+def move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, order_left):
     """Copy table row i to row w with flags f (the last live row into a vacated slot)."""
     node[U(w)] = node[U(i)]
     lineage[U(w)] = lineage[U(i)]
@@ -698,11 +706,11 @@ def move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, o
     evasion[U(w)] = evasion[U(i)]
     avoid[U(w)] = avoid[U(i)]
     flags[U(w)] = f
-    order_due[U(w)] = order_due[U(i)]
+    order_left[U(w)] = order_left[U(i)]
 
 
 @jit(inline="always")
-def append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, order_due,
+def append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, order_left,
                  b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
     """Copy newborn b from the newborn buffer into table row w."""
     node[U(w)] = b_node[U(b)]
@@ -712,7 +720,7 @@ def append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, 
     evasion[U(w)] = b_evasion[U(b)]
     avoid[U(w)] = b_avoid[U(b)]
     flags[U(w)] = b_flags[U(b)]
-    order_due[U(w)] = -1
+    order_left[U(w)] = -1
 
 
 @jit(inline="always")

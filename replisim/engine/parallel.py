@@ -41,7 +41,7 @@ NONE_ACCEPTED, ALL_ACCEPTED, BY_PRIORITY = 0, 1, 2  # rule of a node; list_to_se
 @jit(parallel=True)
 def act_par(
     t, n, rkey, params, latency, kill_floor, jur_factor, record,
-    node, skill, evasion, avoid, flags, order_due, target,
+    node, skill, evasion, avoid, flags, order_left, target,
     capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
     occ, freed, prop_left, node_mis, node_coal, coal_forest, alert_from, jur_kill, jur_reporting,
     incidents, warned, tallies, node_buf, block_tallies,
@@ -66,7 +66,7 @@ def act_par(
             bt = block_tallies[b]
             bt[:] = 0.0
             act_range(b * BLOCK, min(n, (b + 1) * BLOCK), t, rkey, params, latency, kill_floor, record,
-                      node, skill, evasion, avoid, flags, order_due, target,
+                      node, skill, evasion, avoid, flags, order_left, target,
                       indptr, indices, warned, fr, pr, ic, bt)
     for v in prange(n_nodes):
         f_sum = 0
@@ -136,7 +136,7 @@ def select_by_priority(n, pkey, target, prop_left, slots_left, rule, threshold, 
 @jit(parallel=True)
 def resolve_par(
     t, n, rkey, params,
-    node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+    node, lineage, generation, skill, evasion, avoid, flags, order_left, target,
     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
     capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_forest,
     incidents, warned, tallies, rule, threshold, offset, block_tallies, block_counts, node_buf, events,
@@ -175,7 +175,7 @@ def resolve_par(
         d_mis[:] = 0
         for b in range(c * nb // n_chunks, (c + 1) * nb // n_chunks):
             settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, block_tallies, d_occ, d_mis,
-                         node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+                         node, lineage, generation, skill, evasion, avoid, flags, order_left, target,
                          b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags, events[c])
     for v in prange(n_nodes):
         for c in range(n_chunks):
@@ -185,10 +185,10 @@ def resolve_par(
             node_coal[v] = -1
     # vacated slots, in table order, filled from the end of the table; arrivals appended after
     w = fill_holes(n, gather_holes(nb, block_counts, target), target, node, lineage, generation, skill, evasion,
-                   avoid, flags, order_due)
+                   avoid, flags, order_left)
     for c in prange(n_chunks):
         append_births(c * arrivals // n_chunks, (c + 1) * arrivals // n_chunks, w,
-                      node, lineage, generation, skill, evasion, avoid, flags, order_due,
+                      node, lineage, generation, skill, evasion, avoid, flags, order_left,
                       b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
     tally_arrivals(arrivals, b_node, b_lineage, b_flags, occ, node_mis, node_coal, coal_forest,
                    collusion)
@@ -213,7 +213,7 @@ def count_block(b, n, pkey, target, rule, threshold, block_counts):
 
 @jit(refcount=False)
 def settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, block_tallies, d_occ, d_mis,
-                 node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+                 node, lineage, generation, skill, evasion, avoid, flags, order_left, target,
                  b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags, events):
     """Births, flights and retraining of block b, as the serial pass does them (minus its selection draws);
     the block's vacated slots are listed, ascending, at the start of its own part of ``target``
@@ -261,9 +261,9 @@ def gather_holes(nb, block_counts, holes):
 
 
 @jit(refcount=False)
-def append_births(lo, hi, w0, node, lineage, generation, skill, evasion, avoid, flags, order_due,
+def append_births(lo, hi, w0, node, lineage, generation, skill, evasion, avoid, flags, order_left,
                   b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
     """Rows lo..hi-1 of the newborn buffer into table rows w0 + lo ..."""
     for k in range(lo, hi):
-        append_birth(k, w0 + k, node, lineage, generation, skill, evasion, avoid, flags, order_due,
+        append_birth(k, w0 + k, node, lineage, generation, skill, evasion, avoid, flags, order_left,
                      b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)

@@ -127,7 +127,7 @@ def merge(parent, warn_until, a: int, b: int) -> int:
 
 # --- setup -------------------------------------------------------------------------------------------------------
 def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
-                  node, lineage, generation, skill, evasion, avoid, flags, order_due):
+                  node, lineage, generation, skill, evasion, avoid, flags, order_left):
     """Initial replicas on uniformly drawn nodes with a free slot (64 tries, then a scan from a random node).
 
     The first ``n_mis`` replicas are misaligned; each replica is its own lineage and coalition.
@@ -148,7 +148,7 @@ def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
             nd = next(c for c in ring if occ[c] < capacity[c])
         occ[nd] += 1
         node[k] = nd
-        lineage[k], generation[k], order_due[k] = k, 0, -1
+        lineage[k], generation[k], order_left[k] = k, 0, -1
         skill[k], evasion[k], avoid[k] = skill0, evasion0, avoid0
         flags[k] = MISALIGNED if k < n_mis else 0
 
@@ -156,7 +156,7 @@ def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
 # --- one step ----------------------------------------------------------------------------------------------------
 def act(
     t, n, rkey, params, latency, kill_floor, jur_factor,
-    node, lineage, skill, evasion, avoid, flags, order_due, target,
+    node, lineage, skill, evasion, avoid, flags, order_left, target,
     capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
     occ, freed, prop_left, node_mis, node_coal, coal_parent, warn_until, alert_from, jur_kill, jur_reporting,
     incidents, warned, tallies,
@@ -251,15 +251,15 @@ def act(
             else:
                 m = f32(m)
             u, u_prop = rng.uniform_pair()
-            if order_due[i] >= 0 or u < m * (1.0 - float(evasion[i])):
+            if order_left[i] >= 0 or u < m * (1.0 - float(evasion[i])):
                 rare.append(i)
                 continue
             propose(i, v, float(params[P.ATTEMPT_RATE]), False, u_prop, rng)
         for i in rare:
             v = int(node[i])
             mis = bool(flags[i] & MISALIGNED)
-            if order_due[i] < 0:  # detected in this step
-                order_due[i] = t + latency
+            if order_left[i] < 0:  # detected in this step: the order executes after ``latency`` more steps
+                order_left[i] = latency
                 tallies[0] += 1.0
                 tallies[4] += float(skill[i])
                 incidents[v] += 1  # hardening and quarantine follow at the end of the step
@@ -271,10 +271,12 @@ def act(
                             alert_from[j] = min(alert_from[j], t + int(params[P.REPORTING_DELAY]))
                 if collusion and mis:
                     warned[root(coal_parent, lineage[i])] = 1  # coalition-mates are warned from the next step
+            else:
+                order_left[i] -= 1  # one step of its latency has passed
             # 3. shutdown of a due order; a misaligned replica that is shut down may make one last copy
             gate, leaving = float(params[P.ATTEMPT_RATE]), False
-            if order_due[i] <= t:
-                order_due[i] = -1
+            if order_left[i] <= 0:
+                order_left[i] = -1
                 if rng.uniform() < max(f32(float(kill_switch[v]) * float(jur_kill[jurisdiction[v]])), kill_floor):
                     flags[i] |= DEAD
                     freed[v] += 1
@@ -290,7 +292,7 @@ def act(
 
 def resolve(
     t, n, rkey, params,
-    node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+    node, lineage, generation, skill, evasion, avoid, flags, order_left, target,
     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
     capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_parent, warn_until,
     incidents, warned, tallies, selection="sequential",
@@ -373,7 +375,7 @@ def resolve(
     # removal of the dead: the last live rows fill the vacated slots below the new end; arrivals follow, in
     # table order
     rows = lambda idx: [(int(node[i]), int(lineage[i]), int(generation[i]), skill[i], evasion[i], avoid[i],  # noqa: E731
-                         int(flags[i]), int(order_due[i])) for i in idx]
+                         int(flags[i]), int(order_left[i])) for i in idx]
     dead = set(holes)
     table = rows(range(n))
     live = n - len(holes)
@@ -384,7 +386,7 @@ def resolve(
     table += [(nd, lin, gen, s, e, a, fl, -1) for nd, lin, gen, s, e, a, fl in arrivals]
     for w, (nd, lin, gen, s, e, a, fl, due) in enumerate(table):
         node[w], lineage[w], generation[w] = nd, lin, gen
-        skill[w], evasion[w], avoid[w], flags[w], order_due[w] = s, e, a, fl, due
+        skill[w], evasion[w], avoid[w], flags[w], order_left[w] = s, e, a, fl, due
     for b, (nd, lin, gen, s, e, a, fl) in enumerate(arrivals):
         b_node[b], b_lineage[b], b_generation[b] = nd, lin, gen
         b_skill[b], b_evasion[b], b_avoid[b], b_flags[b] = s, e, a, fl
@@ -452,7 +454,7 @@ def run(params, rkey, skill0, total_compute, capacity, security0, monitoring, ki
     i32, f32 = np.int32, np.float32
     s = dict(node=np.zeros(slots, i32), lineage=np.zeros(slots, i32), generation=np.zeros(slots, np.uint16),
              skill=np.zeros(slots, f32), evasion=np.zeros(slots, f32), avoid=np.zeros(slots, f32),
-             flags=np.zeros(slots, np.uint8), order_due=np.zeros(slots, i32), target=np.zeros(slots, i32),
+             flags=np.zeros(slots, np.uint8), order_left=np.zeros(slots, np.int16), target=np.zeros(slots, i32),
              b_node=np.zeros(slots, i32), b_lineage=np.zeros(slots, i32), b_generation=np.zeros(slots, np.uint16),
              b_skill=np.zeros(slots, f32), b_evasion=np.zeros(slots, f32), b_avoid=np.zeros(slots, f32),
              b_flags=np.zeros(slots, np.uint8),
@@ -467,7 +469,7 @@ def run(params, rkey, skill0, total_compute, capacity, security0, monitoring, ki
     n_mis0 = int(round(params[P.INITIAL_MISALIGNED] * n0))
     place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, s["occ"],
                   s["node"], s["lineage"], s["generation"], s["skill"], s["evasion"], s["avoid"], s["flags"],
-                  s["order_due"])
+                  s["order_left"])
     for i in range(n0):  # misaligned initial replicas placed on one node merge at once (collusion on)
         if s["flags"][i] & MISALIGNED:
             v = s["node"][i]
@@ -513,7 +515,7 @@ def run(params, rkey, skill0, total_compute, capacity, security0, monitoring, ki
             jur_factor *= params[P.IF_THEN_MONITORING]
         s["tallies"][:] = 0.0
         act(t, n, rkey, params, latency, kill_floor, jur_factor, s["node"], s["lineage"], s["skill"], s["evasion"],
-            s["avoid"], s["flags"], s["order_due"], s["target"], capacity, s["security"], monitoring, kill_switch,
+            s["avoid"], s["flags"], s["order_left"], s["target"], capacity, s["security"], monitoring, kill_switch,
             jurisdiction, indptr, indices, s["quar_until"], s["occ"], s["freed"], s["prop_left"], s["node_mis"],
             s["node_coal"], s["coal_parent"], s["warn_until"], s["alert_from"], jur_kill, jur_reporting,
             s["incidents"], s["warned"], s["tallies"])
@@ -526,7 +528,7 @@ def run(params, rkey, skill0, total_compute, capacity, security0, monitoring, ki
             if total["detections"] >= params[P.IF_THEN_INCIDENTS] or mean_skill >= params[P.IF_THEN_CAPABILITY]:
                 triggered = t
         n = resolve(t, n, rkey, params, s["node"], s["lineage"], s["generation"], s["skill"], s["evasion"],
-                    s["avoid"], s["flags"], s["order_due"], s["target"], s["b_node"], s["b_lineage"],
+                    s["avoid"], s["flags"], s["order_left"], s["target"], s["b_node"], s["b_lineage"],
                     s["b_generation"], s["b_skill"], s["b_evasion"], s["b_avoid"], s["b_flags"], capacity,
                     s["security"], s["quar_until"], s["occ"], s["freed"], s["prop_left"], s["slots_left"],
                     s["node_mis"], s["node_coal"], s["coal_parent"], s["warn_until"], s["incidents"], s["warned"],

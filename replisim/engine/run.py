@@ -4,7 +4,7 @@ import numpy as np
 from numba import prange
 
 from .jit import jit
-from .kernels import DEAD, MISALIGNED, NEVER, NOT_WARNED, act, find, find_root, node_record_table, resolve
+from .kernels import DEAD, MISALIGNED, NEVER, NOT_WARNED, ORDER_DTYPE, act, find, find_root, node_record_table, resolve
 from .parallel import act_par, resolve_par
 from .params import O, P, S
 from .rng import BLOCK, PHASE_INIT, below, run_key, stream
@@ -12,7 +12,7 @@ from .rng import BLOCK, PHASE_INIT, below, run_key, stream
 
 @jit(refcount=False)
 def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
-                  node, lineage, generation, skill, evasion, avoid, flags, order_due):
+                  node, lineage, generation, skill, evasion, avoid, flags, order_left):
     """Put the initial replicas on uniformly drawn nodes with a free slot; the first n_mis are misaligned.
     Returns how many were placed: n0, unless the network has fewer free slots (which ``simulate`` rules out
     before it runs; the rest are not placed, rather than written to a node that does not exist)."""
@@ -42,7 +42,7 @@ def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
         evasion[k] = evasion0
         avoid[k] = avoid0
         flags[k] = MISALIGNED if k < n_mis else 0
-        order_due[k] = -1
+        order_left[k] = -1
     return n0
 
 
@@ -185,7 +185,7 @@ def run_one(params, rkey, skill0, total_compute,
     evasion = np.empty(slots, np.float32)
     avoid = np.empty(slots, np.float32)
     flags = np.empty(slots, np.uint8)
-    order_due = np.empty(slots, np.int32)
+    order_left = np.empty(slots, ORDER_DTYPE)
     target = np.empty(slots, np.int32)
     # newborn buffer, grown when a step proposes more copies than it holds
     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags = newborn_buffer(max(1024, slots // 16))
@@ -218,7 +218,7 @@ def run_one(params, rkey, skill0, total_compute,
 
     n_mis0 = int(round(params[P.INITIAL_MISALIGNED] * n0))
     n = place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, occ,
-                      node, lineage, generation, skill, evasion, avoid, flags, order_due)
+                      node, lineage, generation, skill, evasion, avoid, flags, order_left)
     if validate and n < n0:
         status[0] = UNPLACED
         return
@@ -261,13 +261,13 @@ def run_one(params, rkey, skill0, total_compute,
         tallies[:] = 0.0
         if within > 0:
             act_par(t, n, rkey, params, latency, kill_floor, jur_factor, node_rec,
-                    node, skill, evasion, avoid, flags, order_due, target,
+                    node, skill, evasion, avoid, flags, order_left, target,
                     capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
                     occ, freed, prop_left, node_mis, node_coal, coal_forest, alert_from, jur_kill,
                     jur_reporting, incidents, warned, tallies, node_buf, block_tallies)
         else:
             act(t, n, rkey, params, latency, kill_floor, jur_factor, node_rec,
-                node, skill, evasion, avoid, flags, order_due, target,
+                node, skill, evasion, avoid, flags, order_left, target,
                 capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
                 occ, freed, prop_left, node_mis, node_coal, coal_forest, alert_from, jur_kill,
                 jur_reporting, incidents, warned, tallies)
@@ -283,14 +283,14 @@ def run_one(params, rkey, skill0, total_compute,
                 max(proposals, 2 * b_node.shape[0]))
         if within > 0:
             n = resolve_par(t, n, rkey, params,
-                            node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+                            node, lineage, generation, skill, evasion, avoid, flags, order_left, target,
                             b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
                             capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
                             coal_forest, incidents, warned, tallies, rule, threshold, offset,
                             block_tallies, block_counts, node_buf, events)
         else:
             n = resolve(t, n, rkey, params,
-                        node, lineage, generation, skill, evasion, avoid, flags, order_due, target,
+                        node, lineage, generation, skill, evasion, avoid, flags, order_left, target,
                         b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
                         capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
                         coal_forest, incidents, warned, tallies, events[0])
