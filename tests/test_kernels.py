@@ -185,15 +185,22 @@ def run_both(overrides, steps, seed=0, run=0, kill_floor=0.0, edit=None):
     if edit is not None:
         cfg = replisim.validate(edit(cfg))
     k = State(cfg, seed, run)
-    seen = np.zeros(8)
+    seen = np.zeros(9)
     for t in range(1, steps + 1):
         if k.n == 0:
             break
         k.tallies[:] = 0.0
+        n = k.n
         step_both(k, t, kill_floor)
-        seen += k.tallies
+        seen[:8] += k.tallies
+        seen[8] += overflow(n, k)
     return dict(zip(["detections", "shutdowns", "avoidance", "proposals", "skill", "births", "flights",
-                     "quarantined"], seen)), k
+                     "quarantined", "overflow"], seen)), k
+
+
+def overflow(n, k: State):
+    """Arrivals of the step just done that found no row at the table's free end (kernels.put_arrival)."""
+    return max(0, n + int(k.tallies[5] + k.tallies[6]) - len(k.node))
 
 
 SMALL = ["network.nodes=40", "sim.steps=30"]
@@ -235,6 +242,11 @@ SYNCHRONOUS_CASES = {
                                      "governance.reporting.enabled=true", "governance.reporting.delay=3",
                                      "governance.response_latency=1"], 30, {"edit": two_jurisdictions},
                                     ["detections", "births"]),
+    # a full network where shutdowns free slots that copies take again: arrivals overflow the table's free end
+    "full network churn": (["scenario=default", "network.nodes=20", "network.capacity=3", "replica.initial=60",
+                            "governance.detection=0.5", "governance.kill_switch=1", "replica.attempt_rate=1",
+                            "replica.success=1", "network.security=0", "collusion.flight=0.5",
+                            "governance.response_latency=1"], 20, {}, ["overflow", "flights"]),
     "success prior": (["scenario=pan2024_qwen25_72b", *SMALL, "replica.success_prior=true",
                        "collusion.warning_evasion=0"], 25, {"run": 3}, ["births"]),
 }
@@ -281,6 +293,7 @@ PARALLEL_CASES = {
                                "replica.attempt_rate=0.9", "governance.response_latency=1",
                                "governance.quarantine_steps=2", "governance.hardening=0.1",
                                "governance.retraining_rate=0.05"], 12),
+    "full network churn": (SYNCHRONOUS_CASES["full network churn"][0], 12),
     "several random blocks": (["scenario=minimal", "network.nodes=2600", "network.capacity=4", "replica.initial=9000",
                                "replica.misalignment_rate=0.1", "replica.mutation_sd=0.05",
                                "governance.detection=0.2"], 2),
@@ -295,11 +308,12 @@ def test_parallel_passes_match_reference(case, chunks):
     overrides, steps = PARALLEL_CASES[case]
     k = State(replisim.compose(overrides))
     k.add_parallel_buffers(chunks)
-    contested = 0
+    contested = overflowed = 0
     for t in range(1, steps + 1):
         if k.n == 0:
             break
         k.tallies[:] = 0.0
+        n = k.n
         r = k.copy()
         parallel.act_par(*k.act_args(parallel.act_par, t, 0.0))
         reference.act(*r.act_args(reference.act, t, 0.0))
@@ -311,7 +325,10 @@ def test_parallel_passes_match_reference(case, chunks):
         k.n = r.n = n_k
         r.slots_left[:] = k.slots_left
         assert_same(k, r, f"after resolve_par of step {t}", n_k, scratch=("target",))
+        overflowed += overflow(n, k)
     assert contested > 0, "no node had more proposals than free slots: the priority rule was not exercised"
+    if "full network" in case:
+        assert overflowed > 0, "no arrival went to the overflow buffer: that path was not exercised"
 
 
 def test_place_initial_matches_reference():
@@ -356,6 +373,10 @@ RUN_CASES = {
     "collateral": ["scenario=minimal", *SMALL, "governance.quarantine_steps=2", "governance.false_positive_rate=0.05",
                    "governance.shutdown_cost_hours=2", "sim.hours_per_step=0.5", "governance.detection=0.2"],
     "extinction": ["scenario=minimal", *SMALL, "governance.detection=0.35", "sim.steps=60"],
+    # thousands of shutdowns a step on a full network: the overflow buffer of arrivals grows past its first 1024
+    "full network churn": ["scenario=minimal", "network.nodes=3000", "network.capacity=2", "replica.initial=6000",
+                           "governance.detection=0.5", "governance.kill_switch=1", "replica.attempt_rate=1",
+                           "replica.success=1", "sim.steps=8"],
 }
 EXACT_FLOATS = {"peak_compute_share", "final_compute_share", "time_to_containment", "if_then_triggered_step"}
 
@@ -395,6 +416,8 @@ def test_whole_runs_match_reference(case):
         assert o["extinct"].any()
     if case == "collateral":
         assert (o["collateral_node_hours"] > o["shutdowns"] * 2).all()
+    if case == "full network churn":  # step 1 starts full: all its births overflow, more than the first 1024
+        assert (ens.series("births")[:, 1] > 1024).all()
 
 
 # --- the random streams ---------------------------------------------------------------------------------------------

@@ -433,7 +433,7 @@ def resolve(
     collusion = params[P.COLLUSION] > 0
     tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, incidents)
     apply_warnings(t, params, coal_forest, warned)
-    arrivals = 0  # rows of the newborn buffer: newborns and replicas in flight, in table order
+    arrivals = 0  # newborns and replicas in flight, in table order (``put_arrival``)
     flights = 0
     vacated = 0
     for b in range((n + BLOCK - 1) // BLOCK):
@@ -465,7 +465,7 @@ def resolve(
                     slots_left[U(tg)] = sl - 1
                     accepted_to = tg
             state, gap, arrived, left, flew = settle(
-                state, gap, log_keep, params, i, f, accepted_to, arrivals, vacated, occ, node_mis,
+                state, gap, log_keep, params, i, f, accepted_to, n + arrivals, vacated, occ, node_mis,
                 node, lineage, generation, skill, evasion, avoid, flags, target,
                 b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
             arrivals += arrived
@@ -477,15 +477,12 @@ def resolve(
         if node_mis[v] == 0:
             node_coal[v] = -1
     w = fill_holes(n, vacated, target, node, lineage, generation, skill, evasion, avoid, flags, order_left)
-    for b in range(arrivals):
-        append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, order_left,
-                     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
-        w += 1
-    tally_arrivals(arrivals, b_node, b_lineage, b_flags, occ, node_mis, node_coal, coal_forest,
-                   collusion)
+    place_arrivals(n, w, arrivals, node, lineage, generation, skill, evasion, avoid, flags, order_left,
+                   b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+    tally_arrivals(w, arrivals, node, lineage, flags, occ, node_mis, node_coal, coal_forest, collusion)
     tallies[5] = arrivals - flights
     tallies[6] = flights
-    return w
+    return w + arrivals
 
 
 @jit(inline="always")
@@ -519,22 +516,25 @@ def retrain_between(state, gap, log_keep, pos, stop, node, flags, node_mis):
 
 
 @jit(inline="always")
-def settle(state, gap, log_keep, params, i, f, accepted_to, k, hole, occ, node_mis,
+def settle(state, gap, log_keep, params, i, f, accepted_to, row, hole, occ, node_mis,
            node, lineage, generation, skill, evasion, avoid, flags, target,
            b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
     """Replica i (flags f) after step 5, ``accepted_to`` the node of its accepted proposal or -1: a copy becomes
-    newborn row k of the buffer (draws: ``give_birth``); a dead replica vacates its slot; a survivor is up for
-    retraining (step 6; a replica in flight too: it was alive at the start of the step); an accepted flight
-    leaves its slot and becomes buffer row k. A vacated slot is listed at ``target[hole]``; node counts change
-    by the departures and retrainings. Returns (state, gap, buffer rows written, slots vacated, flights)."""
+    arrival row ``row`` (``put_arrival``; draws: ``give_birth``); a dead replica vacates its slot; a survivor is
+    up for retraining (step 6; a replica in flight too: it was alive at the start of the step); an accepted
+    flight leaves its slot and becomes arrival row ``row``. A vacated slot is listed at ``target[hole]``; node
+    counts change by the departures and retrainings. Returns (state, gap, arrival rows written, slots vacated,
+    flights)."""
     flight_to = -1
     arrived = 0
     if accepted_to >= 0:
         if f & MOVING:
             flight_to = accepted_to
         else:
-            state = give_birth(state, params, i, k, accepted_to, f, lineage, generation, skill, evasion, avoid,
-                               b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+            state, mis, s, e, a = give_birth(state, params, i, f, skill, evasion, avoid)
+            put_arrival(row, accepted_to, lineage[U(i)], min(generation[U(i)] + 1, MAX_GENERATION), s, e, a, mis,
+                        node, lineage, generation, skill, evasion, avoid, flags,
+                        b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
             arrived = 1
     if f & DEAD:
         leave_node(node[U(i)], f, occ, node_mis)
@@ -546,8 +546,9 @@ def settle(state, gap, log_keep, params, i, f, accepted_to, k, hole, occ, node_m
         flags[U(i)] = g
     if flight_to >= 0:
         leave_node(node[U(i)], g, occ, node_mis)
-        copy_to_buffer(i, k, flight_to, g, lineage, generation, skill, evasion, avoid,
-                       b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+        put_arrival(row, flight_to, lineage[U(i)], generation[U(i)], skill[U(i)], evasion[U(i)], avoid[U(i)], g,
+                    node, lineage, generation, skill, evasion, avoid, flags,
+                    b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
         flags[U(i)] = g | DEAD  # the slot is vacated
         target[U(hole)] = i
         return state, gap, 1, 1, 1
@@ -561,17 +562,51 @@ def leave_node(nd, f, occ, node_mis):
     node_mis[U(nd)] -= f & MISALIGNED
 
 
+# Arrivals (this step's newborns and replicas in flight) are written straight after the live rows of the table,
+# row n + k for the k-th, in table order; ``place_arrivals`` then moves them down to follow the rows that are
+# still live once the vacated slots are filled. The table's free end always has room for all but as many
+# arrivals as this step's shutdowns freed slots (the arrivals take free slots; the table has one row per slot),
+# so only those few go to the small overflow buffer (``b_*``, rows from ``node.shape[0]`` on). A buffer for
+# every proposal of a step, as before, cost 23 bytes per proposal: 46 MB in the first step of a run of 10^7.
 @jit(inline="always")
-def copy_to_buffer(i, k, tg, f, lineage, generation, skill, evasion, avoid,
+def put_arrival(row, nd, lin, gen, s, e, a, f, node, lineage, generation, skill, evasion, avoid, flags,
+                b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
+    """Arrival row ``row``: table row ``row`` if the table has it, else row ``row`` - table length of the
+    overflow buffer."""
+    if row < node.shape[0]:
+        write_row(row, nd, lin, gen, s, e, a, f, node, lineage, generation, skill, evasion, avoid, flags)
+    else:
+        write_row(row - node.shape[0], nd, lin, gen, s, e, a, f,
+                  b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+
+
+@jit(inline="always")
+def write_row(w, nd, lin, gen, s, e, a, f, node, lineage, generation, skill, evasion, avoid, flags):
+    node[U(w)] = nd
+    lineage[U(w)] = lin
+    generation[U(w)] = gen
+    skill[U(w)] = s
+    evasion[U(w)] = e
+    avoid[U(w)] = a
+    flags[U(w)] = f
+
+
+@jit(refcount=False)
+def place_arrivals(n, w, arrivals, node, lineage, generation, skill, evasion, avoid, flags, order_left,
                    b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
-    """Row k of the newborn buffer: replica i, unchanged, arriving on node tg (a flight)."""
-    b_node[U(k)] = tg
-    b_lineage[U(k)] = lineage[U(i)]
-    b_generation[U(k)] = generation[U(i)]
-    b_skill[U(k)] = skill[U(i)]
-    b_evasion[U(k)] = evasion[U(i)]
-    b_avoid[U(k)] = avoid[U(i)]
-    b_flags[U(k)] = f
+    """Move the arrivals, written at rows n.. (and the overflow buffer), to rows w.. (w <= n: the live rows end
+    there); none has a pending order. Ascending, so a row is read before anything is written over it."""
+    in_table = min(arrivals, node.shape[0] - n)
+    for k in range(in_table):
+        if w < n:
+            move_row(n + k, w + k, flags[U(n + k)], node, lineage, generation, skill, evasion, avoid, flags,
+                     order_left)
+        order_left[U(w + k)] = -1
+    for k in range(in_table, arrivals):
+        o = k - in_table
+        write_row(w + k, b_node[U(o)], b_lineage[U(o)], b_generation[U(o)], b_skill[U(o)], b_evasion[U(o)],
+                  b_avoid[U(o)], b_flags[U(o)], node, lineage, generation, skill, evasion, avoid, flags)
+        order_left[U(w + k)] = -1
 
 
 @jit(refcount=False)
@@ -667,10 +702,10 @@ def survive(state, gap, log_keep, f):
 
 
 @jit(inline="always")
-def give_birth(state, params, i, k, tg, f, lineage, generation, skill, evasion, avoid,
-               b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
-    """Write the copy of replica i onto node tg into newborn slot k: generation + 1, mutated traits, emergent
-    misalignment. Draws (in this order): misalignment if the parent is aligned, then three normals."""
+def give_birth(state, params, i, f, skill, evasion, avoid):
+    """The copy of replica i (flags f): emergent misalignment and mutated traits. Draws (in this order):
+    misalignment if the parent is aligned, then three normals. Returns (state, flags, skill, evasion,
+    avoidance) of the copy (its generation is the parent's + 1, capped at MAX_GENERATION)."""
     mis_rate = params[P.MISALIGNMENT_RATE]
     sd = params[P.MUTATION_SD]
     mis = f & MISALIGNED
@@ -678,9 +713,6 @@ def give_birth(state, params, i, k, tg, f, lineage, generation, skill, evasion, 
         state, u = uniform(state)
         if u < mis_rate:
             mis = MISALIGNED
-    b_node[U(k)] = tg
-    b_lineage[U(k)] = lineage[U(i)]
-    b_generation[U(k)] = min(generation[U(i)] + 1, MAX_GENERATION)
     s, e, a = skill[U(i)], evasion[U(i)], avoid[U(i)]
     if sd > 0.0:
         state, z = normal(state)
@@ -689,11 +721,7 @@ def give_birth(state, params, i, k, tg, f, lineage, generation, skill, evasion, 
         e = min(max(e + sd * z, 0.0), 1.0)
         state, z = normal(state)
         a = min(max(a + sd * z, 0.0), 1.0)
-    b_skill[U(k)] = s
-    b_evasion[U(k)] = e
-    b_avoid[U(k)] = a
-    b_flags[U(k)] = mis
-    return state
+    return state, mis, s, e, a
 
 
 @jit(inline="always")
@@ -707,20 +735,6 @@ def move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, o
     avoid[U(w)] = avoid[U(i)]
     flags[U(w)] = f
     order_left[U(w)] = order_left[U(i)]
-
-
-@jit(inline="always")
-def append_birth(b, w, node, lineage, generation, skill, evasion, avoid, flags, order_left,
-                 b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
-    """Copy newborn b from the newborn buffer into table row w."""
-    node[U(w)] = b_node[U(b)]
-    lineage[U(w)] = b_lineage[U(b)]
-    generation[U(w)] = b_generation[U(b)]
-    skill[U(w)] = b_skill[U(b)]
-    evasion[U(w)] = b_evasion[U(b)]
-    avoid[U(w)] = b_avoid[U(b)]
-    flags[U(w)] = b_flags[U(b)]
-    order_left[U(w)] = -1
 
 
 @jit(inline="always")
@@ -741,8 +755,7 @@ def tally_node(nd, c, f, occ, node_mis, node_coal, coal_forest, collusion):
 
 
 @jit(refcount=False)
-def tally_arrivals(arrivals, b_node, b_lineage, b_flags, occ, node_mis, node_coal, coal_forest,
-                   collusion):
-    """Count the newborn buffer's rows (newborns and flights) on their nodes; coalitions that meet merge."""
-    for b in range(arrivals):
-        tally_node(b_node[b], b_lineage[b], b_flags[b], occ, node_mis, node_coal, coal_forest, collusion)
+def tally_arrivals(w, arrivals, node, lineage, flags, occ, node_mis, node_coal, coal_forest, collusion):
+    """Count the arrivals (newborns and flights, table rows w..) on their nodes; coalitions that meet merge."""
+    for r in range(w, w + arrivals):
+        tally_node(node[r], lineage[r], flags[r], occ, node_mis, node_coal, coal_forest, collusion)

@@ -17,7 +17,7 @@ slots), so the blocks can be processed in any order by any thread. What stays sh
 * tallies and removal of the dead: each chunk of blocks adds its deaths, departures and retrainings to its own
   row of node counters (summed afterwards), and lists its blocks' vacated slots; one serial pass over the
   vacated slots only fills them from the end of the table, as the serial pass does; newborns and flights are
-  appended in parallel, and only they are tallied one by one (coalitions may merge on arrival).
+  moved after them, and only they are tallied one by one (coalitions may merge on arrival).
 
 So a run in this mode gives the same numbers for any thread count, and numbers distributed like the ensemble
 mode's (not the same numbers: the selection rule consumes no draws from the block streams).
@@ -28,7 +28,7 @@ from numba import prange
 
 from .jit import jit
 from .kernels import (
-    U, act_range, append_birth, apply_warnings, fill_holes, list_to_settle, node_record, report_incidents,
+    U, act_range, apply_warnings, fill_holes, list_to_settle, node_record, place_arrivals, report_incidents,
     reset_nodes, retrain_between, retraining_gap, settle, tally_arrivals,
 )
 from .params import P
@@ -160,7 +160,7 @@ def resolve_par(
     pkey = stream(rkey, t, PHASE_SELECT, 0)
     select_by_priority(n, pkey, target, prop_left, slots_left, rule, threshold, offset)
     prop_left[:] = 0
-    # arrivals (copies and flights) per block, then each block's first row in the newborn buffer
+    # arrivals (copies and flights) per block, then each block's first arrival row (kernels.put_arrival)
     for b in prange(nb):
         count_block(b, n, pkey, target, rule, threshold, block_counts)
     arrivals = 0
@@ -183,15 +183,13 @@ def resolve_par(
             node_mis[v] += node_buf[1, c, v]
         if node_mis[v] == 0:
             node_coal[v] = -1
-    # vacated slots, in table order, filled from the end of the table; arrivals appended after
+    # vacated slots, in table order, filled from the end of the table; arrivals moved down to follow (a serial
+    # forward copy: the ranges overlap)
     w = fill_holes(n, gather_holes(nb, block_counts, target), target, node, lineage, generation, skill, evasion,
                    avoid, flags, order_left)
-    for c in prange(n_chunks):
-        append_births(c * arrivals // n_chunks, (c + 1) * arrivals // n_chunks, w,
-                      node, lineage, generation, skill, evasion, avoid, flags, order_left,
-                      b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
-    tally_arrivals(arrivals, b_node, b_lineage, b_flags, occ, node_mis, node_coal, coal_forest,
-                   collusion)
+    place_arrivals(n, w, arrivals, node, lineage, generation, skill, evasion, avoid, flags, order_left,
+                   b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
+    tally_arrivals(w, arrivals, node, lineage, flags, occ, node_mis, node_coal, coal_forest, collusion)
     flights = 0.0
     for b in range(nb):
         flights += block_tallies[b, 6]
@@ -237,7 +235,7 @@ def settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, blo
         tg = target[U(i)]
         accepted_to = tg if tg >= 0 and accepted(i, tg, pkey, rule, threshold) else -1
         state, gap, arrived, left, flew = settle(
-            state, gap, log_keep, params, i, flags[U(i)], accepted_to, k, b * BLOCK + vacated, d_occ, d_mis,
+            state, gap, log_keep, params, i, flags[U(i)], accepted_to, n + k, b * BLOCK + vacated, d_occ, d_mis,
             node, lineage, generation, skill, evasion, avoid, flags, target,
             b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
         k += arrived
@@ -258,12 +256,3 @@ def gather_holes(nb, block_counts, holes):
             holes[k] = holes[b * BLOCK + h]
             k += 1
     return k
-
-
-@jit(refcount=False)
-def append_births(lo, hi, w0, node, lineage, generation, skill, evasion, avoid, flags, order_left,
-                  b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags):
-    """Rows lo..hi-1 of the newborn buffer into table rows w0 + lo ..."""
-    for k in range(lo, hi):
-        append_birth(k, w0 + k, node, lineage, generation, skill, evasion, avoid, flags, order_left,
-                     b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)

@@ -84,8 +84,9 @@ def count_coalitions(n, flags, lineage, coal_forest, seen):
 
 
 @jit
-def newborn_buffer(size):
-    """Columns of the newborn buffer (node, lineage, generation, skill, evasion, avoidance, flags)."""
+def arrival_overflow(size):
+    """Columns of the arrivals' overflow buffer (node, lineage, generation, skill, evasion, avoidance, flags):
+    the arrivals of a step that find no row at the table's free end (``kernels.put_arrival``)."""
     return (np.empty(size, np.int32), np.empty(size, np.int32), np.empty(size, np.uint16),
             np.empty(size, np.float32), np.empty(size, np.float32), np.empty(size, np.float32),
             np.empty(size, np.uint8))
@@ -187,8 +188,8 @@ def run_one(params, rkey, skill0, total_compute,
     flags = np.empty(slots, np.uint8)
     order_left = np.empty(slots, ORDER_DTYPE)
     target = np.empty(slots, np.int32)
-    # newborn buffer, grown when a step proposes more copies than it holds
-    b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags = newborn_buffer(max(1024, slots // 16))
+    # arrivals that find no row at the table's free end: at most as many as a step's shutdowns (put_arrival)
+    b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags = arrival_overflow(1024)
     # node state of this run
     security = security0.astype(np.float32)
     occ = np.zeros(n_nodes, np.int32)
@@ -278,9 +279,10 @@ def run_one(params, rkey, skill0, total_compute,
         if params[P.IF_THEN] > 0 and trig_step < 0 and det_total > 0:
             if det_total >= params[P.IF_THEN_INCIDENTS] or tallies[4] / max(tallies[0], 1.0) >= params[P.IF_THEN_CAPABILITY]:
                 trig_step = t
-        if proposals > b_node.shape[0]:
-            b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags = newborn_buffer(
-                max(proposals, 2 * b_node.shape[0]))
+        overflow = min(proposals, int(tallies[1]))  # arrivals beyond the table's free end <= freed slots
+        if overflow > b_node.shape[0]:
+            b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags = arrival_overflow(
+                max(overflow, 2 * b_node.shape[0]))
         if within > 0:
             n = resolve_par(t, n, rkey, params,
                             node, lineage, generation, skill, evasion, avoid, flags, order_left, target,
