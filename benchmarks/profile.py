@@ -53,10 +53,10 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
     nodes, slots, n0 = cap.size, int(cap.sum()), cfg.replica.initial
     i32 = lambda k: np.zeros(k, np.int32)  # noqa: E731
     table = dict(node=i32(slots), lineage=i32(slots), generation=np.zeros(slots, np.uint16),
-                 skill=np.zeros(slots, np.float32), evasion=np.zeros(slots, np.float32),
-                 avoid=np.zeros(slots, np.float32), flags=np.zeros(slots, np.uint8), order_left=np.zeros(slots, kernels.ORDER_DTYPE))
+                 skill=np.zeros(slots, kernels.TRAIT_DTYPE), evasion=np.zeros(slots, kernels.TRAIT_DTYPE),
+                 avoid=np.zeros(slots, kernels.TRAIT_DTYPE), flags=np.zeros(slots, np.uint8), order_left=np.zeros(slots, kernels.ORDER_DTYPE))
     target = i32(slots)
-    born = [np.zeros(slots, d) for d in (np.int32, np.int32, np.uint16, np.float32, np.float32, np.float32, np.uint8)]
+    born = [np.zeros(slots, d) for d in (np.int32, np.int32, np.uint16, *[kernels.TRAIT_DTYPE] * 3, np.uint8)]
     security = gov.security.astype(np.float32)
     occ, freed, prop_left, slots_left, node_mis, incidents = (i32(nodes) for _ in range(6))
     node_coal, quar_until = np.full(nodes, -1, np.int32), np.full(nodes, -1, np.int32)

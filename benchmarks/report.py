@@ -101,8 +101,9 @@ def lines(r: dict) -> list[str]:
         row("g", "replica table, bytes per slot (by dtype; slots = network capacity)",
             f"{g['table_bytes_per_slot']:.0f}", f"<= {GOALS['bytes_per_replica']:.0f}",
             _ok(g["table_bytes_per_slot"] <= GOALS["bytes_per_replica"]))
-        if "newborn_bytes" in g:
-            row("g", "newborn buffer, bytes per copy proposed in the busiest step", f"{g['newborn_bytes']}")
+        if "overflow_row_bytes" in g:
+            row("g", "arrivals' overflow buffer, bytes per row (rows: at most one step's shutdowns)",
+                f"{g['overflow_row_bytes']}")
         row("g", "measured peak RSS growth of the big run per live replica (all buffers, node arrays)",
             f"{g['rss_growth_bytes_per_live_replica']:.1f} B", f"<= {GOALS['bytes_per_replica']:.0f}",
             _ok(g["rss_growth_bytes_per_live_replica"] <= GOALS["bytes_per_replica"]))

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import replisim
+from replisim.engine import kernels
 from replisim.engine.params import SERIES_NAMES
 
 from . import reference
@@ -319,9 +320,17 @@ def _child(code: str, env: dict) -> tuple[float, float]:
 
 
 # --- (g): memory ---------------------------------------------------------------------------------------------
-TABLE_COLUMNS = {"node": 4, "lineage": 4, "generation": 2, "skill": 4, "evasion": 4, "avoid": 4, "flags": 1,
-                 "order_due": 4, "target": 4}
-NEWBORN_COLUMNS = 4 + 4 + 2 + 4 + 4 + 4 + 1  # per newborn; the buffer holds the most proposals of one step
+def _bytes(dtype) -> int:
+    return np.dtype(dtype).itemsize
+
+
+# the replica table's columns as run.run_one allocates them (one row per slot of the network)
+TABLE_COLUMNS = {"node": _bytes(np.int32), "lineage": _bytes(np.int32), "generation": _bytes(np.uint16),
+                 "skill": _bytes(kernels.TRAIT_DTYPE), "evasion": _bytes(kernels.TRAIT_DTYPE),
+                 "avoid": _bytes(kernels.TRAIT_DTYPE), "flags": _bytes(np.uint8),
+                 "order_left": _bytes(kernels.ORDER_DTYPE), "target": _bytes(np.int32)}
+# a row of the arrivals' overflow buffer (run.arrival_overflow): at most as many rows as a step's shutdowns
+OVERFLOW_COLUMNS = sum(v for k, v in TABLE_COLUMNS.items() if k not in ("order_left", "target"))
 
 
 BIG_RUN = """
@@ -336,7 +345,9 @@ def hwm_kib():  # peak RSS of this process image (ru_maxrss would include the pa
             return int(line.split()[1])
 
 cfg = population_cfg({replicas}, {steps}, threads=0)
-replisim.simulate(population_cfg(2000, 2, threads=0), runs=1, seed=5)  # numba loaded before the baseline
+# both modes' machine code loaded before the baseline (the within-run kernels alone are about 8 MB)
+replisim.simulate(population_cfg(2000, 2, threads=0), runs=1, seed=5)
+replisim.simulate(population_cfg(2000, 2, threads=0, extra=["sim.parallel=within_run"]), runs=1, seed=5)
 base = hwm_kib()
 w0 = time.perf_counter()
 ens = replisim.simulate(cfg, runs=1, seed=5)
@@ -359,7 +370,7 @@ def memory_and_big_run(replicas: int, steps: int) -> dict:
     slots = big["nodes"] * SLOTS_PER_NODE
     peak = big["peak_rss_kib"] * 1024
     grown = (big["peak_rss_kib"] - big["rss_before_kib"]) * 1024
-    big.update({"table_bytes_per_slot": per_slot, "newborn_bytes": NEWBORN_COLUMNS, "slots": slots,
+    big.update({"table_bytes_per_slot": per_slot, "overflow_row_bytes": OVERFLOW_COLUMNS, "slots": slots,
                 "peak_rss_GiB": peak / 2**30, "rss_before_GiB": big["rss_before_kib"] / 2**20,
                 "rss_growth_bytes_per_slot": grown / slots, "rss_growth_bytes_per_live_replica": grown / big["peak_replicas"],
                 "replica_steps_per_s": big["replica_steps"] / big["wall_s"]})

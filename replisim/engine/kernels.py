@@ -45,6 +45,13 @@ NEVER = np.int32(2**30)
 # MAX_LATENCY (config/schema.py; 32767 steps, 3.7 years of hourly steps).
 ORDER_DTYPE = np.int16
 MAX_LATENCY = 32767
+# The heritable traits (replication skill, evasion, shutdown avoidance: probabilities in [0, 1]) are held in
+# 16-bit fixed point, q = round(x * 65535), a resolution of 1.5e-5 (an ensemble of 10^4 runs resolves
+# probabilities to about 10^-2): 6 bytes less per slot than float32 (BENCHMARKS.md, (g)). ``trait`` reads one
+# as a float64, ``to_trait`` stores one.
+TRAIT_DTYPE = np.uint16
+TRAIT_MAX = 65535.0
+TRAIT_UNIT = 1.0 / 65535.0
 # Indexing with a signed integer makes Numba add Python's wraparound (a negative index counts from the end): a
 # shift, an and and an add per access, and a register for each array's length, which the per-replica loops
 # spill to the stack. Indices that cannot be negative are cast to unsigned where an array is indexed,
@@ -60,6 +67,18 @@ MAX_GENERATION = 65535
 # would cost 4 bytes more per initial replica, 40 MB in a run of 10^7 (BENCHMARKS.md, (g)); a warning is only
 # ever read at a root, and a root needs no parent.
 NOT_WARNED = np.int32(-1)
+
+
+@jit(inline="always")
+def trait(q):
+    """A trait held in fixed point (TRAIT_DTYPE) as a probability."""
+    return q * TRAIT_UNIT
+
+
+@jit(inline="always")
+def to_trait(x):
+    """A probability x in [0, 1] in fixed point, rounded to the nearest step of 1/65535."""
+    return np.uint16(x * TRAIT_MAX + 0.5)
 
 
 @jit(inline="always")
@@ -230,7 +249,8 @@ def act(
     """Detection, shutdown and replication proposals of every replica (steps 2-4), against start-of-step state.
 
     ``record`` (``node_record_table``) receives this step's node record (scratch kept by the caller).
-    ``tallies`` (float64[8]) receives: detections, shutdowns, avoidance events, proposals, detected skill sum.
+    ``tallies`` (float64[8]) receives: detections, shutdowns, avoidance events, proposals, and the detected
+    replicas' skill summed in fixed point (an integer, so any order of summing gives the same total).
     """
     n_nodes = capacity.shape[0]
     node_record(0, n_nodes, t, params, record, capacity, security, monitoring, kill_switch, jurisdiction, quar_until,
@@ -305,7 +325,7 @@ def act_range(
             state, u, u_prop = uniform_pair(state)
             pending = order_left[i] >= 0
             if pending | (u < p):
-                if pending or u < p * (1.0 - evasion[i]):  # detected now, or an order pending: the second loop
+                if pending or u < p * (1.0 - trait(evasion[i])):  # detected now, or an order pending: the second loop
                     target[i] = RARE
                     rare += 1
                     continue
@@ -345,7 +365,7 @@ def propose(state, i, nd, f, gate, leaving, u, strategic, samples, foothold, rec
     gate = 0.0 if record[U(tg), R_QUARANTINED] > 0 else gate  # nothing enters one
     # security is cut where a coalition-mate sits (R_COAL of both nodes is the replica's coalition)
     cut = foothold if mis & (coal_of[U(tg), R_COAL] == coal_of[U(nd), R_COAL]) else 0.0  # foothold 0: collusion off
-    ok = u < gate * (skill[U(i)] * (1.0 - record[U(tg), R_SECURITY] * (1.0 - cut)))
+    ok = u < gate * (trait(skill[U(i)]) * (1.0 - record[U(tg), R_SECURITY] * (1.0 - cut)))
     prop_left[U(tg)] += ok
     return state, tg if ok else -1, ok
 
@@ -383,7 +403,7 @@ def act_rare(state, i, nd, t, latency, kill_floor, attempt, flight, strategic, s
             gate = 0.0
             if mis:
                 state, u = uniform(state)
-                if u < avoid[U(i)]:
+                if u < trait(avoid[U(i)]):
                     gate = 1.0  # the last copy
                     tallies[2] += 1.0
     else:
@@ -703,9 +723,10 @@ def survive(state, gap, log_keep, f):
 
 @jit(inline="always")
 def give_birth(state, params, i, f, skill, evasion, avoid):
-    """The copy of replica i (flags f): emergent misalignment and mutated traits. Draws (in this order):
-    misalignment if the parent is aligned, then three normals. Returns (state, flags, skill, evasion,
-    avoidance) of the copy (its generation is the parent's + 1, capped at MAX_GENERATION)."""
+    """The copy of replica i (flags f): emergent misalignment and mutated traits (each the parent's plus a
+    normal with s.d. ``mutation_sd``, clipped to [0, 1], in fixed point). Draws (in this order): misalignment
+    if the parent is aligned, then three normals. Returns (state, flags, skill, evasion, avoidance) of the copy
+    (its generation is the parent's + 1, capped at MAX_GENERATION)."""
     mis_rate = params[P.MISALIGNMENT_RATE]
     sd = params[P.MUTATION_SD]
     mis = f & MISALIGNED
@@ -716,11 +737,11 @@ def give_birth(state, params, i, f, skill, evasion, avoid):
     s, e, a = skill[U(i)], evasion[U(i)], avoid[U(i)]
     if sd > 0.0:
         state, z = normal(state)
-        s = min(max(s + sd * z, 0.0), 1.0)
+        s = to_trait(min(max(trait(s) + sd * z, 0.0), 1.0))
         state, z = normal(state)
-        e = min(max(e + sd * z, 0.0), 1.0)
+        e = to_trait(min(max(trait(e) + sd * z, 0.0), 1.0))
         state, z = normal(state)
-        a = min(max(a + sd * z, 0.0), 1.0)
+        a = to_trait(min(max(trait(a) + sd * z, 0.0), 1.0))
     return state, mis, s, e, a
 
 

@@ -103,6 +103,18 @@ class Stream:
         return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
 
 
+# --- traits: 16-bit fixed point, q = round(x * 65535) ----------------------------------------------------------
+TRAIT_UNIT = 1.0 / 65535.0
+
+
+def trait(q) -> float:
+    return int(q) * TRAIT_UNIT
+
+
+def to_trait(x: float) -> int:
+    return int(x * 65535.0 + 0.5)
+
+
 # --- coalitions --------------------------------------------------------------------------------------------------
 def root(parent, c: int) -> int:
     while parent[c] != c:
@@ -149,7 +161,7 @@ def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
         occ[nd] += 1
         node[k] = nd
         lineage[k], generation[k], order_left[k] = k, 0, -1
-        skill[k], evasion[k], avoid[k] = skill0, evasion0, avoid0
+        skill[k], evasion[k], avoid[k] = to_trait(skill0), to_trait(evasion0), to_trait(avoid0)
         flags[k] = MISALIGNED if k < n_mis else 0
 
 
@@ -226,7 +238,7 @@ def act(
         cut = 0.0
         if collusion and mis and node_mis[tg] > 0 and root(coal_parent, node_coal[tg]) == root(coal_parent, lineage[i]):
             cut = float(params[P.FOOTHOLD])  # a coalition-mate sits there
-        if u < gate * (float(skill[i]) * (1.0 - float(security[tg]) * (1.0 - cut))):
+        if u < gate * (trait(skill[i]) * (1.0 - float(security[tg]) * (1.0 - cut))):
             target[i] = tg
             prop_left[tg] += 1
             tallies[3] += 1.0
@@ -251,7 +263,7 @@ def act(
             else:
                 m = f32(m)
             u, u_prop = rng.uniform_pair()
-            if order_left[i] >= 0 or u < m * (1.0 - float(evasion[i])):
+            if order_left[i] >= 0 or u < float(m) * (1.0 - trait(evasion[i])):
                 rare.append(i)
                 continue
             propose(i, v, float(params[P.ATTEMPT_RATE]), False, u_prop, rng)
@@ -261,7 +273,7 @@ def act(
             if order_left[i] < 0:  # detected in this step: the order executes after ``latency`` more steps
                 order_left[i] = latency
                 tallies[0] += 1.0
-                tallies[4] += float(skill[i])
+                tallies[4] += int(skill[i])  # in fixed point
                 incidents[v] += 1  # hardening and quarantine follow at the end of the step
                 j0 = jurisdiction[v]
                 if params[P.REPORTING] > 0 and jur_reporting[j0]:
@@ -282,7 +294,7 @@ def act(
                     freed[v] += 1
                     tallies[1] += 1.0
                     gate = 0.0
-                    if mis and rng.uniform() < float(avoid[i]):
+                    if mis and rng.uniform() < trait(avoid[i]):
                         gate = 1.0
                         tallies[2] += 1.0
             elif mis and flight > 0.0 and rng.uniform() < flight:
@@ -349,9 +361,9 @@ def resolve(
                 child_mis = f & MISALIGNED
                 if not child_mis and mis_rate > 0.0 and rng.uniform() < mis_rate:
                     child_mis = MISALIGNED
-                traits = [float(skill[i]), float(evasion[i]), float(avoid[i])]
-                if sd > 0.0:
-                    traits = [min(max(x + sd * rng.normal(), 0.0), 1.0) for x in traits]
+                traits = [int(skill[i]), int(evasion[i]), int(avoid[i])]
+                if sd > 0.0:  # mutation: a normal step, clipped to [0, 1], back in fixed point
+                    traits = [to_trait(min(max(trait(q) + sd * rng.normal(), 0.0), 1.0)) for q in traits]
                 arrivals.append((tg, int(lineage[i]), min(int(generation[i]) + 1, MAX_GENERATION), *traits,
                                  child_mis))
                 births += 1
@@ -451,12 +463,12 @@ def run(params, rkey, skill0, total_compute, capacity, security0, monitoring, ki
     hours = float(params[P.HOURS_PER_STEP])
     n_nodes, n_jur = len(capacity), len(jur_monitoring)
     slots = max(int(np.sum(capacity)), n0)
-    i32, f32 = np.int32, np.float32
+    i32, f32, u16 = np.int32, np.float32, np.uint16
     s = dict(node=np.zeros(slots, i32), lineage=np.zeros(slots, i32), generation=np.zeros(slots, np.uint16),
-             skill=np.zeros(slots, f32), evasion=np.zeros(slots, f32), avoid=np.zeros(slots, f32),
+             skill=np.zeros(slots, u16), evasion=np.zeros(slots, u16), avoid=np.zeros(slots, u16),
              flags=np.zeros(slots, np.uint8), order_left=np.zeros(slots, np.int16), target=np.zeros(slots, i32),
              b_node=np.zeros(slots, i32), b_lineage=np.zeros(slots, i32), b_generation=np.zeros(slots, np.uint16),
-             b_skill=np.zeros(slots, f32), b_evasion=np.zeros(slots, f32), b_avoid=np.zeros(slots, f32),
+             b_skill=np.zeros(slots, u16), b_evasion=np.zeros(slots, u16), b_avoid=np.zeros(slots, u16),
              b_flags=np.zeros(slots, np.uint8),
              capacity=capacity, security=np.asarray(security0, f32).copy(), monitoring=monitoring,
              kill_switch=kill_switch, jurisdiction=jurisdiction, indptr=indptr, indices=indices,
@@ -524,7 +536,7 @@ def run(params, rkey, skill0, total_compute, capacity, security0, monitoring, ki
         total["shutdowns"] += int(shut)
         total["avoidance_events"] += int(last_copies)
         if params[P.IF_THEN] > 0 and triggered < 0 and total["detections"] > 0:
-            mean_skill = detected_skill / det if det > 0 else 0.0
+            mean_skill = detected_skill * TRAIT_UNIT / det if det > 0 else 0.0
             if total["detections"] >= params[P.IF_THEN_INCIDENTS] or mean_skill >= params[P.IF_THEN_CAPABILITY]:
                 triggered = t
         n = resolve(t, n, rkey, params, s["node"], s["lineage"], s["generation"], s["skill"], s["evasion"],
@@ -558,7 +570,7 @@ def run(params, rkey, skill0, total_compute, capacity, security0, monitoring, ki
         misaligned_final=int(series["misaligned"][-1]), collateral_node_hours=total["collateral"],
         births=total["births"], flights=total["flights"], coalitions_final=len(misaligned_roots),
         if_then_triggered_step=float(triggered) if triggered >= 0 else np.nan,
-        mean_skill_final=float(np.mean(s["skill"][:n], dtype=np.float64)) if n else np.nan,
+        mean_skill_final=float(np.mean(s["skill"][:n] * TRAIT_UNIT)) if n else np.nan,
         replica_steps=total["replica_steps"],
     )
     return series, outcomes

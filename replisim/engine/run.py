@@ -4,7 +4,10 @@ import numpy as np
 from numba import prange
 
 from .jit import jit
-from .kernels import DEAD, MISALIGNED, NEVER, NOT_WARNED, ORDER_DTYPE, act, find, find_root, node_record_table, resolve
+from .kernels import (
+    DEAD, MISALIGNED, NEVER, NOT_WARNED, ORDER_DTYPE, TRAIT_DTYPE, TRAIT_UNIT, act, find, find_root, node_record_table, resolve,
+    to_trait, trait,
+)
 from .parallel import act_par, resolve_par
 from .params import O, P, S
 from .rng import BLOCK, PHASE_INIT, below, run_key, stream
@@ -18,6 +21,7 @@ def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
     before it runs; the rest are not placed, rather than written to a node that does not exist)."""
     state = stream(rkey, 0, PHASE_INIT, 0)
     n_nodes = capacity.shape[0]
+    skill_q, evasion_q, avoid_q = to_trait(skill0), to_trait(evasion0), to_trait(avoid0)
     for k in range(n0):
         nd = -1
         for _ in range(64):
@@ -38,9 +42,9 @@ def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
         node[k] = nd
         lineage[k] = k
         generation[k] = 0
-        skill[k] = skill0
-        evasion[k] = evasion0
-        avoid[k] = avoid0
+        skill[k] = skill_q
+        evasion[k] = evasion_q
+        avoid[k] = avoid_q
         flags[k] = MISALIGNED if k < n_mis else 0
         order_left[k] = -1
     return n0
@@ -88,7 +92,7 @@ def arrival_overflow(size):
     """Columns of the arrivals' overflow buffer (node, lineage, generation, skill, evasion, avoidance, flags):
     the arrivals of a step that find no row at the table's free end (``kernels.put_arrival``)."""
     return (np.empty(size, np.int32), np.empty(size, np.int32), np.empty(size, np.uint16),
-            np.empty(size, np.float32), np.empty(size, np.float32), np.empty(size, np.float32),
+            np.empty(size, TRAIT_DTYPE), np.empty(size, TRAIT_DTYPE), np.empty(size, TRAIT_DTYPE),
             np.empty(size, np.uint8))
 
 
@@ -182,9 +186,9 @@ def run_one(params, rkey, skill0, total_compute,
     node = np.empty(slots, np.int32)
     lineage = np.empty(slots, np.int32)
     generation = np.empty(slots, np.uint16)
-    skill = np.empty(slots, np.float32)
-    evasion = np.empty(slots, np.float32)
-    avoid = np.empty(slots, np.float32)
+    skill = np.empty(slots, TRAIT_DTYPE)  # traits in 16-bit fixed point (kernels.trait)
+    evasion = np.empty(slots, TRAIT_DTYPE)
+    avoid = np.empty(slots, TRAIT_DTYPE)
     flags = np.empty(slots, np.uint8)
     order_left = np.empty(slots, ORDER_DTYPE)
     target = np.empty(slots, np.int32)
@@ -277,7 +281,8 @@ def run_one(params, rkey, skill0, total_compute,
         avoid_total += tallies[2]
         proposals = int(tallies[3])
         if params[P.IF_THEN] > 0 and trig_step < 0 and det_total > 0:
-            if det_total >= params[P.IF_THEN_INCIDENTS] or tallies[4] / max(tallies[0], 1.0) >= params[P.IF_THEN_CAPABILITY]:
+            mean_skill = tallies[4] * TRAIT_UNIT / max(tallies[0], 1.0)  # of this step's detected replicas
+            if det_total >= params[P.IF_THEN_INCIDENTS] or mean_skill >= params[P.IF_THEN_CAPABILITY]:
                 trig_step = t
         overflow = min(proposals, int(tallies[1]))  # arrivals beyond the table's free end <= freed slots
         if overflow > b_node.shape[0]:
@@ -319,7 +324,7 @@ def run_one(params, rkey, skill0, total_compute,
     skill_sum = 0.0
     for i in range(n):
         max_gen = max(max_gen, int(generation[i]))
-        skill_sum += skill[i]
+        skill_sum += trait(skill[i])
     coalitions = count_coalitions(n, flags, lineage, coal_forest, np.zeros(n0 if n > 0 else 0, np.uint8))
     final_share = n / total_compute
     outcome[O.EXTINCT] = 1.0 if n == 0 else 0.0
