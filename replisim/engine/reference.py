@@ -13,7 +13,8 @@ update, plus the series and outcomes).
 ``act`` and ``resolve`` take the same arguments as the kernels (and mutate them the same way), so a test can
 call both on copies of one state. Two things are deliberately different and compared only up to meaning:
 union-find here never compresses paths, so ``coal_parent`` is compared by the roots it implies
-(:func:`coalition_roots`), and ``warn_until`` is meaningful only at coalition roots.
+(:func:`coalition_roots`), and ``warn_until`` is meaningful only at coalition roots. (The kernels hold both in
+one array, ``coal_forest``, see ``kernels.find``; the tests translate between the two.)
 
 Synchronous update: every decision of a step is taken against the state at the start of the step. ``act``
 therefore only records what this step's detections cause (``incidents`` per node, ``warned`` coalitions) and
