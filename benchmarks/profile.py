@@ -54,7 +54,8 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
     i32 = lambda k: np.zeros(k, np.int32)  # noqa: E731
     table = dict(node=i32(slots), lineage=i32(slots), generation=np.zeros(slots, np.uint16),
                  skill=np.zeros(slots, kernels.TRAIT_DTYPE), evasion=np.zeros(slots, kernels.TRAIT_DTYPE),
-                 avoid=np.zeros(slots, kernels.TRAIT_DTYPE), flags=np.zeros(slots, np.uint8), order_left=np.zeros(slots, kernels.ORDER_DTYPE))
+                 avoid=np.zeros(slots, kernels.TRAIT_DTYPE), flags=np.zeros(slots, np.uint8),
+                 order_left=np.zeros(slots, kernels.ORDER_DTYPE))
     target = i32(slots)
     born = [np.zeros(slots, d) for d in (np.int32, np.int32, np.uint16, *[kernels.TRAIT_DTYPE] * 3, np.uint8)]
     security = gov.security.astype(np.float32)

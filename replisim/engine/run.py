@@ -5,8 +5,8 @@ from numba import prange
 
 from .jit import jit
 from .kernels import (
-    DEAD, MISALIGNED, NEVER, NOT_WARNED, ORDER_DTYPE, TRAIT_DTYPE, TRAIT_UNIT, act, find, find_root, node_record_table, resolve,
-    to_trait, trait,
+    DEAD, MISALIGNED, NEVER, NOT_WARNED, ORDER_DTYPE, TRAIT_DTYPE, TRAIT_UNIT, act, find, find_root,
+    node_record_table, resolve, to_trait, trait,
 )
 from .parallel import act_par, resolve_par
 from .params import O, P, S
@@ -123,7 +123,8 @@ def check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_for
             return 2
         seen[node[i]] += 1
         if collusion and flags[i] & MISALIGNED:
-            if node_coal[node[i]] < 0 or find_root(coal_forest, lineage[i]) != find_root(coal_forest, node_coal[node[i]]):
+            coal = node_coal[node[i]]
+            if coal < 0 or find_root(coal_forest, lineage[i]) != find_root(coal_forest, coal):
                 return 3
     for v in range(capacity.shape[0]):
         if seen[v] != occ[v]:
