@@ -34,7 +34,6 @@ class State:
     TABLE = ("node", "lineage", "generation", "skill", "evasion", "avoid", "flags", "order_left", "target")
     NODES = ("security", "quar_until", "occ", "freed", "prop_left", "slots_left", "node_mis", "node_coal",
              "incidents")
-    COALITIONS = ("coal_parent", "warn_until", "coal_forest")  # the reference's two arrays, the kernels' one
 
     def __init__(self, cfg, seed=0, run=0):
         net, gov = setup(cfg, seed)

@@ -616,15 +616,16 @@ def place_arrivals(n, w, arrivals, node, lineage, generation, skill, evasion, av
     """Move the arrivals, written at rows n.. (and the overflow buffer), to rows w.. (w <= n: the live rows end
     there); none has a pending order. Ascending, so a row is read before anything is written over it."""
     in_table = min(arrivals, node.shape[0] - n)
-    for k in range(in_table):
-        if w < n:
-            move_row(n + k, w + k, flags[U(n + k)], node, lineage, generation, skill, evasion, avoid, flags,
-                     order_left)
-        order_left[U(w + k)] = -1
+    if w < n:  # slots were vacated: the arrivals at rows n.. move down
+        for k in range(in_table):
+            r = U(n + k)
+            write_row(w + k, node[r], lineage[r], generation[r], skill[r], evasion[r], avoid[r], flags[r],
+                      node, lineage, generation, skill, evasion, avoid, flags)
     for k in range(in_table, arrivals):
-        o = k - in_table
-        write_row(w + k, b_node[U(o)], b_lineage[U(o)], b_generation[U(o)], b_skill[U(o)], b_evasion[U(o)],
-                  b_avoid[U(o)], b_flags[U(o)], node, lineage, generation, skill, evasion, avoid, flags)
+        o = U(k - in_table)
+        write_row(w + k, b_node[o], b_lineage[o], b_generation[o], b_skill[o], b_evasion[o], b_avoid[o], b_flags[o],
+                  node, lineage, generation, skill, evasion, avoid, flags)
+    for k in range(arrivals):
         order_left[U(w + k)] = -1
 
 
@@ -747,13 +748,8 @@ def give_birth(state, params, i, f, skill, evasion, avoid):
 @jit(inline="always")
 def move_row(i, w, f, node, lineage, generation, skill, evasion, avoid, flags, order_left):
     """Copy table row i to row w with flags f (the last live row into a vacated slot)."""
-    node[U(w)] = node[U(i)]
-    lineage[U(w)] = lineage[U(i)]
-    generation[U(w)] = generation[U(i)]
-    skill[U(w)] = skill[U(i)]
-    evasion[U(w)] = evasion[U(i)]
-    avoid[U(w)] = avoid[U(i)]
-    flags[U(w)] = f
+    write_row(w, node[U(i)], lineage[U(i)], generation[U(i)], skill[U(i)], evasion[U(i)], avoid[U(i)], f,
+              node, lineage, generation, skill, evasion, avoid, flags)
     order_left[U(w)] = order_left[U(i)]
 
 
