@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test bench figures baseline wheel-test clean
+.PHONY: run test lint bench figures baseline wheel-test clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,8 +22,12 @@ $(DEVSTAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/replisim
 
-test: $(DEVSTAMP)
+test: lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+# Ruff (configured in pyproject.toml); make test runs it first
+lint: $(DEVSTAMP)
+	$(BIN)/ruff check replisim tests benchmarks experiments hydra_plugins
 
 bench: $(DEVSTAMP)
 	$(BIN)/python -m benchmarks

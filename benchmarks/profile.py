@@ -22,11 +22,11 @@ import time
 import numpy as np
 
 from replisim.engine import kernels
-from replisim.engine.params import P, pack
 from replisim.engine.jit import jit
+from replisim.engine.params import P, pack
 from replisim.engine.rng import run_key, uniform
 from replisim.engine.run import place_initial, record, tally_initial
-from replisim.simulate import setup
+from replisim.world import setup
 
 from .suite import population_cfg
 

@@ -24,7 +24,7 @@ import numpy as np
 
 import replisim
 from replisim.engine import kernels
-from replisim.engine.params import SERIES_NAMES
+from replisim.results import SERIES_NAMES
 
 from . import reference
 
@@ -169,9 +169,10 @@ def mesa_vs_numba(mesa_runs: int, numba_runs: int, repeats: int, replicas: int =
 
 # --- (c): cost per replica-step against population -----------------------------------------------------------
 def scaling(populations, work: float, repeats: int) -> dict:
-    """One thread, every mechanism on, if-then measures in force from the start. Each point runs S and 2S steps (S chosen so that S steps are about
-    ``work`` replica-steps) and divides the difference in time by the difference in replica-steps: the set-up
-    (network, initial placement, allocation) cancels, leaving the cost of a step."""
+    """One thread, every mechanism on, if-then measures in force from the start. Each point runs S and 2S steps
+    (S chosen so that S steps are about ``work`` replica-steps) and divides the difference in time by the
+    difference in replica-steps: the set-up (network, initial placement, allocation) cancels, leaving the cost
+    of a step."""
     rows = []
     # The if-then commitment switches on from the start (delay 0): the run's strict, high-churn phase otherwise
     # begins at step 25, inside the long runs of the small populations but after the few steps of the large
@@ -182,7 +183,7 @@ def scaling(populations, work: float, repeats: int) -> dict:
         t, rs = [], []
         for s in (steps, 2 * steps):
             cfg = population_cfg(pop, s, threads=1, extra=same_phase)
-            tm, ens = timed(lambda: replisim.simulate(cfg, runs=1, seed=2, parallel="ensemble"), repeats)
+            tm, ens = timed(lambda cfg=cfg: replisim.simulate(cfg, runs=1, seed=2, parallel="ensemble"), repeats)
             t.append(tm)
             rs.append(replica_steps(ens))
         d_rs = rs[1] - rs[0]
@@ -213,7 +214,7 @@ def threads(big_replicas: int, big_steps: int, ens_runs: int, ens_replicas: int,
             if th > numba.config.NUMBA_NUM_THREADS:
                 continue
             cfg = population_cfg(pop, steps, threads=th)
-            t, ens = timed(lambda: replisim.simulate(cfg, runs=runs, seed=3, parallel=mode), repeats)
+            t, ens = timed(lambda cfg=cfg, runs=runs, mode=mode: replisim.simulate(cfg, runs=runs, seed=3, parallel=mode), repeats)
             row[f"wall_s_{th}"] = t.wall
             row[f"Mps_{th}"] = replica_steps(ens) / t.wall / 1e6
             prints.append(fingerprint(ens))

@@ -14,9 +14,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from replisim import plots, report
+from replisim import plots, report, stats
 
-from . import FIGURES, StudyResult, governance_presets, save_figure, size_overrides, tidy, try_simulate, write_csv, write_text
+from . import (
+    FIGURES,
+    StudyResult,
+    governance_presets,
+    save_figure,
+    size_overrides,
+    tidy,
+    try_simulate,
+    write_csv,
+    write_text,
+)
 
 SCENARIOS = {"pan2024_llama31_70b": "llama31_70b", "pan2024_qwen25_72b": "qwen25_72b"}
 FIG_TITLES = {"outcomes": "Outcome distributions by governance", "containment": "Time to containment",
@@ -28,7 +38,7 @@ def _km_table(frame: pd.DataFrame, horizon: float) -> pd.DataFrame:
     for name, g in frame.groupby("governance", sort=False):
         ttc = g["time_to_containment"].to_numpy(dtype=float)
         observed = ~np.isnan(ttc)
-        times, surv = plots.kaplan_meier(np.where(observed, ttc, horizon), observed)
+        times, surv = stats.kaplan_meier(np.where(observed, ttc, horizon), observed)
         rows += [{"governance": name, "hours": t, "p_not_contained": s} for t, s in zip(times, surv)]
     return pd.DataFrame(rows)
 
@@ -55,7 +65,7 @@ def _finding(cmp: pd.DataFrame, label: str) -> str:
 
 def pareto_text(cmp: pd.DataFrame) -> str:
     """The regimes on the Pareto front of a comparison table, with their P(loss) and median cost."""
-    front = plots.pareto_front(cmp["median_collateral_node_hours"], cmp["p_loss"])
+    front = stats.pareto_front(cmp["median_collateral_node_hours"], cmp["p_loss"])
     return ", ".join(f"`{cmp.iloc[i, 0]}` (P(loss) {cmp.p_loss.iloc[i]:.2f}, "
                      f"{cmp.median_collateral_node_hours.iloc[i]:,.0f} node-h)" for i in front)
 

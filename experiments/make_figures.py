@@ -19,8 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import FIGURES, StudyResult, write_text
-from . import avoidance, collusion, fan, governance, misalignment, phase
+from . import FIGURES, StudyResult, avoidance, collusion, fan, governance, misalignment, phase, write_text
 
 STUDIES = {
     "governance": (governance, 200),

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .engine.params import OUTCOME_NAMES, SERIES_NAMES
+from .results import OUTCOME_NAMES, SERIES_NAMES
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Ensemble:
         write_parquet_atomic(frame, directory / "series.parquet", meta)
 
     @classmethod
-    def from_parquet(cls, directory: str | os.PathLike) -> "Ensemble":
+    def from_parquet(cls, directory: str | os.PathLike) -> Ensemble:
         import pyarrow.parquet as pq
 
         directory = Path(directory)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 import numpy as np
 
 from .config import Config, ConfigError
 from .config.schema import PARALLEL_MODES
+from .engine.params import pack
 from .ensemble import Ensemble, from_arrays
-from .engine.params import OUTCOME_NAMES, SERIES_NAMES, pack
-from .governance import apply_governance
-from .network import build_network
+from .progress import STEP_PROGRESS_MIN, run_bar, step_bar
+from .results import OUTCOME_NAMES, SERIES_NAMES
+from .world import draw_skills, setup
 
 ENGINES = ("numba", "mesa")
 # auto: a run with at least this many replica slots is spread over threads by itself (within_run); smaller
@@ -20,28 +18,8 @@ ENGINES = ("numba", "mesa")
 # thread count busy inside one run; below it a run's steps are too short to share well. The rule looks at the
 # workload only, never at the thread count, so a config and seed give the same numbers on every machine.
 WITHIN_RUN_SLOTS = 1 << 22
-NETWORK_STREAM = 0x6E6574  # spawn key of the network's generator: apart from every run's stream
-SKILL_STREAM = 0x736B6C
 
 
-def draw_skills(cfg: Config, seed: int, runs: np.ndarray) -> np.ndarray:
-    """Replication skill of each run: fixed, or drawn from the Beta posterior of the published trials."""
-    r = cfg.replica
-    if not r.success_prior:
-        return np.full(runs.size, r.success, np.float64)
-    a, b = 1 + r.trial_successes, 1 + r.trial_total - r.trial_successes
-    return np.array([np.random.default_rng([seed, SKILL_STREAM, int(k)]).beta(a, b) for k in runs])
-
-
-def setup(cfg: Config, seed: int):
-    """Network and governed node arrays of an ensemble (shared by every run of it)."""
-    net = build_network(cfg, np.random.default_rng([seed, NETWORK_STREAM]))
-    gov = apply_governance(cfg, net)
-    if cfg.replica.initial > int(gov.capacity.sum()):
-        raise ConfigError(
-            f"replica.initial={cfg.replica.initial} exceeds the capacity left by governance ({int(gov.capacity.sum())})"
-        )
-    return net, gov
 
 
 def _set_threads(threads: int) -> None:
@@ -98,13 +76,13 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     status = np.zeros((runs, 3), np.int64)
     _set_threads(cfg.sim.threads)
     mode = parallel_mode(cfg, int(gov.capacity.sum()), parallel)
-    bar = _progress(runs, progress)
+    bar = run_bar(runs, progress)
     if mode == "within_run":
-        from .engine.run import run_one
         from .engine.rng import run_key
+        from .engine.run import run_one
 
         for r in range(runs):
-            with _step_progress(status[r], steps, progress and steps >= STEP_PROGRESS_MIN):
+            with step_bar(status[r], steps, progress and steps >= STEP_PROGRESS_MIN):
                 run_one(params, np.uint64(run_key(np.uint64(seed), first_run + r)), skill0[r], gov.total_compute,
                         gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction,
                         net.indptr, net.indices, gov.jur_monitoring, gov.jur_kill, gov.jur_reporting,
@@ -138,54 +116,7 @@ def _raise_if_broken(status: np.ndarray, run_index: np.ndarray) -> None:
                              f"{INVARIANTS[code]} ({bad.size} of {len(status)} runs broke one)")
 
 
-STEP_PROGRESS_MIN = 20  # a within-run run of at least this many steps shows a bar of its steps
-
-
-@contextlib.contextmanager
-def _step_progress(status: np.ndarray, steps: int, enabled: bool):
-    """A bar of one huge run's steps while the compiled call runs: the kernels release the GIL, so a thread
-    can read the steps done (``status[2]``, written by the engine after each step) and redraw the bar."""
-    if not enabled:
-        yield
-        return
-    from tqdm.auto import tqdm
-
-    done = threading.Event()
-    bar = tqdm(total=steps, unit="step", desc="steps", leave=False)
-
-    def poll():
-        while not done.wait(0.25):
-            bar.update(int(status[2]) - bar.n)
-
-    watcher = threading.Thread(target=poll, daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        done.set()
-        watcher.join()
-        bar.update(int(status[2]) - bar.n)
-        bar.refresh()  # the last count, even within tqdm's minimum interval between redraws
-        bar.close()
-
-
 def _threads() -> int:
     import numba
 
     return numba.get_num_threads()
-
-
-class _NoBar:
-    def update(self, k):
-        pass
-
-    def close(self):
-        pass
-
-
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="run", desc="runs", leave=False)

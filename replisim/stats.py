@@ -1,4 +1,5 @@
-"""Small statistics used in summaries and reports: Wilson intervals and quantile summaries."""
+"""Small statistics used in summaries, reports and figures: Wilson intervals, quantile summaries, Kaplan-Meier
+survival curves and Pareto fronts."""
 
 from __future__ import annotations
 
@@ -41,3 +42,42 @@ def summarize(outcomes: pd.DataFrame) -> pd.DataFrame:
         rows.append({"statistic": f"median {col}", "value": float(np.median(x)),
                      "low": float(np.quantile(x, 0.05)), "high": float(np.quantile(x, 0.95))})
     return pd.DataFrame(rows)
+
+
+def kaplan_meier(durations, observed) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier estimate: event times t_i (with 0 first) and S(t_i) = prod_{t_j <= t_i} (1 - d_j / n_j).
+
+    d_j: events at t_j; n_j: subjects still at risk at t_j (duration >= t_j, so a subject censored at t_j
+    counts as at risk at t_j, the usual convention). Returns ``(times, survival)`` of the right-continuous
+    step function.
+    """
+    t = np.asarray(durations, dtype=float)
+    e = np.asarray(observed, dtype=bool)
+    if t.shape != e.shape:
+        raise ValueError(f"kaplan_meier: durations {t.shape} and observed {e.shape} differ in shape")
+    event_times = np.unique(t[e])
+    surv = 1.0
+    times, values = [0.0], [1.0]
+    for tj in event_times:
+        at_risk = int(np.sum(t >= tj))
+        d = int(np.sum((t == tj) & e))
+        surv *= 1.0 - d / at_risk
+        times.append(float(tj))
+        values.append(surv)
+    return np.array(times), np.array(values)
+
+
+def pareto_front(cost, risk) -> np.ndarray:
+    """Indices of the points no other point beats on both cost and risk (lower is better), by ascending cost.
+
+    A point is dominated when another is no worse on both and strictly better on one.
+    """
+    c = np.asarray(cost, dtype=float)
+    r = np.asarray(risk, dtype=float)
+    keep = []
+    for i in range(c.size):
+        dominated = np.any((c <= c[i]) & (r <= r[i]) & ((c < c[i]) | (r < r[i])))
+        if not dominated:
+            keep.append(i)
+    keep = np.array(keep, dtype=int)
+    return keep[np.lexsort((r[keep], c[keep]))] if keep.size else keep

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -120,7 +120,7 @@ def build_model(cfg: Config) -> Model:
     what = _unsupported(cfg)
     if what is not None:
         raise NotImplementedError(f"replisim.theory does not cover {what}")
-    from .simulate import setup
+    from .world import setup
 
     net, gov = setup(cfg, cfg.seed)
     r = cfg.replica
@@ -153,7 +153,7 @@ def build_model(cfg: Config) -> Model:
 # One colony, one step
 
 
-@lru_cache(maxsize=None)
+@cache
 def configs(capacity: int, n_states: int) -> tuple:
     """All colony configurations: count of replicas per order state, total <= capacity (empty one first)."""
     out = []

@@ -1,7 +1,7 @@
 """Statistical cross-check: the Mesa engine and the Numba engine produce the same distributions.
 
 The two engines share nothing but the rules (docs/ODD.md) and the setup: the same validated Config, the same
-master seed, hence the same network, governance arrays and per-run skills (replisim.simulate.setup and
+master seed, hence the same network, governance arrays and per-run skills (replisim.world.setup and
 draw_skills). Their random streams are unrelated (Numba: counter-based SplitMix64 keyed by (seed, run); Mesa:
 numpy's PCG64 seeded with [seed, run]), so the runs of one engine are independent of the other's, and equal
 rules must give equal distributions of every outcome.
@@ -110,7 +110,7 @@ def test_the_check_detects_a_small_change_of_rules():
 def test_same_network_for_both_engines():
     """The premise of the check: with one seed, both engines run on identical nodes."""
     from replisim.mesa import ReplicationModel
-    from replisim.simulate import setup
+    from replisim.world import setup
 
     cfg = replisim.compose(SCENARIOS["strategic_datacenter"])
     net, gov = setup(cfg, 7)

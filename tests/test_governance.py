@@ -21,7 +21,7 @@ from replisim.config import NODE_TYPES, compose
 from replisim.config.compose import _group_options
 from replisim.governance import apply_governance
 from replisim.network import build_network
-from replisim.simulate import setup
+from replisim.world import setup
 
 PRESETS = ["none", "light_touch", "wide_ranging", "hybrid", "if_then", "compute_governance", "international",
            "export_controls"]

@@ -53,6 +53,10 @@ def test_kernel_cache_is_keyed_by_every_engine_source(tmp_path):
     assert engine_jit.sources_digest(copy) == engine_jit.sources_digest()
     (copy / "kernels.py").write_text((copy / "kernels.py").read_text() + "\n# an edit\n")
     assert engine_jit.sources_digest(copy) != engine_jit.sources_digest()
+    # the results schema is compiled into run_one: an edit of it is a new version of the engine too
+    results = tmp_path / "results.py"
+    results.write_text(engine_jit.COMPILED_IN[0].read_text() + "\n# an edit\n")
+    assert engine_jit.sources_digest(compiled_in=(results,)) != engine_jit.sources_digest()
 
 
 def test_stale_cache_directories_are_pruned(tmp_path):

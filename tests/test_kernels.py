@@ -12,17 +12,18 @@ from __future__ import annotations
 import dataclasses
 import inspect
 
+import engine_reference as reference
 import numpy as np
 import pytest
 from scipy import stats
 
 import replisim
 from replisim.config.schema import JurisdictionCfg
-from replisim.engine import kernels, parallel, reference, rng
+from replisim.engine import kernels, parallel, rng
 from replisim.engine.jit import jit
 from replisim.engine.params import P, pack
 from replisim.engine.run import place_initial, tally_initial
-from replisim.simulate import draw_skills, setup
+from replisim.world import draw_skills, setup
 
 NEVER = 2**30
 

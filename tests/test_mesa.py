@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import replisim
-from replisim.engine.params import OUTCOME_NAMES, SERIES_NAMES
 from replisim.mesa import Replica, ReplicationModel, simulate_mesa
 from replisim.mesa.run import run_model
+from replisim.results import OUTCOME_NAMES, SERIES_NAMES
 
 SMALL = ["scenario=minimal", "network.nodes=60", "sim.steps=30"]
 
@@ -135,7 +135,7 @@ def test_one_replica_step_fits_on_a_slide():
 
 @pytest.mark.parametrize("kind", ["complete", "small_world", "datacenter"])
 def test_mesa_space_has_the_numba_network(kind):
-    from replisim.simulate import setup
+    from replisim.world import setup
 
     cfg = compose(f"network.kind={kind}", "network.nodes=50")
     net, gov = setup(cfg, 4)

@@ -14,8 +14,8 @@ import pytest
 from scipy import stats
 
 import replisim
-from replisim.engine.params import SERIES_NAMES
 from replisim.engine.rng import BLOCK
+from replisim.results import SERIES_NAMES
 from replisim.simulate import WITHIN_RUN_SLOTS, parallel_mode
 
 # Every mechanism on, on a network that is full after a few steps, so that most steps have nodes with more

@@ -8,7 +8,7 @@ from matplotlib.collections import QuadMesh
 from matplotlib.figure import Figure
 
 import replisim
-from replisim import plots
+from replisim import plots, stats
 
 
 def _frame(n=40, seed=0):
@@ -39,14 +39,14 @@ def _legend_texts(fig):
 def test_kaplan_meier_by_hand_with_censoring():
     # events at 1, 2, 3; censored at 2, 4, 5. At t=1: 6 at risk, 1 event -> 5/6. At t=2: 5 at risk (the run
     # censored at 2 still counts), 1 event -> 5/6 * 4/5 = 2/3. At t=3: 3 at risk, 1 event -> 2/3 * 2/3 = 4/9.
-    times, surv = plots.kaplan_meier([1, 2, 2, 3, 4, 5], [1, 1, 0, 1, 0, 0])
+    times, surv = stats.kaplan_meier([1, 2, 2, 3, 4, 5], [1, 1, 0, 1, 0, 0])
     assert times == pytest.approx([0, 1, 2, 3])
     assert surv == pytest.approx([1, 5 / 6, 2 / 3, 4 / 9])
 
 
 def test_kaplan_meier_without_censoring_is_the_empirical_survival():
     t = np.random.default_rng(4).integers(1, 30, 200).astype(float)
-    times, surv = plots.kaplan_meier(t, np.ones_like(t, bool))
+    times, surv = stats.kaplan_meier(t, np.ones_like(t, bool))
     assert surv[1:] == pytest.approx([(t > ti).mean() for ti in times[1:]])
 
 
@@ -54,7 +54,7 @@ def test_pareto_front_by_hand():
     cost = [1, 2, 3, 4, 2]
     risk = [0.9, 0.5, 0.6, 0.1, 0.5]
     # (3, 0.6) is beaten by (2, 0.5); the two (2, 0.5) tie, so neither dominates the other
-    assert list(plots.pareto_front(cost, risk)) == [0, 1, 4, 3]
+    assert list(stats.pareto_front(cost, risk)) == [0, 1, 4, 3]
 
 
 def test_outcome_distributions_has_three_panels_per_regime():

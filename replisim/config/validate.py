@@ -13,7 +13,8 @@ import os
 from .errors import ConfigError
 from .schema import NODE_TYPES, Config
 
-# Bytes held per replica slot by the engine (see replisim/engine/state.py) plus per-slot scratch.
+# Bytes held per replica slot by the engine: the replica table of replisim/engine/state.py (23, its target
+# column included), rounded up for the overflow buffer and allocator slack.
 BYTES_PER_REPLICA_SLOT = 40
 
 

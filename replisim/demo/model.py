@@ -15,8 +15,8 @@ import numpy as np
 
 from ..config import Config, compose
 from ..config.schema import NODE_TYPES
-from ..engine.params import SERIES_NAMES
 from ..mesa import ReplicationModel
+from ..results import SERIES_NAMES
 
 # The demo's default world: the textbook limit (scenario=minimal: a complete network of identical nodes with 4
 # slots and no security), a few hundred nodes, aligned replicas that, once misaligned, try a last copy when shut

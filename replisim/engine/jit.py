@@ -30,16 +30,25 @@ from numba import njit
 JIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 
 
-def sources_digest(engine: Path = Path(__file__).resolve().parent) -> str:
-    """A hash of every source file of the engine package."""
+ENGINE = Path(__file__).resolve().parent
+# Files outside the engine package whose constants the kernels compile in: the results schema's enums index
+# the series and outcome arrays inside ``run_one``.
+COMPILED_IN = (ENGINE.parent / "results.py",)
+
+
+def sources_digest(engine: Path = ENGINE, compiled_in=COMPILED_IN) -> str:
+    """A hash of every source file of the engine package (its subpackages included) and of ``compiled_in``."""
     h = hashlib.sha256()
-    for path in sorted(engine.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    files = [(p.relative_to(engine).as_posix(), p) for p in sorted(engine.rglob("*.py"))
+             if "__pycache__" not in p.parts]
+    files += [(p.name, p) for p in compiled_in]
+    for name, path in files:
+        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
 # under the user's NUMBA_CACHE_DIR if set, else next to the sources (as Numba's own default)
-CACHE_DIR = Path(os.environ.get("NUMBA_CACHE_DIR") or Path(__file__).resolve().parent / "__pycache__") / (
+CACHE_DIR = Path(os.environ.get("NUMBA_CACHE_DIR") or ENGINE / "__pycache__") / (
     "replisim-engine-" + sources_digest())
 
 

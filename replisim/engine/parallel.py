@@ -28,8 +28,19 @@ from numba import prange
 
 from .jit import jit
 from .kernels import (
-    U, act_range, apply_warnings, fill_holes, list_to_settle, node_record, place_arrivals, report_incidents,
-    reset_nodes, retrain_between, retraining_gap, settle, tally_arrivals,
+    U,
+    act_range,
+    apply_warnings,
+    fill_holes,
+    list_to_settle,
+    node_record,
+    place_arrivals,
+    report_incidents,
+    reset_nodes,
+    retrain_between,
+    retraining_gap,
+    settle,
+    tally_arrivals,
 )
 from .params import P
 from .rng import BLOCK, GOLDEN, PHASE_RESOLVE, mix64, stream

@@ -54,49 +54,6 @@ class P(IntEnum):
 N_PARAMS = len(P)
 
 
-class S(IntEnum):
-    """Row of each per-step series in the series array (runs, series, steps + 1)."""
-
-    REPLICAS = 0
-    MISALIGNED = 1
-    COMPUTE_SHARE = 2
-    NODES_OCCUPIED = 3
-    DETECTIONS = 4
-    SHUTDOWNS = 5
-    BIRTHS = 6
-    COLLATERAL = 7
-
-
-SERIES_NAMES = tuple(s.name.lower() for s in S)
-
-
-class O(IntEnum):
-    """Column of each per-run outcome in the outcome array (runs, outcomes)."""
-
-    EXTINCT = 0
-    LOSS_OF_CONTROL = 1
-    PEAK_REPLICAS = 2
-    FINAL_REPLICAS = 3
-    TIME_TO_CONTAINMENT = 4
-    PEAK_COMPUTE_SHARE = 5
-    FINAL_COMPUTE_SHARE = 6
-    DETECTIONS = 7
-    SHUTDOWNS = 8
-    AVOIDANCE_EVENTS = 9
-    MAX_GENERATION = 10
-    MISALIGNED_FINAL = 11
-    COLLATERAL_NODE_HOURS = 12
-    BIRTHS = 13
-    FLIGHTS = 14
-    COALITIONS_FINAL = 15
-    IF_THEN_TRIGGERED_STEP = 16
-    MEAN_SKILL_FINAL = 17
-    REPLICA_STEPS = 18
-
-
-OUTCOME_NAMES = tuple(o.name.lower() for o in O)
-
-
 def pack(cfg) -> np.ndarray:
     """The scalar parameter vector of a validated Config."""
     r, g, c = cfg.replica, cfg.governance, cfg.collusion

@@ -3,13 +3,26 @@
 import numpy as np
 from numba import prange
 
+from ..results import O, S
 from .jit import jit
 from .kernels import (
-    DEAD, MISALIGNED, NEVER, NOT_WARNED, ORDER_DTYPE, TRAIT_DTYPE, TRAIT_UNIT, act, find, find_root,
-    node_record_table, resolve, to_trait, trait,
+    DEAD,
+    MISALIGNED,
+    NEVER,
+    NOT_WARNED,
+    ORDER_DTYPE,
+    TRAIT_DTYPE,
+    TRAIT_UNIT,
+    act,
+    find,
+    find_root,
+    node_record_table,
+    resolve,
+    to_trait,
+    trait,
 )
 from .parallel import act_par, resolve_par
-from .params import O, P, S
+from .params import P
 from .rng import BLOCK, PHASE_INIT, below, run_key, stream
 
 

@@ -2,7 +2,7 @@
 
 This is the readable twin of the Numba engine (``replisim.engine``): the same rules, written for people. It
 is built from the same validated :class:`~replisim.config.Config` and the same network and governance arrays
-(:func:`replisim.simulate.setup`), so both engines see identical nodes. Its random stream is Mesa's own,
+(:func:`replisim.world.setup`), so both engines see identical nodes. Its random stream is Mesa's own,
 seeded from (seed, run): results agree with the Numba engine in distribution, not bit for bit.
 
 One step (docs/ODD.md, "Process overview")::
@@ -31,8 +31,8 @@ import numpy as np
 from mesa.discrete_space import Cell, Network
 
 from ..config.schema import NODE_TYPES, Config
-from ..engine.params import OUTCOME_NAMES, SERIES_NAMES
-from ..simulate import draw_skills, setup
+from ..results import OUTCOME_NAMES, SERIES_NAMES
+from ..world import draw_skills, setup
 from .agents import MOVE, Replica
 
 
@@ -100,7 +100,7 @@ class ReplicationModel(mesa.Model):
     Args:
         cfg: a validated Config.
         seed, run: the run's random stream is Mesa's generator seeded with ``[seed, run]``.
-        network: ``(Network, GovernedNetwork)`` from :func:`replisim.simulate.setup`; built from (cfg, seed)
+        network: ``(Network, GovernedNetwork)`` from :func:`replisim.world.setup`; built from (cfg, seed)
             when omitted. Pass it to share one network between the runs of an ensemble.
         skill: replication skill of this run; drawn as the Numba engine does when omitted.
     """

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
-from ..engine.params import OUTCOME_NAMES, SERIES_NAMES
 from ..ensemble import Ensemble, from_arrays
-from ..simulate import _progress, draw_skills, setup
+from ..progress import run_bar
+from ..results import OUTCOME_NAMES, SERIES_NAMES
+from ..world import draw_skills, setup
 from .model import ReplicationModel
 
 
@@ -23,14 +24,14 @@ def simulate_mesa(cfg: Config, runs: int, seed: int, progress: bool = False, fir
     """Runs first_run .. first_run + runs - 1 of ``cfg``, one after another; run k is seeded with [seed, k].
 
     All runs share one network (built from (cfg, seed) exactly as the Numba engine builds it) and the per-run
-    skills of :func:`replisim.simulate.draw_skills`, so the two engines differ only in their random streams.
+    skills of :func:`replisim.world.draw_skills`, so the two engines differ only in their random streams.
     """
     network = setup(cfg, seed)
     run_index = np.arange(first_run, first_run + runs, dtype=np.int64)
     skill0 = draw_skills(cfg, seed, run_index)
     series = np.zeros((runs, len(SERIES_NAMES), cfg.sim.steps + 1))
     outcomes = np.zeros((runs, len(OUTCOME_NAMES)))
-    bar = _progress(runs, progress)
+    bar = run_bar(runs, progress)
     for k, run in enumerate(run_index):
         model = run_model(ReplicationModel(cfg, seed, int(run), network=network, skill=float(skill0[k])))
         series[k] = model.series()

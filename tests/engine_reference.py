@@ -29,8 +29,8 @@ import math
 
 import numpy as np
 
-from .params import P
-from .rng import BLOCK, PHASE_ACT, PHASE_INIT, PHASE_RESOLVE
+from replisim.engine.params import P
+from replisim.engine.rng import BLOCK, PHASE_ACT, PHASE_INIT, PHASE_RESOLVE
 
 MASK = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
