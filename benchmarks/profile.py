@@ -21,11 +21,12 @@ import time
 
 import numpy as np
 
-from replisim.engine import kernels
+from replisim.engine import act, resolve, state
 from replisim.engine.jit import jit
+from replisim.engine.mechanisms import collusion
 from replisim.engine.params import P, pack
 from replisim.engine.rng import run_key, uniform
-from replisim.engine.run import place_initial, record, tally_initial
+from replisim.engine.run import place_initial, record
 from replisim.world import setup
 
 from .suite import population_cfg
@@ -50,51 +51,30 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
     params = pack(cfg)
     rkey = np.uint64(run_key(np.uint64(1), 0))
     cap = gov.capacity
-    nodes, slots, n0 = cap.size, int(cap.sum()), cfg.replica.initial
-    i32 = lambda k: np.zeros(k, np.int32)  # noqa: E731
-    table = dict(node=i32(slots), lineage=i32(slots), generation=np.zeros(slots, np.uint16),
-                 skill=np.zeros(slots, kernels.TRAIT_DTYPE), evasion=np.zeros(slots, kernels.TRAIT_DTYPE),
-                 avoid=np.zeros(slots, kernels.TRAIT_DTYPE), flags=np.zeros(slots, np.uint8),
-                 order_left=np.zeros(slots, kernels.ORDER_DTYPE))
-    target = i32(slots)
-    born = [np.zeros(slots, d) for d in (np.int32, np.int32, np.uint16, *[kernels.TRAIT_DTYPE] * 3, np.uint8)]
-    security = gov.security.astype(np.float32)
-    occ, freed, prop_left, slots_left, node_mis, incidents = (i32(nodes) for _ in range(6))
-    node_coal, quar_until = np.full(nodes, -1, np.int32), np.full(nodes, -1, np.int32)
-    coal_forest, warned = np.full(n0, kernels.NOT_WARNED, np.int32), np.zeros(n0, np.uint8)
-    n_jur = gov.jur_monitoring.size
-    alert_from, jur_factor, tallies = np.full(n_jur, kernels.NEVER, np.int32), np.ones(n_jur), np.zeros(8)
-    record_ = kernels.node_record_table(nodes)
-    events = np.zeros(kernels.BLOCK, np.int32)
-    t_ = table
+    slots, n0 = int(cap.sum()), cfg.replica.initial
+    # the frame run_one allocates (state.new_frame), with an overflow buffer that never has to grow
+    frame = state.new_frame(state.world_of(net, gov), slots, n0, 1)
+    arrivals, bufs = state.arrival_overflow(slots), state.new_parallel_buffers(cap.size, slots, 0)
+    table, nodes_, tallies = frame.table, frame.nodes, frame.tallies
     place_initial(rkey, n0, int(round(params[P.INITIAL_MISALIGNED] * n0)), cfg.replica.success, params[P.EVASION],
-                  params[P.SHUTDOWN_AVOIDANCE], cap, occ, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
-                  t_["evasion"], t_["avoid"], t_["flags"], t_["order_left"])
-    tally_initial(n0, t_["node"], t_["lineage"], t_["flags"], node_mis, node_coal, coal_forest,
-                  params[P.COLLUSION] > 0)
+                  params[P.SHUTDOWN_AVOIDANCE], nodes_, table)
+    collusion.tally_initial(n0, table, nodes_, frame.coal.forest, params[P.COLLUSION] > 0)
     series = np.zeros((8, steps + 2))
     spent = {"act": 0.0, "resolve": 0.0, "record": 0.0}
     n, done, listed = n0, 0, 0
-    cols = [t_[k] for k in ("node", "skill", "evasion", "avoid", "flags", "order_left")]
     for t in range(1, steps + 2):
         tallies[:] = 0.0
         c0 = time.thread_time()
-        kernels.act(t, n, rkey, params, int(params[P.RESPONSE_LATENCY]), 0.0, jur_factor, record_, *cols, target,
-                    cap, security, gov.monitoring, gov.kill_switch, net.jurisdiction, net.indptr, net.indices,
-                    quar_until, occ, freed, prop_left, node_mis, node_coal, coal_forest, alert_from,
-                    gov.jur_kill, gov.jur_reporting, incidents, warned, tallies)
+        act.act(t, n, rkey, params, int(params[P.RESPONSE_LATENCY]), 0.0, frame)
         c1 = time.thread_time()
-        if count_listed and t > 1:  # the replicas resolve will list (kernels.resolve); evicts caches it reads
-            free = np.where(quar_until >= t, 0, cap - occ + freed)
-            tg = target[:n]
+        if count_listed and t > 1:  # the replicas resolve will list (resolve.resolve); evicts caches it reads
+            free = np.where(nodes_.quar_until >= t, 0, cap - nodes_.occ + nodes_.freed)
+            tg = table.target[:n]
             listed += int(np.count_nonzero(((tg >= 0) & (free[np.maximum(tg, 0)] > 0))
-                                           | ((t_["flags"][:n] & (kernels.DEAD | kernels.MOVING)) != 0)))
-        m = kernels.resolve(t, n, rkey, params, t_["node"], t_["lineage"], t_["generation"], t_["skill"],
-                            t_["evasion"], t_["avoid"], t_["flags"], t_["order_left"], target, *born, cap, security,
-                            quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_forest,
-                            incidents, warned, tallies, events)
+                                           | ((table.flags[:n] & (state.DEAD | state.MOVING)) != 0)))
+        m = resolve.resolve(t, n, rkey, params, frame, arrivals, bufs)
         c2 = time.thread_time()
-        record(series, t, m, t_["flags"], occ, gov.total_compute, 0.0, 0.0, 0.0, 0.0)
+        record(series, t, m, table.flags, nodes_.occ, gov.total_compute, 0.0, 0.0, 0.0, 0.0)
         c3 = time.thread_time()
         if t > 1:
             for k, dt in zip(spent, (c1 - c0, c2 - c1, c3 - c2)):
@@ -103,7 +83,7 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
         n = m
     out = {k: v / done * 1e9 for k, v in spent.items()}
     out["total"] = sum(out.values())
-    out.update(replicas_final=int(n), replica_steps=done, nodes=nodes, mechanisms=mechanisms,
+    out.update(replicas_final=int(n), replica_steps=done, nodes=cap.size, mechanisms=mechanisms,
                listed_share=listed / done)
     return out
 

@@ -95,6 +95,9 @@ def lines(r: dict) -> list[str]:
         row("f", "new process, small run, empty Numba cache (cold), wall", f"{f['cold_s']:.1f} s{cpu('cold_cpu_s')}")
         row("f", "new process, small run, cache filled (cached), wall", f"{f['cached_s']:.1f} s{cpu('cached_cpu_s')}",
             f"< {GOALS['cached_start_s']:.0f} s", _ok(f["cached_s"] < GOALS["cached_start_s"]))
+        if "within_cold_s" in f:
+            row("f", "then the first within-run small run (compiles the parallel passes), wall",
+                f"{f['within_cold_s']:.1f} s{cpu('within_cold_cpu_s')}")
         row("f", "new process, `import replisim` only, wall", f"{f['import_only_s']:.1f} s{cpu('import_only_cpu_s')}")
     g = r.get("memory")
     if g:

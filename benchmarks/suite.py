@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import replisim
-from replisim.engine import kernels
+from replisim.engine import state
 from replisim.results import SERIES_NAMES
 
 from . import reference
@@ -294,17 +294,22 @@ def _interpreter_start() -> float:
 # --- (f): JIT cold and cached start --------------------------------------------------------------------------
 SMALL_RUN = ("import replisim; cfg = replisim.compose(['network.nodes=100', 'sim.steps=50']); "
              "replisim.simulate(cfg, runs=4, seed=0)")
+# the same in the within-run mode: its parallel passes are compiled only when a run first uses them
+SMALL_RUN_WITHIN = SMALL_RUN.replace("seed=0)", "seed=0, parallel='within_run')")
 
 
 def jit_start() -> dict:
-    """A new process running a small simulation: with an empty Numba cache (every kernel is compiled), then
-    with the cache the first process left (issue 2 floor: under 3 s; best of three)."""
+    """A new process running a small simulation: with an empty Numba cache (the ensemble mode's kernels are
+    compiled), then with the cache the first process left (issue 2 floor: under 3 s; best of three), then the
+    first within-run simulation on that cache (it compiles the parallel passes)."""
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
         cold = _child(SMALL_RUN, env)
         cached = min((_child(SMALL_RUN, env) for _ in range(3)), key=lambda x: x[0])
+        within = _child(SMALL_RUN_WITHIN, env)
     imp = _child("import replisim", dict(os.environ))
     return {"cold_s": cold[0], "cold_cpu_s": cold[1], "cached_s": cached[0], "cached_cpu_s": cached[1],
+            "within_cold_s": within[0], "within_cold_cpu_s": within[1],
             "import_only_s": imp[0], "import_only_cpu_s": imp[1]}
 
 
@@ -327,10 +332,10 @@ def _bytes(dtype) -> int:
 
 # the replica table's columns as run.run_one allocates them (one row per slot of the network)
 TABLE_COLUMNS = {"node": _bytes(np.int32), "lineage": _bytes(np.int32), "generation": _bytes(np.uint16),
-                 "skill": _bytes(kernels.TRAIT_DTYPE), "evasion": _bytes(kernels.TRAIT_DTYPE),
-                 "avoid": _bytes(kernels.TRAIT_DTYPE), "flags": _bytes(np.uint8),
-                 "order_left": _bytes(kernels.ORDER_DTYPE), "target": _bytes(np.int32)}
-# a row of the arrivals' overflow buffer (run.arrival_overflow): at most as many rows as a step's shutdowns
+                 "skill": _bytes(state.TRAIT_DTYPE), "evasion": _bytes(state.TRAIT_DTYPE),
+                 "avoid": _bytes(state.TRAIT_DTYPE), "flags": _bytes(np.uint8),
+                 "order_left": _bytes(state.ORDER_DTYPE), "target": _bytes(np.int32)}
+# a row of the arrivals' overflow buffer (state.arrival_overflow): at most as many rows as a step's shutdowns
 OVERFLOW_COLUMNS = sum(v for k, v in TABLE_COLUMNS.items() if k not in ("order_left", "target"))
 
 

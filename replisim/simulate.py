@@ -64,8 +64,10 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
 
         return simulate_mesa(cfg, runs=runs, seed=seed, progress=progress, first_run=first_run)
     from .engine.run import run_ensemble
+    from .engine.state import world_of
 
     net, gov = setup(cfg, seed)
+    world = world_of(net, gov)
     params = pack(cfg)
     run_index = np.arange(first_run, first_run + runs, dtype=np.int64)
     skill0 = draw_skills(cfg, seed, run_index)
@@ -80,13 +82,15 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     if mode == "within_run":
         from .engine.rng import run_key
         from .engine.run import run_one
+        from .engine.state import new_parallel_buffers
 
+        slots = max(int(gov.capacity.sum()), cfg.replica.initial)
         for r in range(runs):
             with step_bar(status[r], steps, progress and steps >= STEP_PROGRESS_MIN):
-                run_one(params, np.uint64(run_key(np.uint64(seed), first_run + r)), skill0[r], gov.total_compute,
-                        gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction,
-                        net.indptr, net.indices, gov.jur_monitoring, gov.jur_kill, gov.jur_reporting,
-                        gov.jur_fp_weight, series[r], outcomes[r], status[r], _threads())
+                # the private buffers of the parallel passes, one row per thread (the numbers do not depend on it)
+                within = new_parallel_buffers(len(gov.capacity), slots, _threads())
+                run_one(params, np.uint64(run_key(np.uint64(seed), first_run + r)), skill0[r], world, series[r],
+                        outcomes[r], status[r], within)
             bar.update(1)
         runs_done = runs
     else:
@@ -94,10 +98,8 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     chunk = runs if not progress else max(1, min(runs, 4 * _threads()))
     for start in range(runs_done, runs, chunk):
         stop = min(runs, start + chunk)
-        run_ensemble(params, np.uint64(seed), first_run + start, skill0[start:stop], gov.total_compute,
-                     gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction,
-                     net.indptr, net.indices, gov.jur_monitoring, gov.jur_kill, gov.jur_reporting,
-                     gov.jur_fp_weight, series[start:stop], outcomes[start:stop], status[start:stop])
+        run_ensemble(params, np.uint64(seed), first_run + start, skill0[start:stop], world, series[start:stop],
+                     outcomes[start:stop], status[start:stop])
         bar.update(stop - start)
     bar.close()
     _raise_if_broken(status, run_index)

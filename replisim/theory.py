@@ -7,7 +7,7 @@ while copies spilled from a full node found new colonies on empty nodes, indepen
 colony's state is its configuration: how many of its replicas carry no shutdown order, and how many carry one
 due in r = 0 .. latency-1 steps. This module builds, for every node class (nodes with the same capacity,
 security, monitoring and kill switch), the exact one-step law of a colony from the step schedule of
-``replisim.engine.kernels`` and derives from it:
+``replisim.step.STEP`` (as the engine's act pass, ``replisim.engine.act``, does it) and derives from it:
 
 - the early phase as a multi-type Galton-Watson process whose individuals are colonies (one generation = one
   step): ``extinction_probability`` (the minimal fixed point of the generating functions, iterated from 0;
@@ -175,7 +175,7 @@ def replica_outcomes(detect: float, kill: float, attempt: float, avoid: float, l
     """Per order state: {(next state or -1 for dead, 1 if it proposes a copy): probability}.
 
     Order states: 0 = no order; 1 + r = an order that executes in r steps (r = 0: this step). Follows
-    ``kernels.act``: detection only without a pending order, then due orders execute (a failed one clears the
+    ``engine.act.act_rare``: detection only without a pending order, then due orders execute (a failed one clears the
     order and the replica goes on to replicate), then survivors attempt with ``attempt``; a killed misaligned
     replica proposes its last copy with ``avoid`` (no attempt draw).
     """

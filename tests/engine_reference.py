@@ -1,6 +1,6 @@
 """A slow, plain-Python reference of the engine's step, used only by the tests.
 
-It is written from the documented model (the step order in :mod:`replisim.engine.kernels` and docs/ODD.md), not
+It is written from the documented model (the step order in :mod:`replisim.step` and docs/ODD.md), not
 copied from the kernels, and it draws the same random numbers in the same order: SplitMix64 is re-implemented
 here with Python integers, one stream per (run, step, phase, block of ``BLOCK`` replica slots). On a small state
 the kernels and this reference must therefore give identical arrays, bit for bit; any difference is a
@@ -14,7 +14,7 @@ update, plus the series and outcomes).
 call both on copies of one state. Two things are deliberately different and compared only up to meaning:
 union-find here never compresses paths, so ``coal_parent`` is compared by the roots it implies
 (:func:`coalition_roots`), and ``warn_until`` is meaningful only at coalition roots. (The kernels hold both in
-one array, ``coal_forest``, see ``kernels.find``; the tests translate between the two.)
+one array, ``coal_forest``, see ``engine.mechanisms.collusion.find``; the tests translate between the two.)
 
 Synchronous update: every decision of a step is taken against the state at the start of the step. ``act``
 therefore only records what this step's detections cause (``incidents`` per node, ``warned`` coalitions) and
@@ -180,7 +180,7 @@ def act(
     [4] sum of the skill of detected replicas. A successful proposal is ``target[i] = node`` and one more
     ``prop_left[node]``; a replica that flees proposes to move itself (flag MOVING).
 
-    The order of the draws, per block of BLOCK slots (the engine's, see ``kernels.act_range``): first every
+    The order of the draws, per block of BLOCK slots (the engine's, see ``engine.act.act_range``): first every
     replica of the block in table order draws one 64-bit number whose two 32-bit halves are its detection
     and proposal uniforms; a replica neither detected nor under a pending order then draws its target (one
     draw per two candidates) and proposes with probability attempt x success. Then the block's detected

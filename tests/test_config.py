@@ -72,10 +72,10 @@ def test_non_positive_count(key, value):
 
 @pytest.mark.parametrize("key", ["governance.response_latency", "governance.if_then.response_latency"])
 def test_response_latency_beyond_what_the_engine_holds(key):
-    """The engine counts a pending order down in int16 (engine.kernels.ORDER_DTYPE): the schema's bound is its
+    """The engine counts a pending order down in int16 (engine.state.ORDER_DTYPE): the schema's bound is its
     largest value."""
     from replisim.config.schema import LATENCY
-    from replisim.engine.kernels import ORDER_DTYPE
+    from replisim.engine.state import ORDER_DTYPE
 
     assert LATENCY[1] == np.iinfo(ORDER_DTYPE).max
     message = config_error([f"{key}=40000"])

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import replisim
 from replisim.config.schema import Config
+from replisim.engine import state as estate
 from replisim.engine.params import P, pack
 from replisim.engine.run import INVARIANTS, check_invariants
 
@@ -149,15 +150,24 @@ def test_compute_share_series_matches_replicas():
 
 # --- validate mode can fail -----------------------------------------------------------------------------------
 def _state(capacity, occ, node, flags, node_coal=None, coal_forest=None):
-    """Arguments of check_invariants: each replica its own lineage and coalition (``coal_forest`` all -1:
-    roots, see kernels.find); with ``node_coal``, collusion is on."""
+    """Arguments of check_invariants: an engine frame (``state.new_frame``) holding the given table and node
+    counts, each replica its own lineage and coalition (``coal_forest`` all -1: roots, see
+    mechanisms.collusion.find); with ``node_coal``, collusion is on."""
     a = np.asarray
-    lineage = np.arange(len(node), dtype=np.int32)
+    nodes, n = len(capacity), len(node)
+    zeros = np.zeros(nodes)
+    world = estate.World(a(capacity, np.int32), zeros, zeros, zeros, np.zeros(nodes, np.int32),
+                         np.zeros(0, np.int64), np.zeros(0, np.int32), np.ones(1), np.ones(1), np.ones(1, np.bool_),
+                         np.ones(1), float(sum(capacity)))
+    frame = estate.new_frame(world, 10, n, 1)
+    frame.table.node[:n] = node
+    frame.table.lineage[:n] = np.arange(n)
+    frame.table.flags[:n] = flags
+    frame.nodes.occ[:] = occ
     collusion = node_coal is not None
-    node_coal = a(node_coal if collusion else [-1] * len(capacity), np.int32)
-    coal_forest = a(coal_forest if coal_forest is not None else [-1] * len(node), np.int32)
-    return (len(node), a(node, np.int32), lineage, a(flags, np.uint8), a(capacity, np.int32), a(occ, np.int32),
-            node_coal, coal_forest, collusion, 10)
+    frame.nodes.node_coal[:] = node_coal if collusion else -1
+    frame.coal.forest[:] = coal_forest if coal_forest is not None else -1
+    return (n, frame, collusion, 10)
 
 
 @pytest.mark.parametrize("broken, state", [

@@ -41,17 +41,22 @@ def test_kernel_cache_is_keyed_by_every_engine_source(tmp_path):
 
     import numba
 
+    from replisim.engine import act, run
     from replisim.engine import jit as engine_jit
-    from replisim.engine import kernels, run
 
     assert engine_jit.CACHE_DIR.name == "replisim-engine-" + engine_jit.sources_digest()
-    for kernel in (kernels.act, run.run_one):
+    for kernel in (act.act, run.run_one):
         assert Path(kernel._cache._cache_path).is_relative_to(engine_jit.CACHE_DIR)
     assert numba.config.CACHE_DIR != str(engine_jit.CACHE_DIR)  # set only while decorating the engine's kernels
     copy = tmp_path / "engine"
-    shutil.copytree(Path(kernels.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(Path(act.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
     assert engine_jit.sources_digest(copy) == engine_jit.sources_digest()
-    (copy / "kernels.py").write_text((copy / "kernels.py").read_text() + "\n# an edit\n")
+    (copy / "act.py").write_text((copy / "act.py").read_text() + "\n# an edit\n")
+    assert engine_jit.sources_digest(copy) != engine_jit.sources_digest()
+    # a mechanism unit, in the engine's subpackage, is part of the version too
+    (copy / "act.py").write_text(act.__loader__.get_source(act.__name__))
+    unit = copy / "mechanisms" / "quarantine.py"
+    unit.write_text(unit.read_text() + "\n# an edit\n")
     assert engine_jit.sources_digest(copy) != engine_jit.sources_digest()
     # the results schema is compiled into run_one: an edit of it is a new version of the engine too
     results = tmp_path / "results.py"

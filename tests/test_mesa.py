@@ -144,3 +144,20 @@ def test_mesa_space_has_the_numba_network(kind):
     if kind != "complete":
         for v in (0, 17, 49):
             assert sorted(n.coordinate for n in model.nodes[v].neighbours) == sorted(net.neighbours(v).tolist())
+
+
+def test_collateral_counts_withheld_capacity_in_both_engines():
+    """Capacity that licensing withholds is a cost charged every step (hours x withheld slots), in the Mesa model
+    as in the Numba engine: with nothing else costing (no detection, no false positives, no quarantine) both
+    engines' collateral series are exactly that, step by step."""
+    cfg = replisim.compose(["scenario=minimal", "network.nodes=60", "network.capacity=2", "sim.steps=6",
+                            "governance.licensing.enabled=true", "governance.detection=0",
+                            "governance.false_positive_rate=0", "sim.hours_per_step=2"])
+    from replisim.world import setup
+
+    _, gov = setup(cfg, 0)
+    withheld = gov.total_compute - gov.capacity.sum()
+    assert withheld > 0, "licensing withheld nothing: the case does not exercise the cost"
+    for engine in ("numba", "mesa"):
+        series = replisim.simulate(cfg, runs=2, seed=0, engine=engine).series("collateral")
+        np.testing.assert_allclose(series[:, 1:], 2.0 * withheld, err_msg=engine)

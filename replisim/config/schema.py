@@ -16,7 +16,7 @@ from typing import Dict, Optional
 PROB = (0.0, 1.0)  # a probability or share
 POS = (1, None)  # a positive count
 NONNEG = (0, None)
-LATENCY = (0, 32767)  # steps; the engine counts a pending order down in int16 (engine.kernels.ORDER_DTYPE)
+LATENCY = (0, 32767)  # steps; the engine counts a pending order down in int16 (engine.state.ORDER_DTYPE)
 
 NODE_TYPES = ("frontier_lab", "hyperscale_cloud", "enterprise", "academic", "consumer_edge")
 NETWORK_KINDS = ("complete", "random_regular", "scale_free", "small_world", "datacenter")

@@ -15,7 +15,7 @@ callers (``run_one``) allocate everything and pass it in.
 
 The cache is kept per version of the engine's sources (``CACHE_DIR``): Numba checks a cached kernel against
 its own file only, but the machine code of a kernel includes the kernels it calls from other files, so after
-an edit of ``kernels.py`` the cached ``run_one`` (``run.py``) would go on running the old step. A directory
+an edit of ``act.py`` the cached ``run_one`` (``run.py``) would go on running the old step. A directory
 named by a hash of every engine source file cannot hold such stale code.
 """
 

@@ -26,47 +26,53 @@ mode's (not the same numbers: the selection rule consumes no draws from the bloc
 import numpy as np
 from numba import prange
 
+from .act import act_range, act_view, acting, node_record
 from .jit import jit
-from .kernels import (
-    U,
-    act_range,
-    apply_warnings,
-    fill_holes,
-    list_to_settle,
-    node_record,
-    place_arrivals,
-    report_incidents,
-    reset_nodes,
-    retrain_between,
-    retraining_gap,
-    settle,
-    tally_arrivals,
-)
+from .mechanisms import reporting
 from .params import P
-from .rng import BLOCK, GOLDEN, PHASE_RESOLVE, mix64, stream
+from .resolve import (
+    ALL_ACCEPTED,
+    BY_PRIORITY,
+    NONE_ACCEPTED,
+    NodeCounts,
+    Selection,
+    accepted,
+    consequences,
+    free_slots,
+    place,
+    priority,
+    settle_block,
+)
+from .rng import BLOCK, stream
+from .state import Arrivals, Coalitions, Counters, Links, T, Table
 
 PHASE_SELECT = 4  # key of the priority hash of proposals (apart from the act/resolve streams)
-NONE_ACCEPTED, ALL_ACCEPTED, BY_PRIORITY = 0, 1, 2  # rule of a node; list_to_settle relies on NONE_ACCEPTED = 0
+ACT_TALLIES = T.PROPOSALS + 2  # the act pass's tallies: detections .. detected skill
 
 
 @jit(parallel=True)
-def act_par(
-    t, n, rkey, params, latency, kill_floor, jur_factor, record,
-    node, skill, evasion, avoid, flags, order_left, target,
-    capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
-    occ, freed, prop_left, node_mis, node_coal, coal_forest, alert_from, jur_kill, jur_reporting,
-    incidents, warned, tallies, node_buf, block_tallies,
-):
-    """The act pass of one run over threads; same arguments as ``kernels.act`` plus the private buffers
-    ``node_buf`` (3, chunks, nodes) int32 and ``block_tallies`` (blocks, 8) float64."""
+def act_par(t, n, rkey, params, latency, kill_floor, frame, bufs):
+    """The act pass of one run over threads; same arguments as ``act.act`` plus the private buffers ``bufs``
+    (``state.ParallelBuffers``): ``node_buf`` (3, chunks, nodes) and ``block_tallies`` (blocks, tallies).
+
+    A parallel loop's body can capture arrays, scalars and flat named tuples that are arguments or built by
+    their constructor in this function (Numba 0.68 takes those apart and puts them together again), not the
+    frame's nested tuples: the parts of the frame the act pass reads are taken apart before the loop and put
+    together again inside it (``act_view``), and so are the pass's constants (``acting``)."""
     nb = (n + BLOCK - 1) // BLOCK
+    node_buf, block_tallies = bufs.node_buf, bufs.block_tallies
     n_chunks = node_buf.shape[1]
-    n_nodes = capacity.shape[0]
+    nodes = frame.nodes
+    freed, prop_left, incidents = nodes.freed, nodes.prop_left, nodes.incidents
+    node_record(0, nodes.capacity.shape[0], t, params, frame)  # one pass over the nodes (not the replicas)
+    node, lineage, generation, skill, evasion, avoid, flags, order_left, target = frame.table
+    indptr, indices = frame.links
+    forest, warned = frame.coal
+    record = frame.record
     for c in prange(n_chunks):
-        node_record(c * n_nodes // n_chunks, (c + 1) * n_nodes // n_chunks, t, params, record, capacity, security,
-                    monitoring, kill_switch, jurisdiction, quar_until, occ, node_mis, node_coal, coal_forest,
-                    prop_left, jur_factor, jur_kill)
-    for c in prange(n_chunks):
+        how = acting(params, latency, kill_floor)
+        view = act_view(Table(node, lineage, generation, skill, evasion, avoid, flags, order_left, target),
+                        record, Links(indptr, indices), Coalitions(forest, warned))
         fr = node_buf[0, c]
         pr = node_buf[1, c]
         ic = node_buf[2, c]
@@ -76,10 +82,8 @@ def act_par(
         for b in range(c * nb // n_chunks, (c + 1) * nb // n_chunks):
             bt = block_tallies[b]
             bt[:] = 0.0
-            act_range(b * BLOCK, min(n, (b + 1) * BLOCK), t, rkey, params, latency, kill_floor, record,
-                      node, skill, evasion, avoid, flags, order_left, target,
-                      indptr, indices, warned, fr, pr, ic, bt)
-    for v in prange(n_nodes):
+            act_range(b * BLOCK, min(n, (b + 1) * BLOCK), t, rkey, how, view, Counters(fr, pr, ic), bt)
+    for v in prange(freed.shape[0]):
         f_sum = 0
         p_sum = 0
         i_sum = 0
@@ -90,31 +94,19 @@ def act_par(
         freed[v] += f_sum
         prop_left[v] += p_sum
         incidents[v] += i_sum
+    tallies = frame.tallies
     for b in range(nb):  # fixed order: float sums independent of the thread count
-        for k in range(5):
+        for k in range(ACT_TALLIES):
             tallies[k] += block_tallies[b, k]
-    report_incidents(t, params, jurisdiction, incidents, alert_from, jur_reporting)
-
-
-@jit(inline="always")
-def priority(pkey, i):
-    """Random priority of the proposal of slot i: mix64 is a bijection, so distinct slots never tie."""
-    return mix64(pkey + GOLDEN * np.uint64(i + 1))
-
-
-@jit(inline="always")
-def accepted(i, tg, pkey, rule, threshold):
-    r = rule[tg]
-    if r == ALL_ACCEPTED:
-        return True
-    if r == BY_PRIORITY:
-        return priority(pkey, i) <= threshold[tg]
-    return False
+    if params[P.REPORTING] > 0:
+        reporting.report(t, int(params[P.REPORTING_DELAY]), nodes, frame.jur)
 
 
 @jit(parallel=True)
-def select_by_priority(n, pkey, target, prop_left, slots_left, rule, threshold, offset):
-    """Step 5 without a sequential pass: per node, accept all, none, or the S smallest priorities."""
+def select_by_priority(n, pkey, target, nodes, bufs):
+    """Resolution without a sequential pass: per node, accept all, none, or the S smallest priorities."""
+    prop_left, slots_left = nodes.prop_left, nodes.slots_left
+    rule, threshold, offset = bufs.rule, bufs.threshold, bufs.offset
     n_nodes = prop_left.shape[0]
     contested = 0
     for v in range(n_nodes):
@@ -145,68 +137,66 @@ def select_by_priority(n, pkey, target, prop_left, slots_left, rule, threshold, 
 
 
 @jit(parallel=True)
-def resolve_par(
-    t, n, rkey, params,
-    node, lineage, generation, skill, evasion, avoid, flags, order_left, target,
-    b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
-    capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal, coal_forest,
-    incidents, warned, tallies, rule, threshold, offset, block_tallies, block_counts, node_buf, events,
-):
-    """The resolve pass of one run over threads; same arguments and result as ``kernels.resolve`` plus
-    ``rule`` (nodes) int8, ``threshold`` (nodes) uint64, ``offset`` (nodes + 1) int64, ``block_tallies``
-    (blocks, 8) float64, ``block_counts`` (blocks, 4) int64, ``node_buf`` (3, chunks, nodes) int32 and
-    ``events`` (chunks, BLOCK) int32 (scratch).
+def resolve_par(t, n, rkey, params, frame, arrivals, bufs):
+    """The resolve pass of one run over threads; same arguments and result as ``resolve.resolve``, with the
+    private buffers ``bufs`` (``state.ParallelBuffers``: rule, threshold and offset per node, block counts and
+    tallies, node_buf) and one list of events per chunk in ``frame.events``. Blocks are settled by the same
+    ``resolve.settle_block``, with random priorities instead of selection sampling.
 
     Like the serial pass it updates node tallies instead of recounting them (each chunk of blocks adds its
     deaths, departures and retrainings to its own row of ``node_buf``; the rows are summed afterwards) and fills
     vacated slots from the end of the table (a serial pass over the vacated slots only). Its per-replica loops
     are kernels of their own, compiled without reference counting (see jit.py): in a parallel loop the atomic
     reference counts of shared arrays would also bounce between the cores."""
-    collusion = params[P.COLLUSION] > 0
+    on = params[P.COLLUSION] > 0
     nb = (n + BLOCK - 1) // BLOCK
+    node_buf, block_tallies, block_counts, rule, threshold, _ = bufs
     n_chunks = node_buf.shape[1]
-    n_nodes = occ.shape[0]
-    tallies[7] = reset_nodes(t, params, capacity, security, quar_until, occ, freed, slots_left, incidents)
-    apply_warnings(t, params, coal_forest, warned)
+    nodes, target = frame.nodes, frame.table.target
+    occ, node_mis, prop_left, slots_left = nodes.occ, nodes.node_mis, nodes.prop_left, nodes.slots_left
+    frame.tallies[T.QUARANTINED] = free_slots(t, nodes)
     pkey = stream(rkey, t, PHASE_SELECT, 0)
-    select_by_priority(n, pkey, target, prop_left, slots_left, rule, threshold, offset)
+    select_by_priority(n, pkey, target, nodes, bufs)
     prop_left[:] = 0
-    # arrivals (copies and flights) per block, then each block's first arrival row (kernels.put_arrival)
+    # arrivals (copies and flights) per block, then each block's first arrival row (table.put_arrival)
     for b in prange(nb):
         count_block(b, n, pkey, target, rule, threshold, block_counts)
-    arrivals = 0
+    arrived = 0
     for b in range(nb):
-        block_counts[b, 1] = arrivals
-        arrivals += block_counts[b, 0]
-    # births, flights, retraining and vacated slots, chunk by chunk of blocks; node deltas per chunk
+        block_counts[b, 1] = arrived
+        arrived += block_counts[b, 0]
+    # births, flights, retraining and vacated slots, chunk by chunk of blocks; node deltas per chunk (the
+    # table and the overflow buffer are put together again inside the loop, as in act_par)
+    node, lineage, generation, skill, evasion, avoid, flags, order_left, _ = frame.table
+    a_node, a_lineage, a_generation, a_skill, a_evasion, a_avoid, a_flags = arrivals
+    events = frame.events
     for c in prange(n_chunks):
+        table = Table(node, lineage, generation, skill, evasion, avoid, flags, order_left, target)
+        overflow = Arrivals(a_node, a_lineage, a_generation, a_skill, a_evasion, a_avoid, a_flags)
+        sel = Selection(True, pkey, rule, threshold, prop_left, slots_left)
         d_occ = node_buf[0, c]
         d_mis = node_buf[1, c]
         d_occ[:] = 0
         d_mis[:] = 0
         for b in range(c * nb // n_chunks, (c + 1) * nb // n_chunks):
-            settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, block_tallies, d_occ, d_mis,
-                         node, lineage, generation, skill, evasion, avoid, flags, order_left, target,
-                         b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags, events[c])
-    for v in prange(n_nodes):
+            _, v, f = settle_block(b, n, t, rkey, params, sel, n + block_counts[b, 1], b * BLOCK,
+                                   NodeCounts(d_occ, d_mis), table, overflow, events[c])
+            block_counts[b, 2] = v
+            block_tallies[b, T.FLIGHTS] = f
+    for v in prange(occ.shape[0]):
         for c in range(n_chunks):
             occ[v] += node_buf[0, c, v]
             node_mis[v] += node_buf[1, c, v]
-        if node_mis[v] == 0:
-            node_coal[v] = -1
     # vacated slots, in table order, filled from the end of the table; arrivals moved down to follow (a serial
     # forward copy: the ranges overlap)
-    w = fill_holes(n, gather_holes(nb, block_counts, target), target, node, lineage, generation, skill, evasion,
-                   avoid, flags, order_left)
-    place_arrivals(n, w, arrivals, node, lineage, generation, skill, evasion, avoid, flags, order_left,
-                   b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
-    tally_arrivals(w, arrivals, node, lineage, flags, occ, node_mis, node_coal, coal_forest, collusion)
+    n_live = place(n, gather_holes(nb, block_counts, target), arrived, frame, arrivals, on)
+    consequences(t, params, frame)
     flights = 0.0
     for b in range(nb):
-        flights += block_tallies[b, 6]
-    tallies[5] = arrivals - flights
-    tallies[6] += flights
-    return w + arrivals
+        flights += block_tallies[b, T.FLIGHTS]
+    frame.tallies[T.BIRTHS] = arrived - flights
+    frame.tallies[T.FLIGHTS] += flights
+    return n_live
 
 
 @jit(refcount=False)
@@ -218,43 +208,6 @@ def count_block(b, n, pkey, target, rule, threshold, block_counts):
         if tg >= 0 and accepted(i, tg, pkey, rule, threshold):
             arrivals += 1
     block_counts[b, 0] = arrivals
-
-
-@jit(refcount=False)
-def settle_block(b, n, t, rkey, params, pkey, rule, threshold, block_counts, block_tallies, d_occ, d_mis,
-                 node, lineage, generation, skill, evasion, avoid, flags, order_left, target,
-                 b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags, events):
-    """Births, flights and retraining of block b, as the serial pass does them (minus its selection draws);
-    the block's vacated slots are listed, ascending, at the start of its own part of ``target``
-    (block_counts[b, 2] of them); node deltas go to d_occ and d_mis."""
-    log_keep = np.log1p(-params[P.RETRAINING_RATE])
-    state = stream(rkey, t, PHASE_RESOLVE, b)
-    state, gap = retraining_gap(state, log_keep)
-    k = block_counts[b, 1]
-    vacated = 0
-    flights = 0.0
-    start = b * BLOCK
-    stop = min(n, start + BLOCK)
-    # as kernels.resolve: visit only the replicas with something to settle (NONE_ACCEPTED is 0)
-    listed = list_to_settle(start, stop, target, flags, rule, events)
-    pos = start
-    for e in range(listed + 1):
-        i = np.int64(events[U(e)]) if e < listed else stop
-        state, gap = retrain_between(state, gap, log_keep, pos, i, node, flags, d_mis)
-        if e == listed:
-            break
-        tg = target[U(i)]
-        accepted_to = tg if tg >= 0 and accepted(i, tg, pkey, rule, threshold) else -1
-        state, gap, arrived, left, flew = settle(
-            state, gap, log_keep, params, i, flags[U(i)], accepted_to, n + k, b * BLOCK + vacated, d_occ, d_mis,
-            node, lineage, generation, skill, evasion, avoid, flags, target,
-            b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags)
-        k += arrived
-        vacated += left
-        flights += flew
-        pos = i + 1
-    block_counts[b, 2] = vacated
-    block_tallies[b, 6] = flights
 
 
 @jit(refcount=False)

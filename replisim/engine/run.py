@@ -1,38 +1,40 @@
-"""One run from setup to horizon, and an ensemble of runs spread over threads."""
+"""One run from set-up to horizon (``run_one``), and an ensemble of runs spread over threads.
+
+``run_one`` holds the step: the ordered list ``replisim.step.STEP``, phase by phase (``tests/test_step.py``
+holds this function, the Mesa model and docs/ODD.md to that list).
+"""
 
 import numpy as np
 from numba import prange
 
 from ..results import O, S
+from .act import act
 from .jit import jit
-from .kernels import (
+from .mechanisms import collusion, if_then, reporting
+from .parallel import act_par, resolve_par
+from .params import P
+from .resolve import resolve
+from .rng import PHASE_INIT, below, run_key, stream
+from .state import (
     DEAD,
     MISALIGNED,
-    NEVER,
-    NOT_WARNED,
-    ORDER_DTYPE,
-    TRAIT_DTYPE,
     TRAIT_UNIT,
-    act,
-    find,
-    find_root,
-    node_record_table,
-    resolve,
+    T,
+    arrival_overflow,
+    new_frame,
+    new_parallel_buffers,
     to_trait,
     trait,
 )
-from .parallel import act_par, resolve_par
-from .params import P
-from .rng import BLOCK, PHASE_INIT, below, run_key, stream
 
 
 @jit(refcount=False)
-def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
-                  node, lineage, generation, skill, evasion, avoid, flags, order_left):
+def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, nodes, table):
     """Put the initial replicas on uniformly drawn nodes with a free slot; the first n_mis are misaligned.
     Returns how many were placed: n0, unless the network has fewer free slots (which ``simulate`` rules out
     before it runs; the rest are not placed, rather than written to a node that does not exist)."""
     state = stream(rkey, 0, PHASE_INIT, 0)
+    capacity, occ = nodes.capacity, nodes.occ
     n_nodes = capacity.shape[0]
     skill_q, evasion_q, avoid_q = to_trait(skill0), to_trait(evasion0), to_trait(avoid0)
     for k in range(n0):
@@ -52,61 +54,15 @@ def place_initial(rkey, n0, n_mis, skill0, evasion0, avoid0, capacity, occ,
         if nd < 0:
             return k
         occ[nd] += 1
-        node[k] = nd
-        lineage[k] = k
-        generation[k] = 0
-        skill[k] = skill_q
-        evasion[k] = evasion_q
-        avoid[k] = avoid_q
-        flags[k] = MISALIGNED if k < n_mis else 0
-        order_left[k] = -1
+        table.node[k] = nd
+        table.lineage[k] = k
+        table.generation[k] = 0
+        table.skill[k] = skill_q
+        table.evasion[k] = evasion_q
+        table.avoid[k] = avoid_q
+        table.flags[k] = MISALIGNED if k < n_mis else 0
+        table.order_left[k] = -1
     return n0
-
-
-@jit(refcount=False)
-def tally_initial(n0, node, lineage, flags, node_mis, node_coal, coal_forest, collusion):
-    """Node tallies of step 0, after ``place_initial`` counted the occupancy: misaligned replicas per node, and
-    (collusion on) the coalitions of misaligned replicas placed on one node merged.
-
-    Every initial replica is its own coalition, numbered by its lineage, which grows with its row; so the
-    first misaligned replica placed on a node holds the smallest id there, and the others join it directly
-    (``coal_forest``), the forest that ``union`` would build (the smaller id is the root), without its searches.
-    """
-    for v in range(node_mis.shape[0]):
-        node_mis[v] = 0
-        node_coal[v] = -1
-    for i in range(n0):
-        if flags[i] & MISALIGNED:
-            nd = node[i]
-            node_mis[nd] += 1
-            if collusion:
-                first = node_coal[nd]
-                if first < 0:
-                    node_coal[nd] = lineage[i]
-                else:
-                    coal_forest[lineage[i]] = first
-
-
-@jit(refcount=False)
-def count_coalitions(n, flags, lineage, coal_forest, seen):
-    """Distinct coalitions among the misaligned replicas of the table (``seen``: zeros, one per coalition id)."""
-    coalitions = 0
-    for i in range(n):
-        if flags[i] & MISALIGNED:
-            r = find(coal_forest, lineage[i])
-            if seen[r] == 0:
-                seen[r] = 1
-                coalitions += 1
-    return coalitions
-
-
-@jit
-def arrival_overflow(size):
-    """Columns of the arrivals' overflow buffer (node, lineage, generation, skill, evasion, avoidance, flags):
-    the arrivals of a step that find no row at the table's free end (``kernels.put_arrival``)."""
-    return (np.empty(size, np.int32), np.empty(size, np.int32), np.empty(size, np.uint16),
-            np.empty(size, TRAIT_DTYPE), np.empty(size, TRAIT_DTYPE), np.empty(size, TRAIT_DTYPE),
-            np.empty(size, np.uint8))
 
 
 # What validate mode checks after every step; check_invariants returns the number of the first one broken.
@@ -123,21 +79,23 @@ UNPLACED = 6
 
 
 @jit
-def check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_forest, collusion, max_slots):
+def check_invariants(n, frame, on, max_slots):
     """Validate mode: occupancy within capacity, counts conserved, no dead replica left in the table, and (with
-    collusion) every misaligned replica in the coalition its node records, which the act pass relies on.
+    collusion ``on``) every misaligned replica in the coalition its node records, which the act pass relies on.
     Returns 0, or the index in ``INVARIANTS`` of the first broken invariant (an exception raised inside the
     parallel ensemble loop would reach the caller as a bare SystemError)."""
+    table, nodes, forest = frame.table, frame.nodes, frame.coal.forest
+    capacity, occ = nodes.capacity, nodes.occ
     if n < 0 or n > max_slots:
         return 1
     seen = np.zeros(capacity.shape[0], dtype=np.int64)
     for i in range(n):
-        if flags[i] & DEAD:
+        if table.flags[i] & DEAD:
             return 2
-        seen[node[i]] += 1
-        if collusion and flags[i] & MISALIGNED:
-            coal = node_coal[node[i]]
-            if coal < 0 or find_root(coal_forest, lineage[i]) != find_root(coal_forest, coal):
+        seen[table.node[i]] += 1
+        if on and table.flags[i] & MISALIGNED:
+            coal = nodes.node_coal[table.node[i]]
+            if coal < 0 or collusion.find_root(forest, table.lineage[i]) != collusion.find_root(forest, coal):
                 return 3
     for v in range(capacity.shape[0]):
         if seen[v] != occ[v]:
@@ -149,6 +107,7 @@ def check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_for
 
 @jit(refcount=False)
 def record(series, t, n, flags, occ, total_compute, det, shut, births, collateral):
+    """Series of step t; returns the misaligned replicas counted."""
     mis = 0
     for i in range(n):
         mis += flags[i] & MISALIGNED
@@ -166,84 +125,72 @@ def record(series, t, n, flags, occ, total_compute, det, shut, births, collatera
     return mis
 
 
+@jit(refcount=False)
+def update_governance(t, params, jur, strict):
+    """The governance update of step t: each jurisdiction's monitoring factor in force (its own, raised once
+    alerted by an incident report, raised again by if-then measures in force). Returns the false-positive
+    weight (monitoring in force times the jurisdiction's share of monitored capacity, summed)."""
+    reporting_on = params[P.REPORTING] > 0
+    fp_weight = 0.0
+    for j in range(jur.monitoring.shape[0]):
+        f = jur.monitoring[j]
+        f *= reporting.alert_factor(jur, j, t, reporting_on, params[P.REPORTING_MONITORING])
+        if strict:
+            f *= params[P.IF_THEN_MONITORING]
+        jur.factor[j] = f
+        fp_weight += f * jur.fp_weight[j]
+    return fp_weight
+
+
 @jit
-def run_one(params, rkey, skill0, total_compute,
-            capacity, security0, monitoring, kill_switch, jurisdiction, indptr, indices,
-            jur_monitoring, jur_kill, jur_reporting, jur_fp_weight,
-            series, outcome, status, within=0):
-    """Simulate one run; write its per-step tallies into ``series`` and its outcomes into ``outcome``.
+def run_one(params, rkey, skill0, world, series, outcome, status, within=None):
+    """Simulate one run on ``world`` (``state.World``); write its per-step tallies into ``series`` and its
+    outcomes into ``outcome``.
 
     ``status`` (int64[3]) reports while and after the run: [2] the steps done so far (written after every step,
     so a caller's thread can show progress while this compiled call runs: kernels release the GIL); in validate
     mode (``sim.validate``), where the invariants are checked after every step, the first broken one stops the
     run with its number (``INVARIANTS``) in [0] and its step in [1] (left 0 when all held).
 
-    ``within=0``: the serial passes (ensemble mode). ``within=k >= 1``: the run's replica table is spread over
-    threads (``parallel.act_par``/``resolve_par``) with k private counter rows (pass the thread count; the
-    numbers do not depend on k): same model and distribution, but not the serial passes' numbers.
+    ``within=None``: the serial passes (ensemble mode). ``within``, the private buffers of the within-run parallel
+    passes (``state.new_parallel_buffers`` with k chunks; pass the thread count, the numbers do not depend on
+    k): the run's replica table is spread over threads (``parallel.act_par``/``resolve_par``): same model and
+    distribution, but not the serial passes' numbers. Which passes a call uses is decided by the type of
+    ``within`` when it is compiled (Numba prunes the ``within is None`` branches), so the ensemble mode never
+    compiles the parallel passes: they cost a cold start about 40 s (BENCHMARKS.md, "Cold start").
     """
     steps = int(params[P.STEPS])
     n0 = int(params[P.INITIAL])
-    n_nodes = capacity.shape[0]
-    n_jur = jur_monitoring.shape[0]
+    total_compute = world.total_compute
     slots = 0
-    for v in range(n_nodes):
-        slots += capacity[v]
+    for v in range(world.capacity.shape[0]):
+        slots += world.capacity[v]
     # slots withheld by static measures (licensing, export caps): a cost of the measure charged every step
     withheld = total_compute - slots
     slots = max(slots, n0)
     validate = params[P.VALIDATE] > 0
+    on = params[P.COLLUSION] > 0
     hours = params[P.HOURS_PER_STEP]
     base_latency = int(params[P.RESPONSE_LATENCY])
-
-    # replica table (struct of arrays, preallocated to the network's capacity: it can never hold more)
-    node = np.empty(slots, np.int32)
-    lineage = np.empty(slots, np.int32)
-    generation = np.empty(slots, np.uint16)
-    skill = np.empty(slots, TRAIT_DTYPE)  # traits in 16-bit fixed point (kernels.trait)
-    evasion = np.empty(slots, TRAIT_DTYPE)
-    avoid = np.empty(slots, TRAIT_DTYPE)
-    flags = np.empty(slots, np.uint8)
-    order_left = np.empty(slots, ORDER_DTYPE)
-    target = np.empty(slots, np.int32)
+    # the table is preallocated to the network's capacity: it can never hold more
+    if within is None:
+        chunks = 1
+    else:
+        chunks = within.node_buf.shape[1]
+    frame = new_frame(world, slots, n0, chunks)
+    serial = new_parallel_buffers(world.capacity.shape[0], slots, 0)  # empty: the serial passes' placeholder
     # arrivals that find no row at the table's free end: at most as many as a step's shutdowns (put_arrival)
-    b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags = arrival_overflow(1024)
-    # node state of this run
-    security = security0.astype(np.float32)
-    occ = np.zeros(n_nodes, np.int32)
-    freed = np.zeros(n_nodes, np.int32)
-    prop_left = np.zeros(n_nodes, np.int32)
-    slots_left = np.zeros(n_nodes, np.int32)
-    node_mis = np.zeros(n_nodes, np.int32)
-    node_coal = np.full(n_nodes, -1, np.int32)
-    quar_until = np.full(n_nodes, -1, np.int32)
-    coal_forest = np.full(n0, NOT_WARNED, np.int32)  # every initial replica its own coalition (kernels.find)
-    alert_from = np.full(n_jur, NEVER, np.int32)
-    jur_factor = np.ones(n_jur, np.float64)
-    tallies = np.zeros(8, np.float64)
-    node_rec = node_record_table(n_nodes)  # what the act pass reads about each node, rebuilt every step
-    incidents = np.zeros(n_nodes, np.int32)  # detections per node this step (hardening, quarantine)
-    warned = np.zeros(n0, np.uint8)  # coalitions with a member detected this step
-    # resolve's list of one block's replicas with something to settle (one per chunk in the within-run mode)
-    events = np.empty((max(within, 1), BLOCK), np.int32)
-    # private buffers of the within-run parallel passes (empty in the ensemble mode)
-    n_blocks = (slots + BLOCK - 1) // BLOCK if within else 0
-    node_buf = np.zeros((3, within, n_nodes if within else 0), np.int32)
-    block_tallies = np.zeros((n_blocks, 8), np.float64)
-    block_counts = np.zeros((n_blocks, 4), np.int64)
-    rule = np.zeros(n_nodes if within else 0, np.int8)
-    threshold = np.zeros(n_nodes if within else 0, np.uint64)
-    offset = np.zeros(n_nodes + 1 if within else 0, np.int64)
+    arrivals = arrival_overflow(1024)
+    table, nodes, tallies = frame.table, frame.nodes, frame.tallies
 
     n_mis0 = int(round(params[P.INITIAL_MISALIGNED] * n0))
-    n = place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, occ,
-                      node, lineage, generation, skill, evasion, avoid, flags, order_left)
+    n = place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], nodes, table)
     if validate and n < n0:
         status[0] = UNPLACED
         return
     # node tallies of step 0: each initial replica is its own coalition; misaligned ones placed on one node meet
-    tally_initial(n, node, lineage, flags, node_mis, node_coal, coal_forest, params[P.COLLUSION] > 0)
-    record(series, 0, n, flags, occ, total_compute, 0.0, 0.0, 0.0, 0.0)
+    collusion.tally_initial(n, table, nodes, frame.coal.forest, on)
+    record(series, 0, n, table.flags, nodes.occ, total_compute, 0.0, 0.0, 0.0, 0.0)
 
     peak = n
     peak_share = n / total_compute
@@ -260,70 +207,47 @@ def run_one(params, rkey, skill0, total_compute,
     for t in range(1, steps + 1):
         status[2] = t - 1  # steps done
         if n == 0:
-            record(series, t, 0, flags, occ, total_compute, 0.0, 0.0, 0.0, 0.0)
+            record(series, t, 0, table.flags, nodes.occ, total_compute, 0.0, 0.0, 0.0, 0.0)
             continue
         replica_steps += n
-        # 1. governance update
-        strict = params[P.IF_THEN] > 0 and trig_step >= 0 and t >= trig_step + params[P.IF_THEN_DELAY]
-        latency = int(params[P.IF_THEN_LATENCY]) if strict else base_latency
-        latency = min(latency, base_latency)
+        # governance: if-then measures in force, incident-report alerts -> monitoring, kill floor, latency
+        strict = if_then.in_force(params[P.IF_THEN] > 0, trig_step, params[P.IF_THEN_DELAY], t)
+        latency = min(int(params[P.IF_THEN_LATENCY]) if strict else base_latency, base_latency)
         kill_floor = params[P.IF_THEN_KILL] if strict else 0.0
-        fp_weight = 0.0
-        for j in range(n_jur):
-            f = jur_monitoring[j]
-            if params[P.REPORTING] > 0 and alert_from[j] <= t:
-                f *= params[P.REPORTING_MONITORING]
-            if strict:
-                f *= params[P.IF_THEN_MONITORING]
-            jur_factor[j] = f
-            fp_weight += f * jur_fp_weight[j]
+        fp_weight = update_governance(t, params, frame.jur, strict)
         tallies[:] = 0.0
-        if within > 0:
-            act_par(t, n, rkey, params, latency, kill_floor, jur_factor, node_rec,
-                    node, skill, evasion, avoid, flags, order_left, target,
-                    capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
-                    occ, freed, prop_left, node_mis, node_coal, coal_forest, alert_from, jur_kill,
-                    jur_reporting, incidents, warned, tallies, node_buf, block_tallies)
+        # detection, shutdown, replication (one pass over the replicas), then the incidents' reports
+        if within is None:
+            act(t, n, rkey, params, latency, kill_floor, frame)
         else:
-            act(t, n, rkey, params, latency, kill_floor, jur_factor, node_rec,
-                node, skill, evasion, avoid, flags, order_left, target,
-                capacity, security, monitoring, kill_switch, jurisdiction, indptr, indices, quar_until,
-                occ, freed, prop_left, node_mis, node_coal, coal_forest, alert_from, jur_kill,
-                jur_reporting, incidents, warned, tallies)
-        det_total += tallies[0]
-        shut_total += tallies[1]
-        avoid_total += tallies[2]
-        proposals = int(tallies[3])
-        if params[P.IF_THEN] > 0 and trig_step < 0 and det_total > 0:
-            mean_skill = tallies[4] * TRAIT_UNIT / max(tallies[0], 1.0)  # of this step's detected replicas
-            if det_total >= params[P.IF_THEN_INCIDENTS] or mean_skill >= params[P.IF_THEN_CAPABILITY]:
-                trig_step = t
-        overflow = min(proposals, int(tallies[1]))  # arrivals beyond the table's free end <= freed slots
-        if overflow > b_node.shape[0]:
-            b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags = arrival_overflow(
-                max(overflow, 2 * b_node.shape[0]))
-        if within > 0:
-            n = resolve_par(t, n, rkey, params,
-                            node, lineage, generation, skill, evasion, avoid, flags, order_left, target,
-                            b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
-                            capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
-                            coal_forest, incidents, warned, tallies, rule, threshold, offset,
-                            block_tallies, block_counts, node_buf, events)
+            act_par(t, n, rkey, params, latency, kill_floor, frame, within)
+        det_total += tallies[T.DETECTIONS]
+        shut_total += tallies[T.SHUTDOWNS]
+        avoid_total += tallies[T.AVOIDANCE]
+        proposals = int(tallies[T.PROPOSALS])
+        # the if-then trigger reads this step's incidents
+        if params[P.IF_THEN] > 0 and trig_step < 0 and if_then.triggers(
+                det_total, tallies[T.DETECTIONS], tallies[T.DETECTED_SKILL] * TRAIT_UNIT,
+                params[P.IF_THEN_INCIDENTS], params[P.IF_THEN_CAPABILITY]):
+            trig_step = t
+        overflow = min(proposals, int(tallies[T.SHUTDOWNS]))  # arrivals beyond the table's free end <= freed
+        if overflow > arrivals.node.shape[0]:
+            arrivals = arrival_overflow(max(overflow, 2 * arrivals.node.shape[0]))
+        # resolution, retraining, coalitions, consequences of the incidents (one pass over the replicas)
+        if within is None:
+            n = resolve(t, n, rkey, params, frame, arrivals, serial)
         else:
-            n = resolve(t, n, rkey, params,
-                        node, lineage, generation, skill, evasion, avoid, flags, order_left, target,
-                        b_node, b_lineage, b_generation, b_skill, b_evasion, b_avoid, b_flags,
-                        capacity, security, quar_until, occ, freed, prop_left, slots_left, node_mis, node_coal,
-                        coal_forest, incidents, warned, tallies, events[0])
-        births_total += tallies[5]
-        flights_total += tallies[6]
-        collateral = tallies[1] * params[P.SHUTDOWN_COST] + hours * (
-            tallies[7] + params[P.FALSE_POSITIVE_RATE] * fp_weight + withheld)
+            n = resolve_par(t, n, rkey, params, frame, arrivals, within)
+        births_total += tallies[T.BIRTHS]
+        flights_total += tallies[T.FLIGHTS]
+        # record
+        collateral = tallies[T.SHUTDOWNS] * params[P.SHUTDOWN_COST] + hours * (
+            tallies[T.QUARANTINED] + params[P.FALSE_POSITIVE_RATE] * fp_weight + withheld)
         collateral_total += collateral
-        mis = record(series, t, n, flags, occ, total_compute, tallies[0], tallies[1], tallies[5], collateral)
+        mis = record(series, t, n, table.flags, nodes.occ, total_compute, tallies[T.DETECTIONS],
+                     tallies[T.SHUTDOWNS], tallies[T.BIRTHS], collateral)
         if validate:
-            code = check_invariants(n, node, lineage, flags, capacity, occ, node_coal, coal_forest,
-                                    params[P.COLLUSION] > 0, slots)
+            code = check_invariants(n, frame, on, slots)
             if code != 0:
                 status[0] = code
                 status[1] = t
@@ -337,9 +261,9 @@ def run_one(params, rkey, skill0, total_compute,
     max_gen = 0
     skill_sum = 0.0
     for i in range(n):
-        max_gen = max(max_gen, int(generation[i]))
-        skill_sum += trait(skill[i])
-    coalitions = count_coalitions(n, flags, lineage, coal_forest, np.zeros(n0 if n > 0 else 0, np.uint8))
+        max_gen = max(max_gen, int(table.generation[i]))
+        skill_sum += trait(table.skill[i])
+    coalitions = collusion.count_coalitions(n, table, frame.coal.forest, np.zeros(n0 if n > 0 else 0, np.uint8))
     final_share = n / total_compute
     outcome[O.EXTINCT] = 1.0 if n == 0 else 0.0
     outcome[O.LOSS_OF_CONTROL] = 1.0 if final_share >= params[P.LOSS_SHARE] and n > 0 else 0.0
@@ -363,13 +287,7 @@ def run_one(params, rkey, skill0, total_compute,
 
 
 @jit(parallel=True)
-def run_ensemble(params, seed, first_run, skill0, total_compute,
-                 capacity, security0, monitoring, kill_switch, jurisdiction, indptr, indices,
-                 jur_monitoring, jur_kill, jur_reporting, jur_fp_weight,
-                 series, outcomes, status):
+def run_ensemble(params, seed, first_run, skill0, world, series, outcomes, status):
     """Runs first_run .. first_run + len(skill0) - 1 in parallel; run r's stream depends only on (seed, r)."""
     for r in prange(skill0.shape[0]):
-        run_one(params, run_key(seed, first_run + r), skill0[r], total_compute,
-                capacity, security0, monitoring, kill_switch, jurisdiction, indptr, indices,
-                jur_monitoring, jur_kill, jur_reporting, jur_fp_weight,
-                series[r], outcomes[r], status[r], 0)
+        run_one(params, run_key(seed, first_run + r), skill0[r], world, series[r], outcomes[r], status[r], None)

@@ -5,19 +5,11 @@ is built from the same validated :class:`~replisim.config.Config` and the same n
 (:func:`replisim.world.setup`), so both engines see identical nodes. Its random stream is Mesa's own,
 seeded from (seed, run): results agree with the Numba engine in distribution, not bit for bit.
 
-One step (docs/ODD.md, "Process overview")::
-
-    1 governance update     if-then commitments in force, incident-report alerts -> monitoring, kill floor, latency
-    2-4 replicas act        every replica detects / is shut down / flees / copies (agents.Replica.step), all
-                            against the state at the start of the step; then incidents are counted (alerts,
-                            if-then trigger)
-    5 resolution            the shut-down replicas leave; each node's free slots go to a uniformly random
-                            subset of the copies proposed onto it; accepted copies are born, accepted flights move
-                            nodes with incidents harden and go offline, coalitions of detected replicas are
-                            warned (all from the next step)
-    6 retraining            misaligned replicas (not this step's newborns) turn aligned with retraining_rate
-    7 coalitions            misaligned replicas meeting on a node merge; node tallies for the next step
-    8 record                DataCollector
+One step follows ``replisim.step.STEP``, the model's one list of phases (docs/ODD.md, "Process overview"),
+one method per phase: ``update_governance``, the agents' own step (detection, shutdown, replication:
+``agents.Replica.step``), ``count_incidents``, ``resolve``, ``retrain``, ``form_coalitions``, ``react_to_incidents``,
+``record``. Every decision of the agents' step is taken against the state at the start of the step; the
+methods after it apply the consequences.
 """
 
 from __future__ import annotations
@@ -115,6 +107,9 @@ class ReplicationModel(mesa.Model):
         self.horizon = cfg.sim.steps
         self.hours_per_step = cfg.sim.hours_per_step
         self.total_compute = gov.total_compute
+        # capacity withheld by static measures (licensing, export caps): a cost charged every step
+        self.withheld = gov.total_compute - float(gov.capacity.sum())
+        self.quarantined_capacity = 0
         # replica behaviour
         self.attempt_rate = r.attempt_rate
         self.misalignment_rate = r.misalignment_rate
@@ -194,9 +189,7 @@ class ReplicationModel(mesa.Model):
                 node = self.random.choice([v for v in self.nodes if v.occupancy < v.capacity])
             Replica(self, node, lineage=k, generation=0, skill=skill, evasion=evasion, avoidance=avoidance,
                     misaligned=k < n_misaligned, born=0)
-        if self.collusion:
-            self.merge_coalitions()  # misaligned replicas placed on one node meet there at once
-        self.tally_nodes()
+        self.form_coalitions()  # misaligned replicas placed on one node meet there at once
 
     # --- what a replica asks of the model ------------------------------------------------------------------
     @property
@@ -262,9 +255,9 @@ class ReplicationModel(mesa.Model):
         r.dead = True
         self.shutdowns += 1
 
-    # --- the step ------------------------------------------------------------------------------------------
+    # --- the step: replisim.step.STEP, one method per phase ---------------------------------------------------
     def step(self):
-        """One synchronous step (the list in the module docstring)."""
+        """One synchronous step, phase by phase (replisim.step.STEP)."""
         self.detections = self.shutdowns = self.births = self.flights = self.avoidance_events = 0
         self.collateral = 0.0
         self.incidents = []
@@ -273,20 +266,17 @@ class ReplicationModel(mesa.Model):
             self.running = False
             return
         self.totals["replica_steps"] += len(self.agents)
-        self.update_governance()  # 1
-        self.agents.shuffle_do("step")  # 2-4, on start-of-step state
+        self.update_governance()
+        self.agents.shuffle_do("step")  # detection, shutdown, replication, on start-of-step state
         self.count_incidents()
-        self.resolve()  # 5
-        self.count_collateral()
-        self.react_to_incidents()  # hardening, quarantine, warnings (from the next step)
-        self.retrain()  # 6
-        if self.collusion:
-            self.merge_coalitions()  # 7
-        self.tally_nodes()  # start-of-step state of the next step
-        self.record()  # 8
+        self.resolve()
+        self.retrain()
+        self.form_coalitions()
+        self.react_to_incidents()
+        self.record()
 
     def update_governance(self):
-        """1. Monitoring factor per jurisdiction, kill-switch floor and response latency in force this step."""
+        """Governance update: monitoring factor per jurisdiction, kill-switch floor and response latency in force this step."""
         t, g = self.now, self.cfg.governance
         strict = g.if_then.enabled and self.triggered_at is not None and t >= self.triggered_at + g.if_then.delay
         self.latency = min(g.if_then.response_latency, g.response_latency) if strict else g.response_latency
@@ -322,8 +312,8 @@ class ReplicationModel(mesa.Model):
                 self.triggered_at = t
 
     def react_to_incidents(self):
-        """Nodes with incidents harden and go offline, coalitions of detected replicas are warned: all from the
-        next step, so that this step's decisions stay on start-of-step state."""
+        """Consequences of incidents: nodes with incidents harden and go offline, coalitions of detected
+        replicas are warned: all from the next step, so that this step's decisions stay on start-of-step state."""
         t, g = self.now, self.cfg.governance
         for r, node in self.incidents:
             if g.hardening > 0:
@@ -334,8 +324,12 @@ class ReplicationModel(mesa.Model):
                 self.coalitions.warn(r.lineage, t + self.warning_steps)
 
     def resolve(self):
-        """5. The shut-down leave; each node's free slots go to a uniformly random subset of its proposals."""
+        """Resolution: the shut-down leave; each node's free slots go to a uniformly random subset of its
+        proposals. Quarantined nodes neither send nor receive (their capacity is this step's collateral)."""
         t = self.now
+        g = self.cfg.governance
+        self.quarantined_capacity = (sum(v.capacity for v in self.nodes if v.quarantined_until >= t)
+                                     if g.quarantine_steps else 0)
         acting = list(self.agents)
         offered = defaultdict(list)
         for r in acting:
@@ -363,14 +357,6 @@ class ReplicationModel(mesa.Model):
         self.totals["births"] += self.births
         self.totals["flights"] += self.flights
 
-    def count_collateral(self):
-        """Node-hours lost this step: executed shutdowns, quarantined capacity, false positives of monitoring."""
-        g, t = self.cfg.governance, self.now
-        quarantined = sum(v.capacity for v in self.nodes if v.quarantined_until >= t) if g.quarantine_steps else 0
-        self.collateral = self.shutdowns * g.shutdown_cost_hours + self.hours_per_step * (
-            quarantined + g.false_positive_rate * self.fp_weight)
-        self.totals["collateral"] += self.collateral
-
     def give_birth(self, parent: Replica, node: ComputeNode) -> None:
         """An accepted copy: generation + 1, mutated traits, misaligned if the parent is (or by chance)."""
         Replica(self, node, lineage=parent.lineage, generation=parent.generation + 1,
@@ -384,15 +370,21 @@ class ReplicationModel(mesa.Model):
             return trait
         return min(max(trait + self.random.gauss(0.0, self.mutation_sd), 0.0), 1.0)
 
+    def form_coalitions(self):
+        """Coalitions: misaligned replicas meeting on a node merge (collusion on); node tallies for the next step."""
+        if self.collusion:
+            self.merge_coalitions()
+        self.tally_nodes()
+
     def merge_coalitions(self):
-        """7. Misaligned replicas that share a node belong to one coalition from now on."""
+        """Misaligned replicas that share a node belong to one coalition from now on."""
         first_on_node = {}
         for r in self.agents:
             if r.misaligned:
                 self.coalitions.merge(first_on_node.setdefault(r.cell, r.lineage), r.lineage)
 
     def retrain(self):
-        """6. Misaligned replicas (not this step's newborns) are retrained to aligned with retraining_rate."""
+        """Retraining: misaligned replicas (not this step's newborns) are retrained to aligned with retraining_rate."""
         rate = self.cfg.governance.retraining_rate
         if rate > 0:
             for r in self.agents:
@@ -412,7 +404,12 @@ class ReplicationModel(mesa.Model):
             node.dominated = node.misaligned_here >= self.dominance * node.occupancy
 
     def record(self):
-        """8. Series (DataCollector) and the running totals of the outcomes."""
+        """Record: the step's collateral node-hours (executed shutdowns; quarantined, falsely flagged and
+        withheld capacity), the series (DataCollector) and the running totals of the outcomes."""
+        g = self.cfg.governance
+        self.collateral = self.shutdowns * g.shutdown_cost_hours + self.hours_per_step * (
+            self.quarantined_capacity + g.false_positive_rate * self.fp_weight + self.withheld)
+        self.totals["collateral"] += self.collateral
         self.datacollector.collect(self)
         n = len(self.agents)
         self.peak = max(self.peak, n)
