@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench figures baseline wheel-test clean
+.PHONY: run test lint bench figures params baseline wheel-test clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: $(DEVSTAMP)
 
 figures: $(STAMP)
 	$(BIN)/python -m experiments.make_figures
+
+# docs/parameters.md from the schema and the parameter registry (tests/test_registry.py checks it)
+params: $(STAMP)
+	$(BIN)/python -m replisim.config.registry
 
 baseline: $(STAMP)
 	$(BIN)/python -m tests.baseline.regenerate

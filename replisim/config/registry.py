@@ -1,0 +1,262 @@
+"""The parameter registry: for every key of the schema, its unit, its plausible range, and what its value rests on.
+
+Every number in the model is a claim about the world, a policy lever, or a setting of the experiment. This
+module says which, key by key (``REGISTRY``), and ``python -m replisim.config.registry`` writes
+docs/parameters.md from it and from the schema (``tests/test_registry.py`` fails when the file, the schema and
+the registry disagree, or when a key has no entry).
+
+Bases:
+
+* ``source``: the value is taken from a paper, report or dataset, named with the figure it takes from it.
+* ``assumption``: no source gives the value; the entry says why the value and the range are what they are.
+  Most of the model's claims are assumptions today: the grounded-world issue (11) replaces them with sources
+  where evidence exists, and the deep-uncertainty issue (12) samples them over their plausible ranges.
+* ``lever``: a governance measure, set by the analyst; the range is what proposals span.
+* ``setting``: a choice of the experiment (size, horizon, seed, threads, labels), not a claim about the world.
+
+Units are those the engine reads today: rates and delays per *step* (``sim.hours_per_step`` hours; one hour in
+every packaged scenario). Issue 11 moves them to hours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+BASES = ("source", "assumption", "lever", "setting")
+
+
+class Entry(NamedTuple):
+    unit: str
+    plausible: str  # the plausible range, in words or as "lo - hi"
+    basis: str  # one of BASES
+    why: str  # the source with the figure taken from it, or the reasoning
+
+
+def _a(unit, plausible, why):
+    return Entry(unit, plausible, "assumption", why)
+
+
+def _lever(unit, plausible, why):
+    return Entry(unit, plausible, "lever", why)
+
+
+def _set(unit, plausible, why):
+    return Entry(unit, plausible, "setting", why)
+
+
+PAN = ("Pan et al. 2024, 'Frontier AI systems have surpassed the self-replicating red line' (arXiv 2412.12140): "
+       "Llama3.1-70B-Instruct succeeded in 5 of 10 self-replication trials, Qwen2.5-72B-Instruct in 9 of 10")
+
+REGISTRY: dict[str, Entry] = {
+    # --- the experiment ----------------------------------------------------------------------------------
+    "scenario": _set("label", "any", "name of the scenario in tables and figures"),
+    "runs": _set("runs", ">= 1", "ensemble size; 200 resolves a probability to about +-0.07 (95% Wilson)"),
+    "seed": _set("integer", ">= 0", "master seed of the counter-based random streams"),
+    "sim.steps": _set("steps", ">= 1", "horizon; 500 steps of one hour are three weeks"),
+    "sim.hours_per_step": _set("hours", "> 0", "length of a step; rates and delays are per step today (issue 11)"),
+    "sim.max_replicas": _set("slots", ">= 1", "preallocation; default the network's total capacity"),
+    "sim.memory_limit_gb": _set("GB", "> 0", "refuse configurations whose memory estimate exceeds it"),
+    "sim.validate": _set("switch", "on/off", "check the engine's invariants after every step (slow)"),
+    "sim.threads": _set("threads", ">= 0", "0: all cores; results do not depend on it"),
+    "sim.parallel": _set("choice", "auto, ensemble, within_run", "how threads share the work; same distribution"),
+    "outcome.loss_of_control_share": _a(
+        "share of compute", "0.01 - 0.5",
+        "what counts as loss of control is a definition, not a measurement: 10% of all compute held by replicas "
+        "at the horizon is far beyond what any operator would tolerate unnoticed; 1% and 50% bracket it"),
+    # --- the network -----------------------------------------------------------------------------------------
+    "network.kind": _set("choice", "complete, random_regular, scale_free, small_world, datacenter",
+                         "topology; complete = any node reachable (internet-scale reach of a copy)"),
+    "network.nodes": _set("nodes", ">= 1", "model size; each node is a pool of compute under one operator"),
+    "network.degree": _a("neighbours", "2 - 50", "reach of a copy on sparse topologies; no measurement exists"),
+    "network.rewire": _a("probability", "0 - 1", "small-world rewiring; a textbook value (Watts-Strogatz 0.1)"),
+    "network.regions": _set("regions", ">= 1", "datacenter topology: regions"),
+    "network.sites_per_region": _set("sites", ">= 1", "datacenter topology: sites per region"),
+    "network.capacity": _set("slots", ">= 1", "if set, every node has this capacity (textbook scenarios)"),
+    "network.security": _set("probability", "0 - 1", "if set, every node has this security (textbook scenarios)"),
+    "network.mix.frontier_lab": _a("share of nodes", "0.001 - 0.05",
+                                   "few large operators; an order of magnitude, not a count"),
+    "network.mix.hyperscale_cloud": _a("share of nodes", "0.01 - 0.2", "an order of magnitude, not a count"),
+    "network.mix.enterprise": _a("share of nodes", "0.1 - 0.5", "an order of magnitude, not a count"),
+    "network.mix.academic": _a("share of nodes", "0.02 - 0.2", "an order of magnitude, not a count"),
+    "network.mix.consumer_edge": _a("share of nodes", "0.2 - 0.8",
+                                    "many small machines; whether a frontier-size model fits on one at all is "
+                                    "issue 11 (capacity from memory)"),
+    # --- replicas ----------------------------------------------------------------------------------------------
+    "replica.initial": _a("replicas", "1 - 100", "a handful of escaped copies at the start"),
+    "replica.initial_misaligned": _a("share", "0 - 1",
+                                     "1 in the default scenario: the worst case (every escaped replica rogue)"),
+    "replica.attempt_rate": _a(
+        "per step", "0.001 - 0.5",
+        "no measurement of how often a rogue replica tries to acquire new compute. RepliBench (Black et al. "
+        "2025, arXiv 2504.18565): models 'can deploy instances from cloud compute providers ... but struggle to "
+        "pass KYC checks or set up robust and persistent agent deployments', which argues for the low end; 0.5 "
+        "per hour is the fast extreme"),
+    "replica.success": Entry("probability", "0.3 - 0.95", "source",
+                             PAN + "; the value is the 5/10 rate, the range spans both models' Beta posteriors"),
+    "replica.success_prior": _set("switch", "on/off", "draw each run's skill from the Beta posterior of the trials"),
+    "replica.trial_successes": Entry("trials", "5 or 9", "source", PAN),
+    "replica.trial_total": Entry("trials", "10", "source", PAN),
+    "replica.evasion": _a("probability", "0 - 0.5", "how much a replica hides from monitoring; not measured"),
+    "replica.shutdown_avoidance": _a(
+        "probability", "0 - 0.97",
+        "P(a last copy when shut down). Pan et al. 2024 demonstrate shutdown avoidance in a scripted scenario "
+        "(no frequency given); Schlatter, Weinstein-Raun and Ladish 2025 (Palisade Research, arXiv 2509.14260): "
+        "some models interfered with a shutdown mechanism 'up to 97% (95% CI: 96-98%) of the time' despite an "
+        "instruction not to, others never; a rate per shutdown event of a chat agent, not of a replica"),
+    "replica.misalignment_rate": _a(
+        "per copy", "0 - 0.2",
+        "emergent misalignment (Betley et al. 2025, arXiv 2502.17424): narrow fine-tuning on insecure code "
+        "misaligned models broadly, about 20% of GPT-4o's answers and 1% of Qwen2.5-Coder-32B's on selected "
+        "questions (as reported by Dickson 2025, arXiv 2511.20104); a rate per answer after fine-tuning, not "
+        "per copy"),
+    "replica.mutation_sd": _a("s.d. per copy", "0 - 0.05", "drift of traits across copies; not measured"),
+    "replica.strategic": _set("switch", "on/off", "whether replicas prefer weakly monitored targets"),
+    "replica.strategic_samples": _a("neighbours", "1 - 10", "how many targets a strategic replica compares"),
+    # --- governance: levers and the claims about their cost -------------------------------------------------------
+    "governance.name": _set("label", "any", "label of the regime in tables and figures"),
+    "governance.detection": _lever("per step", "0 - 1", "if set, one monitoring level for every node"),
+    "governance.kill_switch": _lever("probability", "0 - 1", "if set, one kill-switch coverage for every node"),
+    "governance.response_latency": _lever("steps", "0 - 720", "detection to shutdown; incident response takes "
+                                                             "hours to weeks"),
+    "governance.monitoring": _lever("per step", "0 - 1", "compute monitoring by node type (a mapping)"),
+    "governance.kill_switch_mandate": _lever("probability", "0 - 1", "kill-switch coverage floor by node type"),
+    "governance.hardening": _lever("security per incident", "0 - 0.3", "security gained by a node per incident"),
+    "governance.kyc": _lever("security", "0 - 0.5", "know-your-customer on cloud nodes, as extra security"),
+    "governance.licensing.enabled": _lever("switch", "on/off", "only licensed nodes may host frontier models"),
+    "governance.licensing.compliance": _lever("share", "0 - 1", "share of unlicensed capacity that refuses"),
+    "governance.licensing.monitoring": _lever("per step", "0 - 1", "monitoring floor on licensed nodes"),
+    "governance.if_then.enabled": _lever("switch", "on/off", "if-then commitments (stricter measures on a trigger)"),
+    "governance.if_then.incident_threshold": _lever("incidents", "1 - 1000", "cumulative detections that trigger"),
+    "governance.if_then.capability_threshold": _lever("probability", "0 - 1", "mean skill of detected replicas "
+                                                                            "that triggers"),
+    "governance.if_then.delay": _lever("steps", "0 - 720", "trigger to effect"),
+    "governance.if_then.monitoring_factor": _lever("factor", "1 - 10", "monitoring multiplier once triggered"),
+    "governance.if_then.kill_switch": _lever("probability", "0 - 1", "kill-switch floor once triggered"),
+    "governance.if_then.response_latency": _lever("steps", "0 - 72", "response latency once triggered"),
+    "governance.reporting.enabled": _lever("switch", "on/off", "jurisdictions share incident reports"),
+    "governance.reporting.delay": _lever("steps", "1 - 720", "report to other jurisdictions"),
+    "governance.reporting.monitoring_factor": _lever("factor", "1 - 10", "monitoring multiplier once alerted"),
+    "governance.export_cap": _lever("share of capacity", "0 - 1", "capacity usable in export-controlled "
+                                                                "jurisdictions"),
+    "governance.harmonize": _lever("share", "0 - 1", "moves lax jurisdictions' factors toward the common standard"),
+    "governance.quarantine_steps": _lever("steps", "0 - 168", "a node offline after an incident on it"),
+    "governance.retraining_rate": _lever("per step", "0 - 0.1", "P(a misaligned replica is retrained)"),
+    "governance.false_positive_rate": _a("slots per unit monitoring per step", "0 - 0.05",
+                                         "the cost of monitoring in capacity taken offline by false alarms; "
+                                         "not measured for compute monitoring"),
+    "governance.shutdown_cost_hours": _a("node-hours per shutdown", "0.1 - 24",
+                                         "capacity lost to one executed shutdown (restart, investigation)"),
+    # --- jurisdictions -------------------------------------------------------------------------------------------
+    "jurisdictions.name": _set("label", "any", "label of the jurisdiction set"),
+    "jurisdictions.regions": _a("mapping", "shares sum to 1",
+                                "each region's share of nodes, monitoring and kill-switch factors, reporting and "
+                                "export control (conf/jurisdictions/). Epoch AI 2025 (data insight, after Pilz et "
+                                "al. 2025, arXiv 2504.16026): 'As of May 2025, the United States contains about "
+                                "three-quarters of global AI supercomputer performance, with China in second place "
+                                "with 15%'"),
+    # --- collusion -----------------------------------------------------------------------------------------------
+    "collusion.enabled": _set("switch", "on/off", "whether misaligned replicas of one coalition cooperate"),
+    "collusion.warning_evasion": _a("probability", "0 - 0.9",
+                                    "detection cut for warned coalition-mates; no evidence (issue 11 redesigns)"),
+    "collusion.warning_steps": _a("steps", "0 - 168", "how long a warning lasts; no evidence"),
+    "collusion.flight": _a("per step", "0 - 0.5", "P(a replica under a pending order flees); no evidence"),
+    "collusion.foothold": _a("share", "0 - 0.8", "cut in target security where a mate sits; no evidence"),
+    "collusion.dominance": _a("share", "0.1 - 0.9",
+                              "share of a node's replicas a coalition needs to blind it; measured against "
+                              "occupants, one replica alone dominates a node (issue 11 redesigns)"),
+    "collusion.blinding": _a("share", "0 - 0.9", "cut in the monitoring of a dominated node; no evidence"),
+}
+
+# Per-node-type defaults (network.types.<type>.<field>): orders of magnitude, not measurements.
+TYPE_FIELDS = {
+    "capacity": _a("slots", "1 - 128",
+                   "replicas a node can host. Hugging Face Transformers docs ('Optimizing LLMs for Speed and "
+                   "Memory', 2024): about 2 GB per billion parameters at float16, 'Llama-2-70b requires 2 * 70 GB "
+                   "= 140 GB VRAM', and the largest chips (A100, H100) hold 80 GB; so a 70B replica needs two "
+                   "H100s at float16 and cannot run on one consumer GPU. Issue 11 derives slots from memory"),
+    "security": _a("probability", "0 - 0.9", "how much a node's defences cut replication success"),
+    "monitoring": _a("per step", "0 - 0.3",
+                     "per-step detection of a hosted replica. Mandiant M-Trends 2024: global median dwell time of "
+                     "an intrusion 10 days, a hazard of ln 2 / 240 h = 0.003 per hour; IBM Cost of a Data Breach "
+                     "2024: 258 days on average to identify and contain a breach. The type defaults (0 - 0.2 per "
+                     "hour) are up to 70 times faster than that (issue 11)"),
+    "kill_switch": _a("probability", "0.3 - 1", "P(a shutdown order succeeds) on the node"),
+}
+
+
+def _leaves(cfg, prefix=""):
+    """(key, value) of every field of a Config, mappings of node types and shares expanded by key."""
+    for f in dataclasses.fields(cfg):
+        key, value = f"{prefix}{f.name}", getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _leaves(value, key + ".")
+        elif key == "network.types":
+            for kind, tcfg in value.items():
+                for g in dataclasses.fields(tcfg):
+                    yield f"{key}.{kind}.{g.name}", getattr(tcfg, g.name)
+        elif key == "network.mix":
+            for kind, share in value.items():
+                yield f"{key}.{kind}", share
+        else:
+            yield key, value
+
+
+def entry(key: str) -> Entry:
+    """The registry entry of a key (per-node-type keys share their field's entry)."""
+    parts = key.split(".")
+    if key.startswith("network.types.") and len(parts) == 4:
+        return TYPE_FIELDS[parts[3]]
+    return REGISTRY[key]
+
+
+def table(cfg) -> list[tuple[str, object, Entry]]:
+    """(key, value in ``cfg``, entry) for every key, in schema order."""
+    return [(key, value, entry(key)) for key, value in _leaves(cfg)]
+
+
+def markdown(cfg) -> str:
+    """docs/parameters.md: every key with its value in the packaged default configuration, unit, plausible
+    range, basis and source or reasoning."""
+    counts = {b: 0 for b in BASES}
+    rows = []
+    for key, value, e in table(cfg):
+        counts[e.basis] += 1
+        shown = "" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
+        if isinstance(value, dict):  # a mapping of regions shows their names and shares
+            shown = ", ".join(f"{k}: {v.share:g}" if dataclasses.is_dataclass(v) else f"{k}: {v}"
+                              for k, v in value.items()) if value else "{}"
+        rows.append(f"| `{key}` | {shown} | {e.unit} | {e.plausible} | {e.basis} | {e.why} |")
+    head = [
+        "# Parameters",
+        "",
+        "Generated by `python -m replisim.config.registry` from the schema (`replisim/config/schema.py`: "
+        "defaults and allowed ranges) and the registry (`replisim/config/registry.py`: unit, plausible range and "
+        "what each value rests on); `tests/test_registry.py` fails when this file is out of date. Values are "
+        "those of the packaged default configuration (`replisim --cfg job`, the default scenario). Rates and "
+        "delays are per step (one hour in every packaged scenario).",
+        "",
+        "Bases: **source** (taken from a paper, report or dataset, named with its figure), **assumption** (no "
+        "source gives it; the reasoning and range are stated), **lever** (a governance measure the analyst "
+        "sets), **setting** (a choice of the experiment). Today: "
+        + ", ".join(f"{n} {b}" for b, n in counts.items()) + " keys.",
+        "",
+        "| key | value | unit | plausible range | basis | source or reasoning |",
+        "|---|---|---|---|---|---|",
+    ]
+    return "\n".join(head + rows) + "\n"
+
+
+def main() -> int:
+    from pathlib import Path
+
+    from .compose import compose
+
+    out = Path(__file__).resolve().parents[2] / "docs" / "parameters.md"
+    out.write_text(markdown(compose([])))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
