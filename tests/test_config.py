@@ -83,6 +83,26 @@ def test_response_latency_beyond_what_the_engine_holds(key):
     replisim.compose([f"{key}=32767"])  # the largest allowed
 
 
+@pytest.mark.parametrize("key", ["collusion.warning_steps", "governance.quarantine_steps",
+                                 "governance.if_then.delay", "governance.reporting.delay", "sim.steps"])
+def test_durations_beyond_what_the_engine_adds_in_int32(key):
+    """The engine adds a duration to the current step in int32 (both at most 2^30 - 1): 3e9 once crashed
+    (collusion.warning_steps) or silently switched a measure off (governance.quarantine_steps)."""
+    from replisim.config.schema import DURATION, HORIZON
+
+    assert DURATION[1] + HORIZON[1] < 2**31
+    message = config_error([f"{key}=3000000000"])
+    assert_names(message, f"{key}=3000000000", "allowed", str(2**30 - 1))
+
+
+def test_the_longest_duration_runs_and_keeps_its_measure_on():
+    """At the bound, quarantine still takes nodes offline: the quarantined capacity is charged as collateral."""
+    cfg = replisim.compose(["scenario=minimal", "network.nodes=30", "sim.steps=5", "governance.detection=0.5",
+                            f"governance.quarantine_steps={2**30 - 1}", "governance.false_positive_rate=0",
+                            "governance.shutdown_cost_hours=0"])
+    assert replisim.simulate(cfg, runs=2, seed=0).outcomes["collateral_node_hours"].gt(0).all()
+
+
 def test_choice_outside_the_allowed_set():
     message = config_error(["network.kind=ring"])
     assert_names(message, "network.kind", "ring", "complete", "small_world", "datacenter")

@@ -17,6 +17,12 @@ PROB = (0.0, 1.0)  # a probability or share
 POS = (1, None)  # a positive count
 NONNEG = (0, None)
 LATENCY = (0, 32767)  # steps; the engine counts a pending order down in int16 (engine.state.ORDER_DTYPE)
+# Durations and delays in steps: the engine adds one to the current step in int32 (quarantine end, warning end,
+# alert step; engine.state.NEVER = 2^30 is its "never"), and the horizon bounds the current step: both at most
+# 2^30 - 1 keeps the sum below 2^31. Larger values overflowed (quarantine silently off, a warning corrupting
+# the coalition forest: a crash).
+DURATION = (0, 2**30 - 1)
+HORIZON = (1, 2**30 - 1)
 
 NODE_TYPES = ("frontier_lab", "hyperscale_cloud", "enterprise", "academic", "consumer_edge")
 NETWORK_KINDS = ("complete", "random_regular", "scale_free", "small_world", "datacenter")
@@ -92,7 +98,7 @@ class IfThenCfg:
     enabled: bool = _f(False, doc="stricter measures switch on when a threshold is crossed")
     incident_threshold: int = _f(10, range=POS, doc="cumulative detected incidents that trigger")
     capability_threshold: float = _f(1.0, range=PROB, doc="mean skill of detected replicas that triggers")
-    delay: int = _f(24, range=NONNEG, doc="steps from trigger to effect")
+    delay: int = _f(24, range=DURATION, doc="steps from trigger to effect")
     monitoring_factor: float = _f(3.0, range=(1.0, 100.0), doc="monitoring multiplier once triggered")
     kill_switch: float = _f(0.95, range=PROB, doc="kill-switch floor once triggered")
     response_latency: int = _f(0, range=LATENCY, doc="response latency once triggered")
@@ -101,7 +107,7 @@ class IfThenCfg:
 @dataclass
 class ReportingCfg:
     enabled: bool = _f(False, doc="jurisdictions share incident reports")
-    delay: int = _f(24, range=NONNEG, doc="steps before a report reaches other jurisdictions")
+    delay: int = _f(24, range=DURATION, doc="steps before a report reaches other jurisdictions")
     monitoring_factor: float = _f(2.0, range=(1.0, 100.0), doc="monitoring multiplier of alerted jurisdictions")
 
 
@@ -129,7 +135,7 @@ class GovernanceCfg:
     harmonize: float = _f(
         0.0, range=PROB, doc="common standard: moves each lax jurisdiction's monitoring and kill-switch factors toward 1"
     )
-    quarantine_steps: int = _f(0, range=NONNEG, doc="steps a node is offline after an incident on it")
+    quarantine_steps: int = _f(0, range=DURATION, doc="steps a node is offline after an incident on it")
     retraining_rate: float = _f(0.0, range=PROB, doc="per-step P(a misaligned replica is retrained)")
     false_positive_rate: float = _f(0.01, range=PROB, doc="slots taken offline per unit monitoring per step")
     shutdown_cost_hours: float = _f(1.0, range=(0.0, None), doc="node-hours lost per executed shutdown")
@@ -155,7 +161,7 @@ class JurisdictionsCfg:
 class CollusionCfg:
     enabled: bool = _f(False, doc="misaligned replicas of one coalition cooperate")
     warning_evasion: float = _f(0.5, range=PROB, doc="detection cut for coalition-mates of a detected replica")
-    warning_steps: int = _f(24, range=NONNEG, doc="how long a warning lasts")
+    warning_steps: int = _f(24, range=DURATION, doc="how long a warning lasts")
     flight: float = _f(0.3, range=PROB, doc="per-step P(a replica awaiting shutdown flees to a neighbour)")
     foothold: float = _f(0.5, range=PROB, doc="cut in target security where a coalition-mate sits")
     dominance: float = _f(0.5, range=PROB, doc="share of a node's replicas a coalition needs to blind it")
@@ -164,7 +170,7 @@ class CollusionCfg:
 
 @dataclass
 class SimCfg:
-    steps: int = _f(500, range=POS, doc="steps per run")
+    steps: int = _f(500, range=HORIZON, doc="steps per run")
     hours_per_step: float = _f(1.0, range=(1e-6, None), doc="hours per step")
     max_replicas: Optional[int] = _f(None, range=POS, doc="preallocated replica slots (default: total capacity)")
     memory_limit_gb: Optional[float] = _f(None, range=(0.0, None), doc="refuse configs above this estimate")
