@@ -45,11 +45,6 @@ RARE = np.int32(-2)  # target mark of a replica left to the second loop of act_r
 
 
 @jit(inline="always")
-def act_view(table, record, links, coal):
-    return ActView(table, record, links, coal)
-
-
-@jit(inline="always")
 def acting(params, latency, kill_floor):
     """The pass's constants, read once: inside the loop every store to an array could alias ``params`` for
     the compiler. Foothold and flight are collusion's: 0 with collusion off."""
@@ -92,7 +87,7 @@ def act(t, n, rkey, params, latency, kill_floor, frame):
     receives detections, shutdowns, avoidance events, proposals and the detected replicas' skill (``T``)."""
     nodes = frame.nodes
     node_record(0, nodes.capacity.shape[0], t, params, frame)
-    act_range(0, n, t, rkey, acting(params, latency, kill_floor), act_view(frame.table, frame.record, frame.links,
+    act_range(0, n, t, rkey, acting(params, latency, kill_floor), ActView(frame.table, frame.record, frame.links,
               frame.coal), Counters(nodes.freed, nodes.prop_left, nodes.incidents), frame.tallies)
     if params[P.REPORTING] > 0:
         reporting.report(t, int(params[P.REPORTING_DELAY]), nodes, frame.jur)

@@ -26,7 +26,7 @@ mode's (not the same numbers: the selection rule consumes no draws from the bloc
 import numpy as np
 from numba import prange
 
-from .act import act_range, act_view, acting, node_record
+from .act import ActView, act_range, acting, node_record
 from .jit import jit
 from .mechanisms import reporting
 from .params import P
@@ -58,7 +58,7 @@ def act_par(t, n, rkey, params, latency, kill_floor, frame, bufs):
     A parallel loop's body can capture arrays, scalars and flat named tuples that are arguments or built by
     their constructor in this function (Numba 0.68 takes those apart and puts them together again), not the
     frame's nested tuples: the parts of the frame the act pass reads are taken apart before the loop and put
-    together again inside it (``act_view``), and so are the pass's constants (``acting``)."""
+    together again inside it (``act.ActView``), and so are the pass's constants (``acting``)."""
     nb = (n + BLOCK - 1) // BLOCK
     node_buf, block_tallies = bufs.node_buf, bufs.block_tallies
     n_chunks = node_buf.shape[1]
@@ -71,7 +71,7 @@ def act_par(t, n, rkey, params, latency, kill_floor, frame, bufs):
     record = frame.record
     for c in prange(n_chunks):
         how = acting(params, latency, kill_floor)
-        view = act_view(Table(node, lineage, generation, skill, evasion, avoid, flags, order_left, target),
+        view = ActView(Table(node, lineage, generation, skill, evasion, avoid, flags, order_left, target),
                         record, Links(indptr, indices), Coalitions(forest, warned))
         fr = node_buf[0, c]
         pr = node_buf[1, c]

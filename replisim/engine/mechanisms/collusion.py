@@ -112,7 +112,7 @@ def flees(state, flight):
 
 @jit(inline="always")
 def tally_node(nd, c, f, nodes, forest, collusion):
-    """Count a live replica on its node; coalitions of misaligned replicas that meet on a node merge (step 7).
+    """Count a live replica on its node; coalitions of misaligned replicas that meet on a node merge (coalitions).
 
     ``c`` is any member id of the replica's coalition (its lineage, or the coalition root its node had at the
     start of the step). Replicas that stayed on their node arrive with the id the node already holds, so the

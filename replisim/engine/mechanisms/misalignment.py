@@ -44,7 +44,7 @@ def retraining_gap(state, log_keep):
 
 @jit(inline="always")
 def survive(state, gap, log_keep, f):
-    """Flags of a surviving replica for the next step: flight done, and step 6, retraining.
+    """Flags of a surviving replica for the next step: flight done, and retraining.
 
     Every survivor is retrained independently with the retraining rate, which turns a misaligned one aligned.
     Rather than a draw per survivor, the survivors between two retraining events are skipped over (``gap``,
@@ -61,7 +61,7 @@ def survive(state, gap, log_keep, f):
 
 @jit(inline="always")
 def retrain_between(state, gap, log_keep, pos, stop, table, node_mis):
-    """Step 6 for the survivors pos..stop-1 of a block, none of which has anything else to settle: those the
+    """Retraining of the survivors pos..stop-1 of a block, none of which has anything else to settle: those the
     retraining gaps land on are retrained (``survive`` for each, without visiting the others). Returns
     (state, gap)."""
     flags, node = table.flags, table.node
