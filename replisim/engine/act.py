@@ -41,6 +41,8 @@ Acting = namedtuple("Acting", ("attempt", "strategic", "samples", "foothold", "f
 # The parts of the frame the act pass over the replicas reads (a Frame serves as well): the within-run parallel
 # pass builds one inside its parallel loop, which cannot capture tuples of arrays.
 ActView = namedtuple("ActView", ("table", "record", "links", "coal"))
+# The parts node_record reads (a Frame serves as well): the parallel pass builds one per chunk of nodes.
+RecordView = namedtuple("RecordView", ("nodes", "jur", "coal", "record"))
 RARE = np.int32(-2)  # target mark of a replica left to the second loop of act_range
 
 

@@ -26,7 +26,7 @@ mode's (not the same numbers: the selection rule consumes no draws from the bloc
 import numpy as np
 from numba import prange
 
-from .act import ActView, act_range, acting, node_record
+from .act import ActView, RecordView, act_range, acting, node_record
 from .jit import jit
 from .mechanisms import reporting
 from .params import P
@@ -44,7 +44,7 @@ from .resolve import (
     settle_block,
 )
 from .rng import BLOCK, stream
-from .state import Arrivals, Coalitions, Counters, Links, T, Table
+from .state import Arrivals, Coalitions, Counters, Jurisdictions, Links, Nodes, T, Table
 
 PHASE_SELECT = 4  # key of the priority hash of proposals (apart from the act/resolve streams)
 ACT_TALLIES = T.PROPOSALS + 2  # the act pass's tallies: detections .. detected skill
@@ -58,17 +58,25 @@ def act_par(t, n, rkey, params, latency, kill_floor, frame, bufs):
     A parallel loop's body can capture arrays, scalars and flat named tuples that are arguments or built by
     their constructor in this function (Numba 0.68 takes those apart and puts them together again), not the
     frame's nested tuples: the parts of the frame the act pass reads are taken apart before the loop and put
-    together again inside it (``act.ActView``), and so are the pass's constants (``acting``)."""
+    together again inside it (``act.RecordView``, ``act.ActView``), and so are the pass's constants
+    (``acting``)."""
     nb = (n + BLOCK - 1) // BLOCK
     node_buf, block_tallies = bufs.node_buf, bufs.block_tallies
     n_chunks = node_buf.shape[1]
     nodes = frame.nodes
     freed, prop_left, incidents = nodes.freed, nodes.prop_left, nodes.incidents
-    node_record(0, nodes.capacity.shape[0], t, params, frame)  # one pass over the nodes (not the replicas)
+    n_nodes = nodes.capacity.shape[0]
+    cap, sec, mon, kill, jur_of, quar, occ, _, _, slots, mis, coal, _ = nodes
+    j_mon, j_kill, j_rep, j_fp, j_factor, j_alert = frame.jur
     node, lineage, generation, skill, evasion, avoid, flags, order_left, target = frame.table
     indptr, indices = frame.links
     forest, warned = frame.coal
     record = frame.record
+    for c in prange(n_chunks):  # the node record, a chunk of nodes each
+        part = RecordView(Nodes(cap, sec, mon, kill, jur_of, quar, occ, freed, prop_left, slots, mis, coal, incidents),
+                          Jurisdictions(j_mon, j_kill, j_rep, j_fp, j_factor, j_alert), Coalitions(forest, warned),
+                          record)
+        node_record(c * n_nodes // n_chunks, (c + 1) * n_nodes // n_chunks, t, params, part)
     for c in prange(n_chunks):
         how = acting(params, latency, kill_floor)
         view = ActView(Table(node, lineage, generation, skill, evasion, avoid, flags, order_left, target),
