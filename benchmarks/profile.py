@@ -32,7 +32,7 @@ from replisim.world import setup
 from .suite import population_cfg
 
 NONE = ["replica.misalignment_rate=0", "replica.mutation_sd=0", "replica.strategic=false",
-        "governance.response_latency=0", "governance.hardening=0", "governance.quarantine_steps=0",
+        "governance.response_latency=0", "governance.hardening=0", "governance.quarantine_hours=0",
         "governance.retraining_rate=0", "governance.if_then.enabled=false", "governance.reporting.enabled=false",
         "collusion.enabled=false"]
 # switch mechanisms of suite.EVERY_MECHANISM off

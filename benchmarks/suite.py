@@ -39,7 +39,7 @@ EVERY_MECHANISM = [
     "replica.initial_misaligned=0.5", "replica.attempt_rate=0.5", "replica.success=0.6", "replica.evasion=0.2",
     "replica.shutdown_avoidance=0.5", "replica.misalignment_rate=0.1", "replica.mutation_sd=0.02",
     "replica.strategic=true", "governance.detection=0.002", "governance.response_latency=2",
-    "governance.hardening=0.001", "governance.quarantine_steps=1", "governance.retraining_rate=0.01",
+    "governance.hardening=0.001", "governance.quarantine_hours=1", "governance.retraining_rate=0.01",
     "governance.if_then.enabled=true", "governance.reporting.enabled=true", "collusion.enabled=true",
 ]
 SLOTS_PER_NODE = 120  # network.capacity: 10^7 replicas on 10^5 nodes need at least 100

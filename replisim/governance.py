@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config.schema import NODE_TYPES, Config
+from .config.units import per_step
 from .network import Network
 
 LICENSED_TYPES = ("frontier_lab", "hyperscale_cloud")
@@ -26,7 +27,7 @@ class GovernedNetwork:
 
     capacity: np.ndarray
     security: np.ndarray
-    monitoring: np.ndarray
+    monitoring: np.ndarray  # float32: P(detection) of a hosted replica within one step (config: per hour)
     kill_switch: np.ndarray
     jur_monitoring: np.ndarray  # float64 multiplier on monitoring per jurisdiction
     jur_kill: np.ndarray  # float64 multiplier on kill-switch coverage per jurisdiction
@@ -71,11 +72,12 @@ def apply_governance(cfg: Config, net: Network) -> GovernedNetwork:
         jur_monitoring = np.where(jur_monitoring < 1, jur_monitoring + g.harmonize * (1 - jur_monitoring), jur_monitoring)
         jur_kill = np.where(jur_kill < 1, jur_kill + g.harmonize * (1 - jur_kill), jur_kill)
     jur_reporting = np.array([r.reporting for r in regions], np.bool_)
+    # false alarms take slots offline in proportion to the hourly monitoring (the cost is charged per hour)
     fp = np.bincount(net.jurisdiction, weights=capacity * monitoring.astype(np.float64), minlength=len(regions))
     return GovernedNetwork(
         capacity=capacity,
         security=security,
-        monitoring=monitoring,
+        monitoring=np.asarray(per_step(monitoring, cfg.sim.hours_per_step), np.float32),
         kill_switch=kill,
         jur_monitoring=jur_monitoring,
         jur_kill=jur_kill,

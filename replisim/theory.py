@@ -37,6 +37,7 @@ from scipy.integrate import solve_ivp
 from scipy.stats import binom, poisson
 
 from .config.schema import Config
+from .config.units import in_steps
 
 __all__ = [
     "critical_detection",
@@ -101,7 +102,7 @@ def _unsupported(cfg: Config) -> str | None:
         (r.mutation_sd > 0, f"replica.mutation_sd={r.mutation_sd} (traits must be inherited unchanged)"),
         (r.success_prior, "replica.success_prior=true (skill drawn per run)"),
         (g.hardening > 0, f"governance.hardening={g.hardening}"),
-        (g.quarantine_steps > 0, f"governance.quarantine_steps={g.quarantine_steps}"),
+        (g.quarantine_hours > 0, f"governance.quarantine_hours={g.quarantine_hours}"),
         (g.if_then.enabled, "governance.if_then.enabled=true"),
         (g.reporting.enabled, "governance.reporting.enabled=true"),
         (r.shutdown_avoidance > 0 and n_mis0 < r.initial and r.misalignment_rate > 0,
@@ -122,8 +123,9 @@ def build_model(cfg: Config) -> Model:
         raise NotImplementedError(f"replisim.theory does not cover {what}")
     from .world import setup
 
-    net, gov = setup(cfg, cfg.seed)
+    net, gov = setup(cfg, cfg.seed)  # gov.monitoring: per step
     r = cfg.replica
+    per_step = in_steps(cfg)
     detect = np.minimum(gov.monitoring.astype(np.float64) * gov.jur_monitoring[net.jurisdiction], 1.0)
     detect = detect * (1.0 - r.evasion)
     kill = gov.kill_switch.astype(np.float64) * gov.jur_kill[net.jurisdiction]
@@ -137,8 +139,8 @@ def build_model(cfg: Config) -> Model:
     n_mis0 = int(round(r.initial_misaligned * r.initial))
     return Model(
         classes=classes,
-        latency=cfg.governance.response_latency,
-        attempt=r.attempt_rate,
+        latency=int(per_step["governance.response_latency"]),
+        attempt=per_step["replica.attempt_rate"],
         avoid=r.shutdown_avoidance,
         n0=r.initial,
         n_mis0=n_mis0,

@@ -77,33 +77,48 @@ def test_non_positive_horizon(value):
 
 @pytest.mark.parametrize("key", ["governance.response_latency", "governance.if_then.response_latency"])
 def test_response_latency_beyond_what_the_engine_holds(key):
-    """The engine counts a pending order down in int16 (engine.state.ORDER_DTYPE): the schema's bound is its
-    largest value."""
-    from replisim.config.schema import LATENCY
+    """The engine counts a pending order down in int16 (engine.state.ORDER_DTYPE): a latency in hours is held to
+    that many steps of sim.hours_per_step."""
+    from replisim.config.units import LATENCY_STEPS
     from replisim.engine.state import ORDER_DTYPE
 
-    assert LATENCY[1] == np.iinfo(ORDER_DTYPE).max
+    assert LATENCY_STEPS == np.iinfo(ORDER_DTYPE).max
     message = config_error([f"{key}=40000"])
     assert_names(message, f"{key}=40000", "allowed", "32767")
-    replisim.compose([f"{key}=32767"])  # the largest allowed
+    replisim.compose([f"{key}=32767"])  # the largest allowed at one hour per step
+    # at half an hour per step the same latency is twice the steps: the bound follows the step length
+    assert_names(config_error([f"{key}=20000", "sim.hours_per_step=0.5"]), f"{key}=20000", "40000 steps",
+                 "sim.hours_per_step=0.5", "16383.5 hours")
 
 
-@pytest.mark.parametrize("key", ["collusion.warning_steps", "governance.quarantine_steps",
+@pytest.mark.parametrize("key", ["collusion.warning_hours", "governance.quarantine_hours",
                                  "governance.if_then.delay", "governance.reporting.delay", "sim.steps"])
 def test_durations_beyond_what_the_engine_adds_in_int32(key):
-    """The engine adds a duration to the current step in int32 (both at most 2^30 - 1): 3e9 once crashed
-    (collusion.warning_steps) or silently switched a measure off (governance.quarantine_steps)."""
-    from replisim.config.schema import DURATION, HORIZON
+    """The engine adds a duration, in steps, to the current step in int32 (both at most 2^30 - 1): 3e9 once
+    crashed (collusion.warning_steps, as it was) or silently switched a measure off (quarantine)."""
+    from replisim.config.schema import HORIZON
+    from replisim.config.units import DURATION_STEPS
 
-    assert DURATION[1] + HORIZON[1] < 2**31
+    assert DURATION_STEPS + HORIZON[1] < 2**31
     message = config_error([f"{key}=3000000000"])
     assert_names(message, f"{key}=3000000000", "allowed", str(2**30 - 1))
+
+
+@pytest.mark.parametrize("old, new", [("governance.quarantine_steps", "governance.quarantine_hours"),
+                                      ("collusion.warning_steps", "collusion.warning_hours")])
+def test_a_renamed_key_names_its_successor(old, new):
+    assert_names(config_error([f"{old}=12"]), old, "renamed", new, "hours")
+
+
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_a_step_length_that_is_not_finite(value):
+    assert_names(config_error([f"sim.hours_per_step={value}"]), "sim.hours_per_step", "allowed")
 
 
 def test_the_longest_duration_runs_and_keeps_its_measure_on():
     """At the bound, quarantine still takes nodes offline: the quarantined capacity is charged as collateral."""
     cfg = replisim.compose(["scenario=minimal", "network.nodes=30", "sim.steps=5", "governance.detection=0.5",
-                            f"governance.quarantine_steps={2**30 - 1}", "governance.false_positive_rate=0",
+                            f"governance.quarantine_hours={2**30 - 1}", "governance.false_positive_rate=0",
                             "governance.shutdown_cost_hours=0"])
     assert replisim.simulate(cfg, runs=2, seed=0).outcomes["collateral_node_hours"].gt(0).all()
 

@@ -49,7 +49,7 @@ SCENARIOS = {
                                "replica.initial=4", "replica.initial_misaligned=0", "replica.misalignment_rate=0.3",
                                "replica.shutdown_avoidance=0.6", "collusion.enabled=true", "governance.detection=0.2",
                                "governance.kill_switch=0.9", "governance.response_latency=1",
-                               "governance.quarantine_steps=2", "governance.hardening=0.1"],
+                               "governance.quarantine_hours=2", "governance.hardening=0.1"],
     # a regulated bloc and a haven, if-then commitments, incident reporting, latency 3, scale-free network
     "havens_if_then": ["network=scale_free", "network.nodes=120", "network.capacity=2", "sim.steps=60",
                        "jurisdictions=with_haven", "governance=if_then", "governance.reporting.enabled=true",

@@ -149,8 +149,8 @@ DIRECTIONS = [
                  "governance.if_then.delay=0", "governance.if_then.monitoring_factor=5"], "replica_steps", -1),
     ("reporting", ["governance.reporting.enabled=true", "governance.reporting.delay=0",
                    "governance.reporting.monitoring_factor=3"], "replica_steps", -1),
-    ("quarantine_steps", ["governance.quarantine_steps=10"], "replica_steps", -1),
-    ("quarantine_cost", ["governance.quarantine_steps=10"], "collateral_node_hours", +1),
+    ("quarantine_steps", ["governance.quarantine_hours=10"], "replica_steps", -1),
+    ("quarantine_cost", ["governance.quarantine_hours=10"], "collateral_node_hours", +1),
     ("retraining_rate", ["governance.retraining_rate=0.2"], "misaligned_final", -1),
 ]
 
@@ -189,7 +189,7 @@ def test_withheld_capacity_is_charged_every_active_step(overrides):
     """Licensing and export caps cost the capacity they withhold: (slots before - after) x hours per step, while
     the population lives. With every other cost source off, that is the whole collateral cost."""
     free = ["network.nodes=100", "sim.steps=40", "sim.hours_per_step=2", "governance.false_positive_rate=0",
-            "governance.shutdown_cost_hours=0", "governance.quarantine_steps=0"]
+            "governance.shutdown_cost_hours=0", "governance.quarantine_hours=0"]
     cfg = compose([*free, *overrides])
     _, gov = setup(cfg, 3)  # the network the ensemble of seed 3 runs on
     withheld = gov.total_compute - gov.capacity.sum()

@@ -41,8 +41,10 @@ def configs(draw):
     net = dataclasses.replace(cfg.network, kind=kind, nodes=nodes, degree=min(degree, nodes - 2), capacity=capacity,
                               security=draw(st.one_of(st.none(), st.floats(0.0, 0.6))), regions=draw(st.integers(1, 3)),
                               sites_per_region=draw(st.integers(1, 3)), rewire=draw(prob))
-    # initial replicas: a share of the slots there surely are (every node has at least one, or `capacity`)
-    initial = draw(st.integers(1, max(1, (capacity or 1) * nodes // 2)))
+    # initial replicas: a share of the slots there surely are (every node has at least one, or `capacity`; under
+    # licensing, whose compliance is at most 0.5 here, at least half of `capacity`)
+    sure = capacity // 2 if licensing else (capacity or 1)
+    initial = draw(st.integers(1, max(1, sure * nodes // 2)))
     replica = dataclasses.replace(
         cfg.replica, initial=initial, initial_misaligned=draw(prob), attempt_rate=draw(busy), success=draw(busy),
         success_prior=draw(st.booleans()), evasion=draw(prob), shutdown_avoidance=draw(prob),
@@ -52,13 +54,13 @@ def configs(draw):
     governance = dataclasses.replace(
         gov, detection=draw(st.one_of(st.none(), prob)), kill_switch=draw(st.one_of(st.none(), prob)),
         response_latency=draw(st.integers(0, 3)), hardening=draw(small_prob), kyc=draw(small_prob),
-        quarantine_steps=draw(st.integers(0, 3)), retraining_rate=draw(small_prob),
+        quarantine_hours=float(draw(st.integers(0, 3))), retraining_rate=draw(small_prob),
         licensing=dataclasses.replace(gov.licensing, enabled=licensing, compliance=draw(st.floats(0.0, 0.5))),
         if_then=dataclasses.replace(gov.if_then, enabled=draw(st.booleans()), incident_threshold=draw(st.integers(1, 5)),
                                     delay=draw(st.integers(0, 5)), response_latency=draw(st.integers(0, 2))),
         reporting=dataclasses.replace(gov.reporting, enabled=draw(st.booleans()), delay=draw(st.integers(0, 4))))
     collusion = dataclasses.replace(
-        cfg.collusion, enabled=draw(st.booleans()), warning_evasion=draw(prob), warning_steps=draw(st.integers(0, 5)),
+        cfg.collusion, enabled=draw(st.booleans()), warning_evasion=draw(prob), warning_hours=float(draw(st.integers(0, 5))),
         flight=draw(prob), foothold=draw(prob), dominance=draw(prob), blinding=draw(prob))
     sim = dataclasses.replace(cfg.sim, steps=draw(st.integers(5, 40)), hours_per_step=draw(st.sampled_from([0.5, 1.0, 3.0])),
                               validate=True)

@@ -272,7 +272,7 @@ def test_kernels_match_reference_across_random_blocks():
 NEXT_STEP_CASES = {
     "hardening": (["scenario=minimal", *SMALL, "governance.hardening=0.2", "network.security=0.1",
                    "governance.detection=0.3"], ["detections"]),
-    "quarantine": (["scenario=minimal", *SMALL, "governance.quarantine_steps=2", "governance.detection=0.2",
+    "quarantine": (["scenario=minimal", *SMALL, "governance.quarantine_hours=2", "governance.detection=0.2",
                     "governance.response_latency=1"], ["quarantined"]),
     "coalition warnings": (["scenario=default", *SMALL, "collusion.warning_evasion=0.9", "governance.detection=0.4",
                             "governance.response_latency=1"], ["detections"]),
@@ -291,7 +291,7 @@ def test_kernels_match_reference_with_next_step_effects(case):
 PARALLEL_CASES = {
     "contested small nodes": (["scenario=default", *SMALL, "network.capacity=2", "replica.success=0.9",
                                "replica.attempt_rate=0.9", "governance.response_latency=1",
-                               "governance.quarantine_steps=2", "governance.hardening=0.1",
+                               "governance.quarantine_hours=2", "governance.hardening=0.1",
                                "governance.retraining_rate=0.05"], 12),
     "full network churn": (SYNCHRONOUS_CASES["full network churn"][0], 12),
     "several random blocks": (["scenario=minimal", "network.nodes=2600", "network.capacity=4", "replica.initial=9000",
@@ -372,7 +372,7 @@ RUN_CASES = {
                               "governance.if_then.delay=0"],
     "reporting across jurisdictions": ["scenario=default", *SMALL, "governance.reporting.enabled=true",
                                        "governance.reporting.delay=2", "governance.reporting.monitoring_factor=3"],
-    "collateral": ["scenario=minimal", *SMALL, "governance.quarantine_steps=2", "governance.false_positive_rate=0.05",
+    "collateral": ["scenario=minimal", *SMALL, "governance.quarantine_hours=2", "governance.false_positive_rate=0.05",
                    "governance.shutdown_cost_hours=2", "sim.hours_per_step=0.5", "governance.detection=0.2"],
     "extinction": ["scenario=minimal", *SMALL, "governance.detection=0.35", "sim.steps=60"],
     # thousands of shutdowns a step on a full network: the overflow buffer of arrivals grows past its first 1024

@@ -120,7 +120,7 @@ def test_no_flight_without_collusion_or_without_latency():
 def test_quarantined_nodes_take_no_copies():
     # detection 1 with a kill switch that never works: every occupied node is quarantined from step 2 on, so
     # nothing is born after step 1 (step 1's copies were decided before any incident).
-    cfg = compose("governance.detection=1.0", "governance.kill_switch=0.0", "governance.quarantine_steps=50",
+    cfg = compose("governance.detection=1.0", "governance.kill_switch=0.0", "governance.quarantine_hours=50",
                   "replica.success=1.0", "replica.attempt_rate=1.0", "network.capacity=10")
     ens = simulate_mesa(cfg, runs=3, seed=0)
     births = ens.series("births")

@@ -26,7 +26,7 @@ CROWDED = [
     "replica.initial=3000", "replica.initial_misaligned=0.5", "replica.attempt_rate=0.5", "replica.success=0.6",
     "replica.evasion=0.2", "replica.shutdown_avoidance=0.5", "replica.misalignment_rate=0.1",
     "replica.mutation_sd=0.02", "replica.strategic=true", "governance.detection=0.02",
-    "governance.response_latency=1", "governance.hardening=0.01", "governance.quarantine_steps=1",
+    "governance.response_latency=1", "governance.hardening=0.01", "governance.quarantine_hours=1",
     "governance.retraining_rate=0.02", "governance.if_then.enabled=true", "governance.reporting.enabled=true",
     "collusion.enabled=true", "sim.steps=40",
 ]

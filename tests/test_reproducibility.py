@@ -15,7 +15,7 @@ RUNS = 10
 # Every mechanism that draws random numbers is on, so every stream is exercised.
 ALL_ON = [
     "scenario=default", "network=small_world", "network.nodes=150", "sim.steps=60",
-    "governance.response_latency=2", "governance.hardening=0.05", "governance.quarantine_steps=3",
+    "governance.response_latency=2", "governance.hardening=0.05", "governance.quarantine_hours=3",
     "governance.retraining_rate=0.02", "replica.strategic=true", "replica.success_prior=true",
 ]
 
@@ -94,7 +94,7 @@ def test_runs_of_one_ensemble_differ(cfg):
 # --- within-run parallel mode: one run's replica table over threads ------------------------------------------------
 # Blocks of rng.BLOCK slots are the unit of work, so the run must hold several blocks for threads to share it.
 WITHIN = ["scenario=default", "network.nodes=4000", "network.capacity=4", "replica.initial=9000", "sim.steps=12",
-          "governance.response_latency=1", "governance.quarantine_steps=2", "governance.hardening=0.05",
+          "governance.response_latency=1", "governance.quarantine_hours=2", "governance.hardening=0.05",
           "governance.retraining_rate=0.05", "collusion.flight=0.5"]
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from .errors import ConfigError
-from .schema import Config
+from .schema import RENAMED, Config
 from .validate import did_you_mean, validate
 
 CONFIG_MODULE = "replisim.conf"
@@ -89,7 +89,9 @@ def explain_hydra_error(exc: Exception) -> ConfigError:
         r"Could not override '([^']+)'", full
     )
     if m:
-        key = m.group(1)
+        key = m.group(1).lstrip("+~")
+        if key in RENAMED:
+            return ConfigError(f"{key} was renamed; use {RENAMED[key]}")
         return ConfigError(f"unknown key '{key}'{did_you_mean(key, _all_keys(Config))}; run 'replisim --cfg job' to list keys")
     m = re.search(r"Could not find '([^/']+)/([^']+)'", full)
     if m:

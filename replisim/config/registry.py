@@ -14,8 +14,8 @@ Bases:
 * ``lever``: a governance measure, set by the analyst; the range is what proposals span.
 * ``setting``: a choice of the experiment (size, horizon, seed, threads, labels), not a claim about the world.
 
-Units are those the engine reads today: rates and delays per *step* (``sim.hours_per_step`` hours; one hour in
-every packaged scenario). Issue 11 moves them to hours.
+Units are those of the configuration: rates are probabilities per *hour* and delays are in *hours*; the engines
+turn them into steps of ``sim.hours_per_step`` hours (``replisim.config.units``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ REGISTRY: dict[str, Entry] = {
     "runs": _set("runs", ">= 1", "ensemble size; 200 resolves a probability to about +-0.07 (95% Wilson)"),
     "seed": _set("integer", ">= 0", "master seed of the counter-based random streams"),
     "sim.steps": _set("steps", ">= 1", "horizon; 500 steps of one hour are three weeks"),
-    "sim.hours_per_step": _set("hours", "> 0", "length of a step; rates and delays are per step today (issue 11)"),
+    "sim.hours_per_step": _set("hours", "> 0", "length of a step; rates are per hour and delays in hours whatever it is"),
     "sim.max_replicas": _set("slots", ">= 1", "preallocation; default the network's total capacity"),
     "sim.memory_limit_gb": _set("GB", "> 0", "refuse configurations whose memory estimate exceeds it"),
     "sim.validate": _set("switch", "on/off", "check the engine's invariants after every step (slow)"),
@@ -87,7 +87,7 @@ REGISTRY: dict[str, Entry] = {
     "replica.initial_misaligned": _a("share", "0 - 1",
                                      "1 in the default scenario: the worst case (every escaped replica rogue)"),
     "replica.attempt_rate": _a(
-        "per step", "0.001 - 0.5",
+        "per hour", "0.001 - 0.5",
         "no measurement of how often a rogue replica tries to acquire new compute. RepliBench (Black et al. "
         "2025, arXiv 2504.18565): models 'can deploy instances from cloud compute providers ... but struggle to "
         "pass KYC checks or set up robust and persistent agent deployments', which argues for the low end; 0.5 "
@@ -115,34 +115,34 @@ REGISTRY: dict[str, Entry] = {
     "replica.strategic_samples": _a("neighbours", "1 - 10", "how many targets a strategic replica compares"),
     # --- governance: levers and the claims about their cost -------------------------------------------------------
     "governance.name": _set("label", "any", "label of the regime in tables and figures"),
-    "governance.detection": _lever("per step", "0 - 1", "if set, one monitoring level for every node"),
+    "governance.detection": _lever("per hour", "0 - 1", "if set, one monitoring level for every node"),
     "governance.kill_switch": _lever("probability", "0 - 1", "if set, one kill-switch coverage for every node"),
-    "governance.response_latency": _lever("steps", "0 - 720", "detection to shutdown; incident response takes "
+    "governance.response_latency": _lever("hours", "0 - 720", "detection to shutdown; incident response takes "
                                                              "hours to weeks"),
-    "governance.monitoring": _lever("per step", "0 - 1", "compute monitoring by node type (a mapping)"),
+    "governance.monitoring": _lever("per hour", "0 - 1", "compute monitoring by node type (a mapping)"),
     "governance.kill_switch_mandate": _lever("probability", "0 - 1", "kill-switch coverage floor by node type"),
     "governance.hardening": _lever("security per incident", "0 - 0.3", "security gained by a node per incident"),
     "governance.kyc": _lever("security", "0 - 0.5", "know-your-customer on cloud nodes, as extra security"),
     "governance.licensing.enabled": _lever("switch", "on/off", "only licensed nodes may host frontier models"),
     "governance.licensing.compliance": _lever("share", "0 - 1", "share of unlicensed capacity that refuses"),
-    "governance.licensing.monitoring": _lever("per step", "0 - 1", "monitoring floor on licensed nodes"),
+    "governance.licensing.monitoring": _lever("per hour", "0 - 1", "monitoring floor on licensed nodes"),
     "governance.if_then.enabled": _lever("switch", "on/off", "if-then commitments (stricter measures on a trigger)"),
     "governance.if_then.incident_threshold": _lever("incidents", "1 - 1000", "cumulative detections that trigger"),
     "governance.if_then.capability_threshold": _lever("probability", "0 - 1", "mean skill of detected replicas "
                                                                             "that triggers"),
-    "governance.if_then.delay": _lever("steps", "0 - 720", "trigger to effect"),
+    "governance.if_then.delay": _lever("hours", "0 - 720", "trigger to effect"),
     "governance.if_then.monitoring_factor": _lever("factor", "1 - 10", "monitoring multiplier once triggered"),
     "governance.if_then.kill_switch": _lever("probability", "0 - 1", "kill-switch floor once triggered"),
-    "governance.if_then.response_latency": _lever("steps", "0 - 72", "response latency once triggered"),
+    "governance.if_then.response_latency": _lever("hours", "0 - 72", "response latency once triggered"),
     "governance.reporting.enabled": _lever("switch", "on/off", "jurisdictions share incident reports"),
-    "governance.reporting.delay": _lever("steps", "1 - 720", "report to other jurisdictions"),
+    "governance.reporting.delay": _lever("hours", "1 - 720", "report to other jurisdictions"),
     "governance.reporting.monitoring_factor": _lever("factor", "1 - 10", "monitoring multiplier once alerted"),
     "governance.export_cap": _lever("share of capacity", "0 - 1", "capacity usable in export-controlled "
                                                                 "jurisdictions"),
     "governance.harmonize": _lever("share", "0 - 1", "moves lax jurisdictions' factors toward the common standard"),
-    "governance.quarantine_steps": _lever("steps", "0 - 168", "a node offline after an incident on it"),
-    "governance.retraining_rate": _lever("per step", "0 - 0.1", "P(a misaligned replica is retrained)"),
-    "governance.false_positive_rate": _a("slots per unit monitoring per step", "0 - 0.05",
+    "governance.quarantine_hours": _lever("hours", "0 - 168", "a node offline after an incident on it"),
+    "governance.retraining_rate": _lever("per hour", "0 - 0.1", "P(a misaligned replica is retrained)"),
+    "governance.false_positive_rate": _a("slots per unit monitoring per hour", "0 - 0.05",
                                          "the cost of monitoring in capacity taken offline by false alarms; "
                                          "not measured for compute monitoring"),
     "governance.shutdown_cost_hours": _a("node-hours per shutdown", "0.1 - 24",
@@ -159,8 +159,8 @@ REGISTRY: dict[str, Entry] = {
     "collusion.enabled": _set("switch", "on/off", "whether misaligned replicas of one coalition cooperate"),
     "collusion.warning_evasion": _a("probability", "0 - 0.9",
                                     "detection cut for warned coalition-mates; no evidence (issue 11 redesigns)"),
-    "collusion.warning_steps": _a("steps", "0 - 168", "how long a warning lasts; no evidence"),
-    "collusion.flight": _a("per step", "0 - 0.5", "P(a replica under a pending order flees); no evidence"),
+    "collusion.warning_hours": _a("hours", "0 - 168", "how long a warning lasts; no evidence"),
+    "collusion.flight": _a("per hour", "0 - 0.5", "P(a replica under a pending order flees); no evidence"),
     "collusion.foothold": _a("share", "0 - 0.8", "cut in target security where a mate sits; no evidence"),
     "collusion.dominance": _a("share", "0.1 - 0.9",
                               "share of a node's replicas a coalition needs to blind it; measured against "
@@ -176,8 +176,8 @@ TYPE_FIELDS = {
                    "= 140 GB VRAM', and the largest chips (A100, H100) hold 80 GB; so a 70B replica needs two "
                    "H100s at float16 and cannot run on one consumer GPU. Issue 11 derives slots from memory"),
     "security": _a("probability", "0 - 0.9", "how much a node's defences cut replication success"),
-    "monitoring": _a("per step", "0 - 0.3",
-                     "per-step detection of a hosted replica. Mandiant M-Trends 2024: global median dwell time of "
+    "monitoring": _a("per hour", "0 - 0.3",
+                     "P(a hosted replica is detected within an hour). Mandiant M-Trends 2024: global median dwell time of "
                      "an intrusion 10 days, a hazard of ln 2 / 240 h = 0.003 per hour; IBM Cost of a Data Breach "
                      "2024: 258 days on average to identify and contain a breach. The type defaults (0 - 0.2 per "
                      "hour) are up to 70 times faster than that (issue 11)"),

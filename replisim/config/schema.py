@@ -16,13 +16,18 @@ from typing import Dict, Optional
 PROB = (0.0, 1.0)  # a probability or share
 POS = (1, None)  # a positive count
 NONNEG = (0, None)
-LATENCY = (0, 32767)  # steps; the engine counts a pending order down in int16 (engine.state.ORDER_DTYPE)
-# Durations and delays in steps: the engine adds one to the current step in int32 (quarantine end, warning end,
-# alert step; engine.state.NEVER = 2^30 is its "never"), and the horizon bounds the current step: both at most
-# 2^30 - 1 keeps the sum below 2^31. Larger values overflowed (quarantine silently off, a warning corrupting
-# the coalition forest: a crash).
-DURATION = (0, 2**30 - 1)
+# Durations and delays are in hours (replisim.config.units turns them into steps of sim.hours_per_step). In
+# steps the engine adds one to the current step in int32 (quarantine end, warning end, alert step;
+# engine.state.NEVER = 2^30 is its "never") and counts a pending order down in int16: units.check_step_counts
+# holds each duration, in steps, to what the engine can count (larger values overflowed: quarantine silently
+# off, a warning corrupting the coalition forest, a crash). The horizon bounds the current step.
+HOURS = (0.0, None)
 HORIZON = (1, 2**30 - 1)
+# Keys that were renamed: an override or config file that sets one is told its successor.
+RENAMED = {
+    "governance.quarantine_steps": "governance.quarantine_hours (hours, not steps)",
+    "collusion.warning_steps": "collusion.warning_hours (hours, not steps)",
+}
 
 NODE_TYPES = ("frontier_lab", "hyperscale_cloud", "enterprise", "academic", "consumer_edge")
 NETWORK_KINDS = ("complete", "random_regular", "scale_free", "small_world", "datacenter")
@@ -43,7 +48,7 @@ class NodeTypeCfg:
 
     capacity: int = _f(4, range=POS, doc="replica slots per node")
     security: float = _f(0.2, range=PROB, doc="scales down replication success onto the node")
-    monitoring: float = _f(0.05, range=PROB, doc="per-step detection probability of a hosted replica")
+    monitoring: float = _f(0.05, range=PROB, doc="P(a hosted replica is detected within an hour)")
     kill_switch: float = _f(0.8, range=PROB, doc="probability that a shutdown order succeeds")
 
 
@@ -80,7 +85,7 @@ class NetworkCfg:
 class ReplicaCfg:
     initial: int = _f(10, range=POS, doc="replicas at step 0")
     initial_misaligned: float = _f(1.0, range=PROB, doc="share of initial replicas that are misaligned")
-    attempt_rate: float = _f(0.5, range=PROB, doc="per-step probability of a replication attempt")
+    attempt_rate: float = _f(0.5, range=PROB, doc="P(a replica attempts a copy within an hour)")
     success: float = _f(0.5, range=PROB, doc="replication skill: success probability onto an unsecured node")
     success_prior: bool = _f(False, doc="draw skill per run from Beta(1+trial_successes, 1+failures)")
     trial_successes: int = _f(5, range=NONNEG, doc="successful self-replication trials (Pan et al. 2024)")
@@ -98,16 +103,16 @@ class IfThenCfg:
     enabled: bool = _f(False, doc="stricter measures switch on when a threshold is crossed")
     incident_threshold: int = _f(10, range=POS, doc="cumulative detected incidents that trigger")
     capability_threshold: float = _f(1.0, range=PROB, doc="mean skill of detected replicas that triggers")
-    delay: int = _f(24, range=DURATION, doc="steps from trigger to effect")
+    delay: float = _f(24.0, range=HOURS, doc="hours from trigger to effect")
     monitoring_factor: float = _f(3.0, range=(1.0, 100.0), doc="monitoring multiplier once triggered")
     kill_switch: float = _f(0.95, range=PROB, doc="kill-switch floor once triggered")
-    response_latency: int = _f(0, range=LATENCY, doc="response latency once triggered")
+    response_latency: float = _f(0.0, range=HOURS, doc="hours from detection to shutdown once triggered")
 
 
 @dataclass
 class ReportingCfg:
     enabled: bool = _f(False, doc="jurisdictions share incident reports")
-    delay: int = _f(24, range=DURATION, doc="steps before a report reaches other jurisdictions")
+    delay: float = _f(24.0, range=HOURS, doc="hours before a report reaches other jurisdictions")
     monitoring_factor: float = _f(2.0, range=(1.0, 100.0), doc="monitoring multiplier of alerted jurisdictions")
 
 
@@ -121,10 +126,10 @@ class LicensingCfg:
 @dataclass
 class GovernanceCfg:
     name: str = _f("none", doc="label of the regime in tables and figures")
-    detection: Optional[float] = _f(None, range=PROB, doc="if set, monitoring of every node")
+    detection: Optional[float] = _f(None, range=PROB, doc="if set, monitoring of every node (P per hour)")
     kill_switch: Optional[float] = _f(None, range=PROB, doc="if set, kill-switch coverage of every node")
-    response_latency: int = _f(0, range=LATENCY, doc="steps from detection to shutdown")
-    monitoring: Dict[str, float] = _f({}, doc="compute monitoring by node type (overrides the type default)")
+    response_latency: float = _f(0.0, range=HOURS, doc="hours from detection to shutdown")
+    monitoring: Dict[str, float] = _f({}, doc="compute monitoring by node type, P per hour (overrides the type default)")
     kill_switch_mandate: Dict[str, float] = _f({}, doc="kill-switch coverage floor by node type")
     hardening: float = _f(0.0, range=PROB, doc="security gained by a node per incident on it")
     kyc: float = _f(0.0, range=PROB, doc="know-your-customer: extra security on hyperscale cloud nodes")
@@ -135,9 +140,9 @@ class GovernanceCfg:
     harmonize: float = _f(
         0.0, range=PROB, doc="common standard: moves each lax jurisdiction's monitoring and kill-switch factors toward 1"
     )
-    quarantine_steps: int = _f(0, range=DURATION, doc="steps a node is offline after an incident on it")
-    retraining_rate: float = _f(0.0, range=PROB, doc="per-step P(a misaligned replica is retrained)")
-    false_positive_rate: float = _f(0.01, range=PROB, doc="slots taken offline per unit monitoring per step")
+    quarantine_hours: float = _f(0.0, range=HOURS, doc="hours a node is offline after an incident on it")
+    retraining_rate: float = _f(0.0, range=PROB, doc="P(a misaligned replica is retrained within an hour)")
+    false_positive_rate: float = _f(0.01, range=PROB, doc="slots taken offline per unit monitoring (per hour)")
     shutdown_cost_hours: float = _f(1.0, range=(0.0, None), doc="node-hours lost per executed shutdown")
 
 
@@ -161,8 +166,8 @@ class JurisdictionsCfg:
 class CollusionCfg:
     enabled: bool = _f(False, doc="misaligned replicas of one coalition cooperate")
     warning_evasion: float = _f(0.5, range=PROB, doc="detection cut for coalition-mates of a detected replica")
-    warning_steps: int = _f(24, range=DURATION, doc="how long a warning lasts")
-    flight: float = _f(0.3, range=PROB, doc="per-step P(a replica awaiting shutdown flees to a neighbour)")
+    warning_hours: float = _f(24.0, range=HOURS, doc="hours a warning lasts")
+    flight: float = _f(0.3, range=PROB, doc="P(a replica awaiting shutdown flees to a neighbour within an hour)")
     foothold: float = _f(0.5, range=PROB, doc="cut in target security where a coalition-mate sits")
     dominance: float = _f(0.5, range=PROB, doc="share of a node's replicas a coalition needs to blind it")
     blinding: float = _f(0.8, range=PROB, doc="cut in monitoring of a dominated node")
@@ -171,7 +176,7 @@ class CollusionCfg:
 @dataclass
 class SimCfg:
     steps: int = _f(500, range=HORIZON, doc="steps per run")
-    hours_per_step: float = _f(1.0, range=(1e-6, None), doc="hours per step")
+    hours_per_step: float = _f(1.0, range=(1e-6, None), doc="hours per step (rates and delays are per hour)")
     max_replicas: Optional[int] = _f(None, range=POS, doc="preallocated replica slots (default: total capacity)")
     memory_limit_gb: Optional[float] = _f(None, range=(0.0, None), doc="refuse configs above this estimate")
     validate: bool = _f(False, doc="check invariants every step (slow)")

@@ -12,6 +12,7 @@ import os
 
 from .errors import ConfigError
 from .schema import NODE_TYPES, Config
+from .units import check_step_counts
 
 # Bytes held per replica slot by the engine: the replica table of replisim/engine/state.py (23, its target
 # column included), rounded up for the overflow buffer and allocator slack.
@@ -86,6 +87,7 @@ def machine_memory_bytes() -> int:
 def validate(cfg: Config) -> Config:
     """Raise :class:`ConfigError` on the first invalid value; return ``cfg`` unchanged otherwise."""
     _walk(cfg, "")
+    check_step_counts(cfg)
     net = cfg.network
     _check_node_type_keys("network.mix", net.mix)
     if sum(net.mix.values()) <= 0:

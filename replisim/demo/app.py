@@ -20,8 +20,8 @@ colour_by = solara.reactive("occupancy")
 
 MODEL_PARAMS = {
     "replication_success": Slider("Replication success", DEFAULTS["replication_success"], 0.0, 1.0, 0.01),
-    "detection": Slider("Detection per step", DEFAULTS["detection"], 0.0, 1.0, 0.01),
-    "response_latency": Slider("Response latency (steps)", DEFAULTS["response_latency"], 0, 24, 1),
+    "detection": Slider("Detection per hour", DEFAULTS["detection"], 0.0, 1.0, 0.01),
+    "response_latency": Slider("Response latency (hours)", DEFAULTS["response_latency"], 0, 24, 1),
     "kill_switch": Slider("Kill-switch coverage", DEFAULTS["kill_switch"], 0.0, 1.0, 0.01),
     "misalignment_rate": Slider("Misalignment rate", DEFAULTS["misalignment_rate"], 0.0, 1.0, 0.01),
     "collusion": {"type": "Checkbox", "value": DEFAULTS["collusion"], "label": "Collusion"},
@@ -47,7 +47,7 @@ def network_figure(view: View, by: str, nodes: int) -> Figure:
     cmap, label, top = {
         "occupancy": ("Greys", "occupied share of slots", 1.0),
         "jurisdiction": ("tab10", "jurisdiction", 9),
-        "monitoring": ("viridis", "monitoring (detection per step)", max(view.node_values.max(), 1e-9)),
+        "monitoring": ("viridis", "monitoring (detection per hour)", max(view.node_values.max(), 1e-9)),
     }[by]
     dots = ax.scatter(view.node_xy[:, 0], view.node_xy[:, 1], c=view.node_values, cmap=cmap, s=28,
                       edgecolors="0.6", linewidths=0.4, vmin=0, vmax=top)

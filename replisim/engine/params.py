@@ -6,6 +6,9 @@ the schema key it takes its value from), and so does the run itself (``RUN_PARAM
 ``pack`` are built from those lists. One vector per run is one row of a (runs x parameters) matrix: per-run
 values (the deep-uncertainty issue) are a matrix with a row per run, read the same way.
 
+The vector is in the engine's units: rates per step and durations in steps, converted from the
+configuration's hours by :func:`replisim.config.units.in_steps` (the one place both engines take them from).
+
 Node-level values travel as per-node arrays built by :mod:`replisim.network` and :mod:`replisim.governance`.
 """
 
@@ -14,6 +17,7 @@ from operator import attrgetter
 
 import numpy as np
 
+from ..config.units import in_steps
 from .mechanisms import UNITS
 
 # The run's own entries: horizon, initial population, units of time, the loss-of-control threshold, checks.
@@ -34,5 +38,7 @@ _READ = tuple(attrgetter(key) for key in KEYS)
 
 
 def pack(cfg) -> np.ndarray:
-    """The parameter vector of a validated Config (booleans as 0.0 or 1.0)."""
-    return np.array([float(read(cfg)) for read in _READ], dtype=np.float64)
+    """The parameter vector of a validated Config (booleans as 0.0 or 1.0; rates per step, durations in steps)."""
+    steps = in_steps(cfg)
+    return np.array([steps[key] if key in steps else float(read(cfg)) for key, read in zip(KEYS, _READ)],
+                    dtype=np.float64)

@@ -40,7 +40,7 @@ MOVING = np.uint8(4)  # the replica's proposal is a flight of itself, not a copy
 NEVER = np.int32(2**30)
 # A pending shutdown order counts down the steps it has left (``order_left``, -1: none) in 16 bits rather than
 # holding its due step in 32: 2 bytes less per replica slot. The response latency is therefore at most the
-# largest int16, 32767 steps (3.7 years of hourly steps; checked at compose time, config/schema.py LATENCY).
+# largest int16, 32767 steps (3.7 years of hourly steps; checked at compose time, config/units.py LATENCY_STEPS).
 ORDER_DTYPE = np.int16
 # The heritable traits (replication skill, evasion, shutdown avoidance: probabilities in [0, 1]) are held in
 # 16-bit fixed point, q = round(x * 65535), a resolution of 1.5e-5 (an ensemble of 10^4 runs resolves

@@ -23,6 +23,7 @@ import numpy as np
 from mesa.discrete_space import Cell, Network
 
 from ..config.schema import NODE_TYPES, Config
+from ..config.units import in_steps
 from ..results import OUTCOME_NAMES, SERIES_NAMES
 from ..world import draw_skills, setup
 from .agents import MOVE, Replica
@@ -102,7 +103,7 @@ class ReplicationModel(mesa.Model):
         net, gov = network if network is not None else setup(cfg, seed)
         if skill is None:
             skill = float(draw_skills(cfg, seed, np.array([run]))[0])
-        r, g, c = cfg.replica, cfg.governance, cfg.collusion
+        r, c = cfg.replica, cfg.collusion
         self.cfg = cfg
         self.horizon = cfg.sim.steps
         self.hours_per_step = cfg.sim.hours_per_step
@@ -110,16 +111,24 @@ class ReplicationModel(mesa.Model):
         # capacity withheld by static measures (licensing, export caps): a cost charged every step
         self.withheld = gov.total_compute - float(gov.capacity.sum())
         self.quarantined_capacity = 0
+        # rates per step and durations in steps, from the configuration's hours (as the compiled engine's)
+        per_step = in_steps(cfg)
+        self.latency_steps = int(per_step["governance.response_latency"])
+        self.strict_latency_steps = int(per_step["governance.if_then.response_latency"])
+        self.if_then_delay = int(per_step["governance.if_then.delay"])
+        self.report_delay = int(per_step["governance.reporting.delay"])
+        self.quarantine_steps = int(per_step["governance.quarantine_hours"])
+        self.retraining_rate = per_step["governance.retraining_rate"]
         # replica behaviour
-        self.attempt_rate = r.attempt_rate
+        self.attempt_rate = per_step["replica.attempt_rate"]
         self.misalignment_rate = r.misalignment_rate
         self.mutation_sd = r.mutation_sd
         self.strategic = r.strategic
         self.strategic_samples = r.strategic_samples
         # collusion (its parameters only matter when it is on)
         self.collusion = c.enabled
-        self.flight = c.flight if c.enabled else 0.0
-        self.warning_evasion, self.warning_steps = c.warning_evasion, c.warning_steps
+        self.flight = per_step["collusion.flight"] if c.enabled else 0.0
+        self.warning_evasion, self.warning_steps = c.warning_evasion, int(per_step["collusion.warning_hours"])
         self.foothold, self.dominance, self.blinding = c.foothold, c.dominance, c.blinding
         # governance: per-jurisdiction factors, and the values the governance update sets each step
         self.jur_monitoring = [float(x) for x in gov.jur_monitoring]
@@ -128,7 +137,7 @@ class ReplicationModel(mesa.Model):
         self.jur_fp_weight = [float(x) for x in gov.jur_fp_weight]
         self.jur_factor = list(self.jur_monitoring)
         self.alert_from = [math.inf] * len(self.jur_monitoring)
-        self.latency = g.response_latency
+        self.latency = self.latency_steps
         self.kill_floor = 0.0
         self.fp_weight = 0.0
         self.triggered_at = None
@@ -278,8 +287,8 @@ class ReplicationModel(mesa.Model):
     def update_governance(self):
         """Governance update: monitoring factor per jurisdiction, kill-switch floor and response latency in force this step."""
         t, g = self.now, self.cfg.governance
-        strict = g.if_then.enabled and self.triggered_at is not None and t >= self.triggered_at + g.if_then.delay
-        self.latency = min(g.if_then.response_latency, g.response_latency) if strict else g.response_latency
+        strict = g.if_then.enabled and self.triggered_at is not None and t >= self.triggered_at + self.if_then_delay
+        self.latency = min(self.strict_latency_steps, self.latency_steps) if strict else self.latency_steps
         self.kill_floor = g.if_then.kill_switch if strict else 0.0
         for j, base in enumerate(self.jur_monitoring):
             f = base
@@ -300,7 +309,7 @@ class ReplicationModel(mesa.Model):
                 self.alert_from[j0] = min(self.alert_from[j0], t + 1)
                 for j, reports in enumerate(self.jur_reporting):
                     if j != j0 and reports:
-                        self.alert_from[j] = min(self.alert_from[j], t + g.reporting.delay)
+                        self.alert_from[j] = min(self.alert_from[j], t + self.report_delay)
         self.detections = len(self.incidents)
         self.totals["detections"] += self.detections
         self.totals["shutdowns"] += self.shutdowns
@@ -318,8 +327,8 @@ class ReplicationModel(mesa.Model):
         for r, node in self.incidents:
             if g.hardening > 0:
                 node.security = min(1.0, node.security + g.hardening)
-            if g.quarantine_steps > 0:
-                node.quarantined_until = t + g.quarantine_steps
+            if self.quarantine_steps > 0:
+                node.quarantined_until = t + self.quarantine_steps
             if self.collusion and r.misaligned:
                 self.coalitions.warn(r.lineage, t + self.warning_steps)
 
@@ -327,9 +336,8 @@ class ReplicationModel(mesa.Model):
         """Resolution: the shut-down leave; each node's free slots go to a uniformly random subset of its
         proposals. Quarantined nodes neither send nor receive (their capacity is this step's collateral)."""
         t = self.now
-        g = self.cfg.governance
         self.quarantined_capacity = (sum(v.capacity for v in self.nodes if v.quarantined_until >= t)
-                                     if g.quarantine_steps else 0)
+                                     if self.quarantine_steps else 0)
         acting = list(self.agents)
         offered = defaultdict(list)
         for r in acting:
@@ -385,7 +393,7 @@ class ReplicationModel(mesa.Model):
 
     def retrain(self):
         """Retraining: misaligned replicas (not this step's newborns) are retrained to aligned with retraining_rate."""
-        rate = self.cfg.governance.retraining_rate
+        rate = self.retraining_rate
         if rate > 0:
             for r in self.agents:
                 if r.misaligned and r.born < self.now and self.chance(rate):

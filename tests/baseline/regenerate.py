@@ -31,7 +31,7 @@ CASES = {
     "pan2024_qwen25_72b_prior": ["scenario=pan2024_qwen25_72b", "replica.success_prior=true", *STEPS],
     # every dynamic mechanism on, on a graph with edges
     "mechanisms": ["scenario=default", "network=small_world", "network.degree=6", *STEPS,
-                   "governance.response_latency=2", "governance.hardening=0.05", "governance.quarantine_steps=3",
+                   "governance.response_latency=2", "governance.hardening=0.05", "governance.quarantine_hours=3",
                    "governance.retraining_rate=0.02", "replica.strategic=true", "governance.if_then.enabled=true",
                    "governance.if_then.delay=5", "governance.reporting.enabled=true"],
 }

@@ -20,7 +20,7 @@ from ..state import MISALIGNED, U
 PARAMETERS = (
     ("COLLUSION", "collusion.enabled"),
     ("WARNING_EVASION", "collusion.warning_evasion"),
-    ("WARNING_STEPS", "collusion.warning_steps"),
+    ("WARNING_STEPS", "collusion.warning_hours"),
     ("FLIGHT", "collusion.flight"),
     ("FOOTHOLD", "collusion.foothold"),
     ("DOMINANCE", "collusion.dominance"),

@@ -1,5 +1,5 @@
 """Quarantine and hardening: a node with incidents (detections on it) this step is hardened (its security
-rises by ``hardening`` per incident) and taken offline for ``quarantine_steps`` steps, both from the next step
+rises by ``hardening`` per incident) and taken offline for ``governance.quarantine_hours`` (in steps), both from the next step
 on; nothing leaves or enters a quarantined node, and its capacity counts as collateral cost.
 
 Owns: ``nodes.security`` (the run's copy), ``nodes.quar_until`` (last step offline, -1: never).
@@ -9,7 +9,7 @@ from ..jit import jit
 
 PARAMETERS = (
     ("HARDENING", "governance.hardening"),
-    ("QUARANTINE_STEPS", "governance.quarantine_steps"),
+    ("QUARANTINE_STEPS", "governance.quarantine_hours"),
 )
 
 
