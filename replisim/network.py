@@ -14,7 +14,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from .config.schema import NODE_TYPES, Config
+from .config.schema import NODE_TYPES, Config, node_slots
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,9 @@ def build_network(cfg: Config, rng: np.random.Generator) -> Network:
         values = np.array([getattr(tc, attr) if tc is not None else 0 for tc in table], dtype=dtype)
         return values[type_idx]
 
-    capacity = per_type("capacity", np.int32)
+    # replica slots per node: how many replicas of the model's footprint its memory holds (or the type's capacity)
+    slots = np.array([node_slots(tc, cfg.replica.footprint_gb) if tc is not None else 0 for tc in table], np.int32)
+    capacity = slots[type_idx]
     security = per_type("security", np.float32)
     if net.capacity is not None:
         capacity[:] = net.capacity

@@ -80,10 +80,18 @@ REGISTRY: dict[str, Entry] = {
     "network.mix.enterprise": _a("share of nodes", "0.1 - 0.5", "an order of magnitude, not a count"),
     "network.mix.academic": _a("share of nodes", "0.02 - 0.2", "an order of magnitude, not a count"),
     "network.mix.consumer_edge": _a("share of nodes", "0.2 - 0.8",
-                                    "many small machines; whether a frontier-size model fits on one at all is "
-                                    "issue 11 (capacity from memory)"),
+                                    "many small machines; a 70B replica does not fit on one (8 GB: "
+                                    "network.types.consumer_edge.memory_gb), a small model does"),
     # --- replicas ----------------------------------------------------------------------------------------------
     "replica.initial": _a("replicas", "1 - 100", "a handful of escaped copies at the start"),
+    "replica.footprint_gb": Entry(
+        "GB", "4 - 160", "source",
+        "accelerator memory of one running replica. Hugging Face Transformers docs ('Optimizing LLMs for Speed "
+        "and Memory', 2024): about 2 GB per billion parameters at float16, 'Llama-2-70b requires 2 * 70 GB = "
+        "140 GB VRAM'; canitrun.dev, Llama 3.1 70B at 8k context: 159.8 GB at FP16 (140 GB weights + 2.7 GB KV "
+        "cache + overhead), 81.4 GB at 8 bits, 42.2 GB at 4 bits (Q4_K_M). 160 is the Pan et al. 2024 70B "
+        "replicator at 16 bits (the precision of its release; an assumption about the trials); an 8B model at "
+        "4 bits needs about 5 GB (8 x 0.5 x 1.15, the same rule)"),
     "replica.initial_misaligned": _a("share", "0 - 1",
                                      "1 in the default scenario: the worst case (every escaped replica rogue)"),
     "replica.attempt_rate": _a(
@@ -168,13 +176,19 @@ REGISTRY: dict[str, Entry] = {
     "collusion.blinding": _a("share", "0 - 0.9", "cut in the monitoring of a dominated node; no evidence"),
 }
 
-# Per-node-type defaults (network.types.<type>.<field>): orders of magnitude, not measurements.
+# Per-node-type defaults (network.types.<type>.<field>): memory from hardware specifications, the rest orders of
+# magnitude.
 TYPE_FIELDS = {
-    "capacity": _a("slots", "1 - 128",
-                   "replicas a node can host. Hugging Face Transformers docs ('Optimizing LLMs for Speed and "
-                   "Memory', 2024): about 2 GB per billion parameters at float16, 'Llama-2-70b requires 2 * 70 GB "
-                   "= 140 GB VRAM', and the largest chips (A100, H100) hold 80 GB; so a 70B replica needs two "
-                   "H100s at float16 and cannot run on one consumer GPU. Issue 11 derives slots from memory"),
+    "memory_gb": Entry(
+        "GB", "4 - 1128", "source",
+        "accelerator memory of one node (one server, or one consumer machine): frontier_lab 1128 (8 x H200 "
+        "141 GB: MLCommons Inference v4.1, 'H200-SXM-141GBx8'), hyperscale_cloud 640 (8 x H100 80 GB: AWS "
+        "p5.48xlarge, DGX H100 '640 GB of HBM3'), enterprise 192 (4 x L40S 48 GB; the server mix is an "
+        "assumption), academic 320 (4 x A100 80 GB; an assumption, no source for university nodes), "
+        "consumer_edge 8 (Steam Hardware Survey, Sept. 2025: 8 GB of VRAM the most common, 33.7%). Slots = "
+        "memory / replica.footprint_gb, floored: a 70B model at 16 bits gets 7 / 4 / 1 / 2 / 0"),
+    "capacity": _set("slots", ">= 1", "if set, slots per node of this type instead of memory / footprint "
+                                      "(textbook scenarios)"),
     "security": _a("probability", "0 - 0.9", "how much a node's defences cut replication success"),
     "monitoring": _a("per hour", "0 - 0.3",
                      "P(a hosted replica is detected within an hour). Mandiant M-Trends 2024: global median dwell time of "

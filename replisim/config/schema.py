@@ -10,6 +10,7 @@ The engine never sees Hydra: it receives the validated :class:`Config` dataclass
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Dict, Optional
 
@@ -46,21 +47,31 @@ def _f(default, *, range=None, choices=None, doc=""):
 class NodeTypeCfg:
     """Defaults of one kind of compute node."""
 
-    capacity: int = _f(4, range=POS, doc="replica slots per node")
+    memory_gb: float = _f(640.0, range=(0.0, None), doc="accelerator memory per node, GB")
+    capacity: Optional[int] = _f(None, range=POS,
+                                 doc="if set, replica slots per node (else memory_gb / replica.footprint_gb, floored)")
     security: float = _f(0.2, range=PROB, doc="scales down replication success onto the node")
     monitoring: float = _f(0.05, range=PROB, doc="P(a hosted replica is detected within an hour)")
     kill_switch: float = _f(0.8, range=PROB, doc="probability that a shutdown order succeeds")
 
 
+def node_slots(node_type: NodeTypeCfg, footprint_gb: float) -> int:
+    """Replica slots of a node of this type: its capacity if set, else how many replicas of ``footprint_gb``
+    its accelerator memory holds (0 when not even one fits)."""
+    if node_type.capacity is not None:
+        return node_type.capacity
+    return int(math.floor(node_type.memory_gb / footprint_gb + 1e-9))
+
+
 def _default_node_types() -> dict:
-    # Orders of magnitude, not measurements: frontier labs are few, large, watched and hardened;
-    # consumer edge machines are many, small and unwatched.
+    # Memory per node from hardware specifications (replisim/config/registry.py: 8 x H200, 8 x H100, 4 x L40S,
+    # 4 x A100 80 GB, the most common consumer GPU); security, monitoring and kill switch are assumptions.
     return {
-        "frontier_lab": NodeTypeCfg(capacity=64, security=0.6, monitoring=0.20, kill_switch=0.95),
-        "hyperscale_cloud": NodeTypeCfg(capacity=32, security=0.3, monitoring=0.05, kill_switch=0.9),
-        "enterprise": NodeTypeCfg(capacity=8, security=0.3, monitoring=0.02, kill_switch=0.7),
-        "academic": NodeTypeCfg(capacity=8, security=0.1, monitoring=0.01, kill_switch=0.6),
-        "consumer_edge": NodeTypeCfg(capacity=1, security=0.1, monitoring=0.0, kill_switch=0.3),
+        "frontier_lab": NodeTypeCfg(memory_gb=1128.0, security=0.6, monitoring=0.20, kill_switch=0.95),
+        "hyperscale_cloud": NodeTypeCfg(memory_gb=640.0, security=0.3, monitoring=0.05, kill_switch=0.9),
+        "enterprise": NodeTypeCfg(memory_gb=192.0, security=0.3, monitoring=0.02, kill_switch=0.7),
+        "academic": NodeTypeCfg(memory_gb=320.0, security=0.1, monitoring=0.01, kill_switch=0.6),
+        "consumer_edge": NodeTypeCfg(memory_gb=8.0, security=0.1, monitoring=0.0, kill_switch=0.3),
     }
 
 
@@ -84,6 +95,8 @@ class NetworkCfg:
 @dataclass
 class ReplicaCfg:
     initial: int = _f(10, range=POS, doc="replicas at step 0")
+    footprint_gb: float = _f(160.0, range=(1e-3, None),
+                             doc="accelerator memory one replica needs, GB (model size, precision, context)")
     initial_misaligned: float = _f(1.0, range=PROB, doc="share of initial replicas that are misaligned")
     attempt_rate: float = _f(0.5, range=PROB, doc="P(a replica attempts a copy within an hour)")
     success: float = _f(0.5, range=PROB, doc="replication skill: success probability onto an unsecured node")

@@ -11,7 +11,7 @@ import difflib
 import os
 
 from .errors import ConfigError
-from .schema import NODE_TYPES, Config
+from .schema import NODE_TYPES, Config, node_slots
 from .units import check_step_counts
 
 # Bytes held per replica slot by the engine: the replica table of replisim/engine/state.py (23, its target
@@ -66,7 +66,7 @@ def total_capacity_estimate(cfg: Config) -> int:
     if net.capacity is not None:
         return net.nodes * net.capacity
     total_mix = sum(net.mix.values())
-    mean_cap = sum(net.mix[t] / total_mix * net.types[t].capacity for t in net.mix)
+    mean_cap = sum(net.mix[t] / total_mix * node_slots(net.types[t], cfg.replica.footprint_gb) for t in net.mix)
     return int(net.nodes * mean_cap)
 
 
@@ -112,6 +112,10 @@ def validate(cfg: Config) -> Config:
             f"replica.trial_successes={cfg.replica.trial_successes} exceeds replica.trial_total={cfg.replica.trial_total}"
         )
     cap = total_capacity_estimate(cfg)
+    if cap == 0 and net.capacity is None:
+        most = max(net.types[t].memory_gb for t in net.mix if net.mix[t] > 0)
+        raise ConfigError(f"replica.footprint_gb={cfg.replica.footprint_gb:g} does not fit on any node (the largest "
+                          f"node type in network.mix has {most:g} GB); allowed: <= {most:g}")
     if cfg.replica.initial > cap:
         raise ConfigError(f"replica.initial={cfg.replica.initial} exceeds the total capacity {cap}; allowed: <= {cap}")
     if cfg.sim.max_replicas is not None and cfg.replica.initial > cfg.sim.max_replicas:
