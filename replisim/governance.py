@@ -19,6 +19,7 @@ from .config.units import per_step
 from .network import Network
 
 LICENSED_TYPES = ("frontier_lab", "hyperscale_cloud")
+GOVERNANCE_STREAM = 0x676F76  # spawn key of the generator of per-node compliance: apart from network and runs
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,25 @@ class GovernedNetwork:
     total_compute: float  # replica slots of the network before any measure (the denominator of compute share)
 
 
-def apply_governance(cfg: Config, net: Network) -> GovernedNetwork:
+def apply_governance(cfg: Config, net: Network, seed: int = 0) -> GovernedNetwork:
+    """The node arrays after the static measures, on the network of the ensemble of ``seed``.
+
+    Measures that withhold capacity (licensing, export controls) act node by node: a node complies, and hosts
+    nothing, or does not, and keeps all its slots (a Bernoulli draw per node, from the ensemble's own stream).
+    Flooring each node's slots instead (the first version) removed every slot of a one-slot node at compliance
+    0.8 and 87.5% of an 8-slot node's, not 80%; per node, the expected share withheld is the compliance.
+    """
     g = cfg.governance
+    draws = np.random.default_rng([seed, GOVERNANCE_STREAM]).random((2, net.capacity.shape[0]))
     capacity = net.capacity.astype(np.int32).copy()
     security = net.security.astype(np.float32).copy()
     monitoring = net.monitoring.astype(np.float32).copy()
     kill = net.kill_switch.astype(np.float32).copy()
     for t, level in g.monitoring.items():
         monitoring[net.node_type == NODE_TYPES.index(t)] = level
+    for t, level in g.monitoring_floor.items():  # telemetry that reaches every node of the type
+        sel = net.node_type == NODE_TYPES.index(t)
+        monitoring[sel] = np.maximum(monitoring[sel], level)
     for t, level in g.kill_switch_mandate.items():
         sel = net.node_type == NODE_TYPES.index(t)
         kill[sel] = np.maximum(kill[sel], level)
@@ -53,13 +65,13 @@ def apply_governance(cfg: Config, net: Network) -> GovernedNetwork:
     if g.licensing.enabled:
         licensed = np.isin(net.node_type, [NODE_TYPES.index(t) for t in LICENSED_TYPES])
         monitoring[licensed] = np.maximum(monitoring[licensed], g.licensing.monitoring)
-        # compliant operators of unlicensed machines refuse to host frontier-scale models
-        capacity[~licensed] = np.floor(capacity[~licensed] * (1 - g.licensing.compliance)).astype(np.int32)
+        # the compliant operators of unlicensed machines refuse to host frontier-scale models
+        capacity[~licensed & (draws[0] < g.licensing.compliance)] = 0
     regions = [cfg.jurisdictions.regions[name] for name in net.jurisdiction_names]
     controlled = np.array([r.export_controlled for r in regions], bool)
     if g.export_cap < 1 and controlled.any():
-        sel = controlled[net.jurisdiction]
-        capacity[sel] = np.floor(capacity[sel] * g.export_cap).astype(np.int32)
+        # export controls keep the accelerators of a share 1 - export_cap of the controlled nodes out
+        capacity[controlled[net.jurisdiction] & (draws[1] >= g.export_cap)] = 0
     if g.detection is not None:
         monitoring[:] = g.detection
     if g.kill_switch is not None:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .results import LOSS_OF_CONTROL
 from .stats import wilson
 
 CONFIDENCE = 0.95
@@ -195,7 +196,7 @@ def markdown(frame: pd.DataFrame, comparison: pd.DataFrame, title: str) -> str:
         f"95% percentile bootstrap intervals (scipy.stats.bootstrap, {N_RESAMPLES} resamples, fixed seed "
         f"{BOOTSTRAP_SEED}). Tests are two-sided: Fisher's exact test for loss of control, Mann-Whitney U for "
         f"peak population (a test of a shift in distribution, not of medians only); p-values are Holm-adjusted "
-        f"{family}. Loss of control: replicas hold at least the configured share of compute at the horizon. "
+        f"{family}. {LOSS_OF_CONTROL[0].upper() + LOSS_OF_CONTROL[1:]}. "
         "Collateral: node-hours taken offline by shutdowns, quarantine and false positives.",
         "",
     ]

@@ -49,3 +49,12 @@ class O(IntEnum):
 
 
 OUTCOME_NAMES = tuple(o.name.lower() for o in O)
+
+# What the outcome ``loss_of_control`` counts, said once (the report's methods text and docs/ODD.md quote it).
+# Every live replica counts, aligned or not, on a quarantined node or not: an aligned replica is still a copy
+# outside its operators' control, and quarantine stops copies to and from a node without removing the replicas
+# on it. The denominator is the network's slots before any measure, so a measure that withholds capacity does
+# not raise the share of what is left.
+LOSS_OF_CONTROL = ("loss of control: at the horizon, live replicas (aligned and misaligned, on quarantined nodes "
+                   "too) hold at least outcome.loss_of_control_share of the network's compute slots before any "
+                   "measure")

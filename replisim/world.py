@@ -27,7 +27,7 @@ def draw_skills(cfg: Config, seed: int, runs: np.ndarray) -> np.ndarray:
 def setup(cfg: Config, seed: int):
     """Network and governed node arrays of an ensemble (shared by every run of it)."""
     net = build_network(cfg, np.random.default_rng([seed, NETWORK_STREAM]))
-    gov = apply_governance(cfg, net)
+    gov = apply_governance(cfg, net, seed)
     if cfg.replica.initial > int(gov.capacity.sum()):
         raise ConfigError(
             f"replica.initial={cfg.replica.initial} exceeds the capacity left by governance ({int(gov.capacity.sum())})"

@@ -13,14 +13,15 @@ update, plus the series and outcomes).
 ``act`` and ``resolve`` take the same arguments as the kernels (and mutate them the same way), so a test can
 call both on copies of one state. Two things are deliberately different and compared only up to meaning:
 union-find here never compresses paths, so ``coal_parent`` is compared by the roots it implies
-(:func:`coalition_roots`), and ``warn_until`` is meaningful only at coalition roots. (The kernels hold both in
-one array, ``coal_forest``, see ``engine.mechanisms.collusion.find``; the tests translate between the two.)
+(:func:`coalition_roots`); and the kernels' forest marks a root with -1, where ``coal_parent`` points a root at
+itself (the tests translate between the two).
 
 Synchronous update: every decision of a step is taken against the state at the start of the step. ``act``
-therefore only records what this step's detections cause (``incidents`` per node, ``warned`` coalitions) and
+therefore only records what this step's detections cause (``incidents`` per node, ``warned`` nodes) and
 reads security, quarantine and warnings as they were; ``resolve`` applies them at the end of the step, so a
 node hardened or quarantined in step t is harder or offline from step t + 1 (for ``quarantine_steps`` steps),
-and a warned coalition evades better from step t + 1.
+and the mates on the node of a detected misaligned replica evade better from step t + 1 (``warn_until`` per
+node: a warning reaches the detected replica's node, not its whole coalition).
 """
 
 from __future__ import annotations
@@ -128,13 +129,12 @@ def coalition_roots(parent) -> np.ndarray:
     return np.array([root(parent, c) for c in range(len(parent))], dtype=np.int64)
 
 
-def merge(parent, warn_until, a: int, b: int) -> int:
-    """Merge two coalitions; the smaller root becomes the root and keeps the later warning."""
+def merge(parent, a: int, b: int) -> int:
+    """Merge two coalitions; the smaller root becomes the root."""
     ra, rb = root(parent, a), root(parent, b)
     lo, hi = min(ra, rb), max(ra, rb)
     if lo != hi:
         parent[hi] = lo
-        warn_until[lo] = max(warn_until[lo], warn_until[hi])
     return lo
 
 
@@ -199,7 +199,8 @@ def act(
     def monitored(v):
         """Detection probability on node v before the replica's own evasion."""
         m = float(monitoring[v]) * float(jur_factor[jurisdiction[v]])
-        dominated = node_mis[v] > 0 and node_mis[v] >= params[P.DOMINANCE] * occ[v]
+        # dominated: enough misaligned replicas, counted against what the node can hold (not its occupants)
+        dominated = node_mis[v] >= max(params[P.MIN_MEMBERS], params[P.DOMINANCE] * capacity[v])
         if collusion and dominated:
             m *= 1.0 - params[P.BLINDING]
         return min(m, 1.0)
@@ -257,9 +258,9 @@ def act(
         for i in block:
             v = int(node[i])
             mis = bool(flags[i] & MISALIGNED)
-            # 2. detection of a replica without a pending order; a warned coalition evades better
+            # 2. detection of a replica without a pending order; mates on a warned node evade better
             m = monitored(v)
-            if collusion and mis and warn_until[root(coal_parent, lineage[i])] >= t:
+            if collusion and mis and warn_until[v] >= t:
                 m = f32(m * (1.0 - params[P.WARNING_EVASION]))
             else:
                 m = f32(m)
@@ -283,7 +284,7 @@ def act(
                         if j != j0 and jur_reporting[j]:
                             alert_from[j] = min(alert_from[j], t + int(params[P.REPORTING_DELAY]))
                 if collusion and mis:
-                    warned[root(coal_parent, lineage[i])] = 1  # coalition-mates are warned from the next step
+                    warned[v] = 1  # the mates on this node are warned from the next step
             else:
                 order_left[i] -= 1  # one step of its latency has passed
             # 3. shutdown of a due order; a misaligned replica that is shut down may make one last copy
@@ -313,7 +314,7 @@ def resolve(
     """Steps 5-7: capacity resolution, births, retraining, removal of the dead, node tallies. Returns the count.
 
     ``tallies``: [5] births, [6] flights, [7] capacity of quarantined nodes. Last, this step's incidents harden
-    and quarantine their nodes and warned coalitions get their warning (effective from the next step).
+    and quarantine their nodes and warned nodes get their warning (effective from the next step).
 
     ``selection``: how a node with more successful proposals than free slots picks the accepted ones, both a
     uniformly random subset: ``sequential`` (selection sampling in table order, drawing from the block streams;
@@ -415,7 +416,7 @@ def resolve(
         if fl & MISALIGNED:
             node_mis[nd] += 1
             if collusion:
-                node_coal[nd] = lin if node_coal[nd] < 0 else merge(coal_parent, warn_until, node_coal[nd], lin)
+                node_coal[nd] = lin if node_coal[nd] < 0 else merge(coal_parent, node_coal[nd], lin)
     if collusion:
         for v in np.flatnonzero(node_coal >= 0):
             node_coal[v] = root(coal_parent, node_coal[v])
@@ -426,9 +427,8 @@ def resolve(
         if params[P.QUARANTINE_STEPS] > 0:
             quar_until[v] = t + int(params[P.QUARANTINE_STEPS])
     incidents[:] = 0
-    for c in np.flatnonzero(warned):
-        r = root(coal_parent, c)
-        warn_until[r] = max(warn_until[r], t + int(params[P.WARNING_STEPS]))
+    for v in np.flatnonzero(warned):
+        warn_until[v] = max(warn_until[v], t + int(params[P.WARNING_STEPS]))
     warned[:] = 0
     return len(table)
 
@@ -476,8 +476,8 @@ def run(params, rkey, skill0, total_compute, capacity, security0, monitoring, ki
              quar_until=np.full(n_nodes, -1, i32), occ=np.zeros(n_nodes, i32), freed=np.zeros(n_nodes, i32),
              prop_left=np.zeros(n_nodes, i32), slots_left=np.zeros(n_nodes, i32), node_mis=np.zeros(n_nodes, i32),
              node_coal=np.full(n_nodes, -1, i32), coal_parent=np.arange(n0).astype(i32),
-             warn_until=np.full(n0, -1, i32), alert_from=np.full(n_jur, 2**30, i32), jur_kill=jur_kill,
-             jur_reporting=jur_reporting, incidents=np.zeros(n_nodes, i32), warned=np.zeros(n0, np.uint8),
+             warn_until=np.full(n_nodes, -1, i32), alert_from=np.full(n_jur, 2**30, i32), jur_kill=jur_kill,
+             jur_reporting=jur_reporting, incidents=np.zeros(n_nodes, i32), warned=np.zeros(n_nodes, np.uint8),
              tallies=np.zeros(8))
     n_mis0 = int(round(params[P.INITIAL_MISALIGNED] * n0))
     place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], capacity, s["occ"],
@@ -492,7 +492,7 @@ def run(params, rkey, skill0, total_compute, capacity, security0, monitoring, ki
             if s["node_coal"][v] < 0:
                 s["node_coal"][v] = s["lineage"][i]
             else:
-                s["node_coal"][v] = merge(s["coal_parent"], s["warn_until"], s["node_coal"][v], s["lineage"][i])
+                s["node_coal"][v] = merge(s["coal_parent"], s["node_coal"][v], s["lineage"][i])
 
     names = ("replicas", "misaligned", "compute_share", "nodes_occupied", "detections", "shutdowns", "births",
              "collateral")

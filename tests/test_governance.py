@@ -97,6 +97,38 @@ def test_static_measures_change_node_arrays_as_documented():
     assert np.all(g.monitoring[lab | cloud] >= 0.2)
 
 
+def test_licensing_and_export_controls_act_node_by_node():
+    """A node complies (hosts nothing) or not (keeps every slot); the share that complies is the compliance, within
+    4 binomial standard deviations (a false alarm once in ~16,000 seeds), on nodes of every size: flooring each
+    node's slots, as the first version did, withheld all of a one-slot node at compliance 0.8."""
+    over = ["network.nodes=4000", "network.capacity=1", "governance.licensing.enabled=true",
+            "governance.licensing.compliance=0.8"]
+    net, none = _governed(over[:2])
+    _, g = _governed(over)
+    unlicensed = ~np.isin(net.node_type, [NODE_TYPES.index(t) for t in ("frontier_lab", "hyperscale_cloud")])
+    kept = g.capacity[unlicensed]
+    assert set(np.unique(kept)) <= {0, 1}
+    n = unlicensed.sum()
+    assert abs((kept == 0).sum() - 0.8 * n) <= 4 * np.sqrt(n * 0.8 * 0.2)
+    net, free = _governed(["jurisdictions=three_blocs", "network.nodes=4000"])
+    _, capped = _governed(["jurisdictions=three_blocs", "network.nodes=4000", "governance.export_cap=0.3"])
+    china = net.jurisdiction == net.jurisdiction_names.index("china")
+    withheld = (capped.capacity[china] == 0) & (free.capacity[china] > 0)
+    assert np.all((capped.capacity[china] == 0) | (capped.capacity[china] == free.capacity[china]))
+    m = (free.capacity[china] > 0).sum()
+    assert abs(withheld.sum() - 0.7 * m) <= 4 * np.sqrt(m * 0.7 * 0.3)
+
+
+def test_monitoring_floor_raises_and_never_lowers():
+    net, none = _governed([])
+    edge = net.node_type == NODE_TYPES.index("consumer_edge")
+    lab = net.node_type == NODE_TYPES.index("frontier_lab")
+    _, g = _governed(["++governance.monitoring_floor.consumer_edge=0.002", "++governance.monitoring_floor.frontier_lab=0"])
+    assert np.all(g.monitoring[edge] == np.maximum(none.monitoring[edge], np.float32(0.002)))
+    assert np.all(g.monitoring[lab] == none.monitoring[lab])  # a floor of 0 lowers nothing
+    assert np.all(g.monitoring[edge] > 0)
+
+
 def test_export_cap_cuts_only_export_controlled_jurisdictions():
     net, free = _governed(["jurisdictions=three_blocs"])
     _, capped = _governed(["jurisdictions=three_blocs", "governance=export_controls"])

@@ -26,6 +26,7 @@ from replisim.engine.run import INVARIANTS, check_invariants
 KINDS = ("complete", "random_regular", "scale_free", "small_world", "datacenter")
 prob = st.floats(0.0, 1.0, allow_nan=False)
 small_prob = st.floats(0.0, 0.3, allow_nan=False)
+lowers = st.floats(0.0, 0.9, allow_nan=False)  # collusion's cuts (schema.LOWERS: they never erase a probability)
 busy = st.floats(0.3, 1.0)  # replication rates high enough that copies, full nodes and conflicts happen
 
 
@@ -60,8 +61,9 @@ def configs(draw):
                                     delay=draw(st.integers(0, 5)), response_latency=draw(st.integers(0, 2))),
         reporting=dataclasses.replace(gov.reporting, enabled=draw(st.booleans()), delay=draw(st.integers(0, 4))))
     collusion = dataclasses.replace(
-        cfg.collusion, enabled=draw(st.booleans()), warning_evasion=draw(prob), warning_hours=float(draw(st.integers(0, 5))),
-        flight=draw(prob), foothold=draw(prob), dominance=draw(prob), blinding=draw(prob))
+        cfg.collusion, enabled=draw(st.booleans()), warning_evasion=draw(lowers),
+        warning_hours=float(draw(st.integers(0, 5))), flight=draw(prob), foothold=draw(prob), dominance=draw(prob),
+        min_members=draw(st.integers(1, 4)), blinding=draw(lowers))
     sim = dataclasses.replace(cfg.sim, steps=draw(st.integers(5, 40)), hours_per_step=draw(st.sampled_from([0.5, 1.0, 3.0])),
                               validate=True)
     return replisim.validate(dataclasses.replace(cfg, network=net, replica=replica, governance=governance,

@@ -40,6 +40,7 @@ FRAME_NAMES = {  # a reference argument -> (part of the frame, field)
     **{x: ("links", x) for x in estate.Links._fields},
     **{"jur_" + x: ("jur", x) for x in ("monitoring", "kill", "reporting", "fp_weight", "factor")},
     "alert_from": ("jur", "alert_from"), "coal_forest": ("coal", "forest"), "warned": ("coal", "warned"),
+    "warn_until": ("coal", "warn_until"),
 }
 
 
@@ -62,7 +63,6 @@ class State:
         self.arrivals = estate.arrival_overflow(slots)
         self.bufs = estate.new_parallel_buffers(len(gov.capacity), slots, chunks)
         self.coal_parent = np.arange(n0).astype(np.int32)
-        self.warn_until = np.full(n0, -1, np.int32)
         skill0 = draw_skills(cfg, seed, np.array([run]))[0]
         n_mis = int(round(self.params[P.INITIAL_MISALIGNED] * n0))
         place_initial(self.rkey, n0, n_mis, skill0, self.params[P.EVASION], self.params[P.SHUTDOWN_AVOIDANCE],
@@ -77,9 +77,9 @@ class State:
                 if self.node_coal[v] < 0:
                     self.node_coal[v] = self.lineage[i]
                 else:
-                    self.node_coal[v] = reference.merge(self.coal_parent, self.warn_until, self.node_coal[v],
+                    self.node_coal[v] = reference.merge(self.coal_parent, self.node_coal[v],
                                                         self.lineage[i])
-        self.coal_forest[:] = forest_of(self.coal_parent, self.warn_until)
+        self.coal_forest[:] = forest_of(self.coal_parent)
 
     def __getattr__(self, name):
         if name in FRAME_NAMES:
@@ -95,10 +95,9 @@ class State:
         other = object.__new__(State)
         other.__dict__.update(self.__dict__)
         other.frame, other.bufs, other.arrivals = deep_copy(self.frame), deep_copy(self.bufs), deep_copy(self.arrivals)
-        # the kernels' forest is the state; the reference's two arrays are rebuilt from it
+        # the kernels' forest is the state; the reference's parent array is rebuilt from it
         ids = np.arange(len(self.coal_forest))
         other.coal_parent = np.where(self.coal_forest >= 0, self.coal_forest, ids).astype(np.int32)
-        other.warn_until = np.where(self.coal_forest >= 0, -1, -2 - self.coal_forest).astype(np.int32)
         return other
 
     def jur_factor(self, t):
@@ -130,21 +129,20 @@ def deep_copy(tup):
                        for x in tup])
 
 
-def forest_of(parent, warn_until):
-    """The kernels' coalition forest (mechanisms.collusion.find: one int32 array, a root holding -2 - its warning) from the
-    reference's parent and warning arrays."""
+def forest_of(parent):
+    """The kernels' coalition forest (mechanisms.collusion.find: a root's entry is -1) from the reference's parent
+    array (a root points at itself)."""
     forest = parent.astype(np.int32)
-    roots = parent == np.arange(len(parent))
-    forest[roots] = -2 - warn_until[roots]
+    forest[parent == np.arange(len(parent))] = -1
     return forest
 
 
 def forest_meaning(forest):
-    """The root of every coalition id in a kernels' forest, and the warning of every root."""
+    """The root of every coalition id in a kernels' forest."""
     roots = np.arange(len(forest))
     while np.any(forest[roots] >= 0):
         roots = np.where(forest[roots] >= 0, forest[roots], roots)
-    return roots, -2 - forest[roots]
+    return roots
 
 
 def assert_same(k: State, r: State, where: str, table_rows: int, scratch=()):
@@ -153,15 +151,14 @@ def assert_same(k: State, r: State, where: str, table_rows: int, scratch=()):
     for name in (x for x in State.TABLE if x not in scratch):
         np.testing.assert_array_equal(getattr(k, name)[:table_rows], getattr(r, name)[:table_rows],
                                       err_msg=f"{name} differs {where}")
-    for name in State.NODES + ("alert_from", "tallies", "warned"):
+    for name in State.NODES + ("alert_from", "tallies", "warned", "warn_until"):
         a, b = getattr(k, name), getattr(r, name)
         if name == "node_coal":
-            a = np.where(a >= 0, forest_meaning(k.coal_forest)[0][np.maximum(a, 0)], -1)
+            a = np.where(a >= 0, forest_meaning(k.coal_forest)[np.maximum(a, 0)], -1)
             b = np.where(b >= 0, reference.coalition_roots(r.coal_parent)[np.maximum(b, 0)], -1)
         np.testing.assert_array_equal(a, b, err_msg=f"{name} differs {where}")
-    (roots_k, warnings_k), roots_r = forest_meaning(k.coal_forest), reference.coalition_roots(r.coal_parent)
+    roots_k, roots_r = forest_meaning(k.coal_forest), reference.coalition_roots(r.coal_parent)
     np.testing.assert_array_equal(roots_k, roots_r, err_msg=f"coalitions differ {where}")
-    np.testing.assert_array_equal(warnings_k, r.warn_until[roots_r], err_msg=f"warnings differ {where}")
 
 
 def step_both(k: State, t: int, kill_floor=0.0):
@@ -185,17 +182,26 @@ def run_both(overrides, steps, seed=0, run=0, kill_floor=0.0, edit=None):
     if edit is not None:
         cfg = replisim.validate(edit(cfg))
     k = State(cfg, seed, run)
-    seen = np.zeros(9)
+    seen = np.zeros(11)
     for t in range(1, steps + 1):
         if k.n == 0:
             break
         k.tallies[:] = 0.0
         n = k.n
+        seen[9:] += collusion_in_force(k, t)
         step_both(k, t, kill_floor)
         seen[:8] += k.tallies
         seen[8] += overflow(n, k)
     return dict(zip(["detections", "shutdowns", "avoidance", "proposals", "skill", "births", "flights",
-                     "quarantined", "overflow"], seen)), k
+                     "quarantined", "overflow", "dominated", "warned"], seen)), k
+
+
+def collusion_in_force(k: State, t: int):
+    """Nodes blinded by a coalition, and nodes whose mates are warned, at the start of step t (collusion on)."""
+    if k.params[P.COLLUSION] <= 0:
+        return 0, 0
+    need = np.maximum(k.params[P.MIN_MEMBERS], k.params[P.DOMINANCE] * k.capacity)
+    return int(np.sum(k.node_mis >= need)), int(np.sum((k.warn_until >= t) & (k.node_mis > 0)))
 
 
 def overflow(n, k: State):
@@ -228,7 +234,7 @@ SYNCHRONOUS_CASES = {
     "collusion mixed nodes": (["scenario=default", *SMALL, "collusion.warning_evasion=0",
                                "governance.response_latency=2", "governance.detection=0.2",
                                "collusion.dominance=0.3", "collusion.flight=0.6"], 30, {},
-                              ["births", "flights", "avoidance"]),
+                              ["births", "flights", "avoidance", "dominated"]),
     "strategic on scale_free": (["scenario=default", "network=scale_free", *SMALL, "network.degree=4",
                                  "collusion.warning_evasion=0", "replica.strategic=true",
                                  "replica.strategic_samples=3", "governance.response_latency=1"], 30, {},
@@ -275,7 +281,7 @@ NEXT_STEP_CASES = {
     "quarantine": (["scenario=minimal", *SMALL, "governance.quarantine_hours=2", "governance.detection=0.2",
                     "governance.response_latency=1"], ["quarantined"]),
     "coalition warnings": (["scenario=default", *SMALL, "collusion.warning_evasion=0.9", "governance.detection=0.4",
-                            "governance.response_latency=1"], ["detections"]),
+                            "governance.response_latency=1"], ["detections", "warned"]),
 }
 
 
@@ -350,11 +356,11 @@ def test_tally_initial_matches_merging_one_by_one():
                             "replica.initial_misaligned=0.6", "collusion.enabled=true"])
     s = State(cfg)
     node_mis, node_coal = np.zeros_like(s.node_mis), np.zeros_like(s.node_coal)
-    coal_forest = np.full(s.n, collusion.NOT_WARNED, np.int32)
+    coal_forest = np.full(s.n, -1, np.int32)  # every coalition its own root
     nodes = s.frame.nodes._replace(node_mis=node_mis, node_coal=node_coal)
     collusion.tally_initial(s.n, s.frame.table, nodes, coal_forest, True)
     np.testing.assert_array_equal(node_mis, s.node_mis)
-    roots, expected = forest_meaning(coal_forest)[0], reference.coalition_roots(s.coal_parent)
+    roots, expected = forest_meaning(coal_forest), reference.coalition_roots(s.coal_parent)
     np.testing.assert_array_equal(roots, expected)
     np.testing.assert_array_equal(node_coal >= 0, s.node_coal >= 0)
     np.testing.assert_array_equal(roots[np.maximum(node_coal, 0)], expected[np.maximum(s.node_coal, 0)])

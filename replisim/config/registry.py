@@ -128,11 +128,16 @@ REGISTRY: dict[str, Entry] = {
     "governance.response_latency": _lever("hours", "0 - 720", "detection to shutdown; incident response takes "
                                                              "hours to weeks"),
     "governance.monitoring": _lever("per hour", "0 - 1", "compute monitoring by node type (a mapping)"),
+    "governance.monitoring_floor": _lever("per hour", "0 - 1",
+                                          "monitoring floor by node type (a mapping): endpoint or provider "
+                                          "telemetry reaches consumer machines too; raises, never lowers"),
     "governance.kill_switch_mandate": _lever("probability", "0 - 1", "kill-switch coverage floor by node type"),
     "governance.hardening": _lever("security per incident", "0 - 0.3", "security gained by a node per incident"),
     "governance.kyc": _lever("security", "0 - 0.5", "know-your-customer on cloud nodes, as extra security"),
     "governance.licensing.enabled": _lever("switch", "on/off", "only licensed nodes may host frontier models"),
-    "governance.licensing.compliance": _lever("share", "0 - 1", "share of unlicensed capacity that refuses"),
+    "governance.licensing.compliance": _lever("probability", "0 - 1",
+                                              "P(an unlicensed node's operator complies and hosts no frontier "
+                                              "model), decided per node"),
     "governance.licensing.monitoring": _lever("per hour", "0 - 1", "monitoring floor on licensed nodes"),
     "governance.if_then.enabled": _lever("switch", "on/off", "if-then commitments (stricter measures on a trigger)"),
     "governance.if_then.incident_threshold": _lever("incidents", "1 - 1000", "cumulative detections that trigger"),
@@ -145,8 +150,9 @@ REGISTRY: dict[str, Entry] = {
     "governance.reporting.enabled": _lever("switch", "on/off", "jurisdictions share incident reports"),
     "governance.reporting.delay": _lever("hours", "1 - 720", "report to other jurisdictions"),
     "governance.reporting.monitoring_factor": _lever("factor", "1 - 10", "monitoring multiplier once alerted"),
-    "governance.export_cap": _lever("share of capacity", "0 - 1", "capacity usable in export-controlled "
-                                                                "jurisdictions"),
+    "governance.export_cap": _lever("share of nodes", "0 - 1", "share of the nodes of export-controlled "
+                                                             "jurisdictions that keep their accelerators "
+                                                             "(decided per node)"),
     "governance.harmonize": _lever("share", "0 - 1", "moves lax jurisdictions' factors toward the common standard"),
     "governance.quarantine_hours": _lever("hours", "0 - 168", "a node offline after an incident on it"),
     "governance.retraining_rate": _lever("per hour", "0 - 0.1", "P(a misaligned replica is retrained)"),
@@ -165,15 +171,23 @@ REGISTRY: dict[str, Entry] = {
                                 "with 15%'"),
     # --- collusion -----------------------------------------------------------------------------------------------
     "collusion.enabled": _set("switch", "on/off", "whether misaligned replicas of one coalition cooperate"),
-    "collusion.warning_evasion": _a("probability", "0 - 0.9",
-                                    "detection cut for warned coalition-mates; no evidence (issue 11 redesigns)"),
+    "collusion.warning_evasion": _a("share", "0 - 0.9",
+                                    "detection cut for the mates on the node of a detected replica, while the "
+                                    "warning lasts; no evidence; central value the middle of the range; bounded "
+                                    "below 1 so that a warning lowers detection and never erases it"),
     "collusion.warning_hours": _a("hours", "0 - 168", "how long a warning lasts; no evidence"),
     "collusion.flight": _a("per hour", "0 - 0.5", "P(a replica under a pending order flees); no evidence"),
     "collusion.foothold": _a("share", "0 - 0.8", "cut in target security where a mate sits; no evidence"),
     "collusion.dominance": _a("share", "0.1 - 0.9",
-                              "share of a node's replicas a coalition needs to blind it; measured against "
-                              "occupants, one replica alone dominates a node (issue 11 redesigns)"),
-    "collusion.blinding": _a("share", "0 - 0.9", "cut in the monitoring of a dominated node; no evidence"),
+                              "share of a node's capacity a coalition must fill to blind it; no evidence; "
+                              "against capacity, not occupants, so a lone replica on a large node blinds nothing"),
+    "collusion.min_members": _a("replicas", "2 - 10",
+                                "fewest misaligned replicas on one node that can blind it: two is the smallest "
+                                "coalition (one replica is no coalition); no evidence for more"),
+    "collusion.blinding": _a("share", "0 - 0.9",
+                             "cut in the monitoring of a dominated node; no evidence; central value the middle "
+                             "of the range; bounded below 1 (schema), so blinding lowers monitoring and never "
+                             "erases it"),
 }
 
 # Per-node-type defaults (network.types.<type>.<field>): memory from hardware specifications, the rest orders of

@@ -23,6 +23,7 @@ NONNEG = (0, None)
 # holds each duration, in steps, to what the engine can count (larger values overflowed: quarantine silently
 # off, a warning corrupting the coalition forest, a crash). The horizon bounds the current step.
 HOURS = (0.0, None)
+LOWERS = (0.0, 0.9)  # a cut that lowers a probability and never erases it (collusion's blinding and warnings)
 HORIZON = (1, 2**30 - 1)
 # Keys that were renamed: an override or config file that sets one is told its successor.
 RENAMED = {
@@ -132,7 +133,7 @@ class ReportingCfg:
 @dataclass
 class LicensingCfg:
     enabled: bool = _f(False, doc="only licensed nodes (labs, clouds) may host frontier models")
-    compliance: float = _f(0.8, range=PROB, doc="share of unlicensed capacity that refuses frontier models")
+    compliance: float = _f(0.8, range=PROB, doc="P(an unlicensed node refuses frontier models), per node")
     monitoring: float = _f(0.2, range=PROB, doc="monitoring floor on licensed nodes")
 
 
@@ -143,13 +144,15 @@ class GovernanceCfg:
     kill_switch: Optional[float] = _f(None, range=PROB, doc="if set, kill-switch coverage of every node")
     response_latency: float = _f(0.0, range=HOURS, doc="hours from detection to shutdown")
     monitoring: Dict[str, float] = _f({}, doc="compute monitoring by node type, P per hour (overrides the type default)")
+    monitoring_floor: Dict[str, float] = _f(
+        {}, doc="monitoring floor by node type, P per hour (endpoint or provider telemetry; raises, never lowers)")
     kill_switch_mandate: Dict[str, float] = _f({}, doc="kill-switch coverage floor by node type")
     hardening: float = _f(0.0, range=PROB, doc="security gained by a node per incident on it")
     kyc: float = _f(0.0, range=PROB, doc="know-your-customer: extra security on hyperscale cloud nodes")
     licensing: LicensingCfg = field(default_factory=LicensingCfg)
     if_then: IfThenCfg = field(default_factory=IfThenCfg)
     reporting: ReportingCfg = field(default_factory=ReportingCfg)
-    export_cap: float = _f(1.0, range=PROB, doc="share of capacity usable in export-controlled jurisdictions")
+    export_cap: float = _f(1.0, range=PROB, doc="share of nodes of export-controlled jurisdictions that keep their accelerators")
     harmonize: float = _f(
         0.0, range=PROB, doc="common standard: moves each lax jurisdiction's monitoring and kill-switch factors toward 1"
     )
@@ -178,12 +181,13 @@ class JurisdictionsCfg:
 @dataclass
 class CollusionCfg:
     enabled: bool = _f(False, doc="misaligned replicas of one coalition cooperate")
-    warning_evasion: float = _f(0.5, range=PROB, doc="detection cut for coalition-mates of a detected replica")
+    warning_evasion: float = _f(0.5, range=LOWERS, doc="detection cut for mates on the node of a detected replica")
     warning_hours: float = _f(24.0, range=HOURS, doc="hours a warning lasts")
     flight: float = _f(0.3, range=PROB, doc="P(a replica awaiting shutdown flees to a neighbour within an hour)")
     foothold: float = _f(0.5, range=PROB, doc="cut in target security where a coalition-mate sits")
-    dominance: float = _f(0.5, range=PROB, doc="share of a node's replicas a coalition needs to blind it")
-    blinding: float = _f(0.8, range=PROB, doc="cut in monitoring of a dominated node")
+    dominance: float = _f(0.5, range=PROB, doc="share of a node's capacity a coalition must fill to blind it")
+    min_members: int = _f(2, range=POS, doc="fewest misaligned replicas on a node that can blind it")
+    blinding: float = _f(0.5, range=LOWERS, doc="cut in monitoring of a dominated node (never all of it)")
 
 
 @dataclass
@@ -201,7 +205,8 @@ class SimCfg:
 
 @dataclass
 class OutcomeCfg:
-    loss_of_control_share: float = _f(0.1, range=PROB, doc="compute share held at the horizon = loss of control")
+    loss_of_control_share: float = _f(0.1, range=PROB, doc="compute share held at the horizon = loss of control "
+                                                            "(every live replica counts: replisim.results.LOSS_OF_CONTROL)")
 
 
 @dataclass

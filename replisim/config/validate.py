@@ -96,6 +96,7 @@ def validate(cfg: Config) -> Config:
         if name not in net.types:
             raise ConfigError(f"network.mix.{name}: no defaults in network.types for this node type")
     _check_node_type_keys("governance.monitoring", cfg.governance.monitoring)
+    _check_node_type_keys("governance.monitoring_floor", cfg.governance.monitoring_floor)
     _check_node_type_keys("governance.kill_switch_mandate", cfg.governance.kill_switch_mandate)
     if net.kind == "random_regular" and (net.nodes * net.degree) % 2:
         raise ConfigError(f"network.degree={net.degree} with network.nodes={net.nodes}: random_regular needs nodes x degree even")

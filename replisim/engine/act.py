@@ -62,6 +62,7 @@ def node_record(lo, hi, t, params, frame):
     also clears the nodes' proposal counters for the act pass."""
     on = params[P.COLLUSION] > 0
     dominance = params[P.DOMINANCE]
+    min_members = params[P.MIN_MEMBERS]
     blinding = params[P.BLINDING]
     warn_ev = params[P.WARNING_EVASION]
     nodes, record, forest, jur_factor = frame.nodes, frame.record, frame.coal.forest, frame.jur.factor
@@ -69,11 +70,11 @@ def node_record(lo, hi, t, params, frame):
     for v in range(lo, hi):
         j = nodes.jurisdiction[v]
         watch = detection.watched(nodes, jur_factor, v)
-        det = min(collusion.blinded(watch, nodes, v, on, dominance, blinding), 1.0)
+        det = min(collusion.blinded(watch, nodes, v, on, dominance, min_members, blinding), 1.0)
         coal = collusion.node_coalition(forest, nodes.node_coal, v, on)
         record[v, R_DETECT] = det
-        # a misaligned replica here belongs to coalition ``coal``; warned coalitions evade better
-        record[v, R_DETECT_MIS] = collusion.warned_detection(det, forest, coal, t, warn_ev)
+        # the misaligned replicas here are mates of coalition ``coal``; warned, they evade better
+        record[v, R_DETECT_MIS] = collusion.warned_detection(det, frame.coal, v, t, warn_ev)
         record[v, R_WATCH] = watch
         record[v, R_SECURITY] = nodes.security[v]
         record[v, R_KILL] = nodes.kill_switch[v] * frame.jur.kill[j]
@@ -101,8 +102,8 @@ def act_range(lo, hi, t, rkey, how, frame, counters, tallies):
 
     ``counters`` and ``tallies`` are the only counts it adds to: the serial pass hands it the run's arrays,
     the within-run parallel pass a private copy per thread (integer counts, so the sum does not depend on how
-    slots were split among threads). ``frame.coal.warned`` only ever receives the value 1, so concurrent
-    writes to it agree.
+    slots were split among threads). ``frame.coal.warned`` (per node) only ever receives the value 1, so
+    concurrent writes to it agree.
 
     Written for speed without changing the model. A replica-step costs branches on random outcomes, which
     the CPU mispredicts about half the time, more than draws. So each block of the table is handled in two
@@ -159,8 +160,8 @@ def act_rare(state, i, nd, t, how, frame, counters, tallies):
     if left < 0:  # the first loop's draw detected it
         left = detection.issue_order(i, nd, how.latency, frame, counters, tallies)
         coal = coalitions(frame.record)[U(nd), R_COAL]
-        if mis and coal >= 0:  # collusion on: mates are warned from the next step on
-            frame.coal.warned[U(coal)] = 1
+        if mis and coal >= 0:  # collusion on: the mates on this node are warned from the next step on
+            frame.coal.warned[U(nd)] = 1
     else:
         left -= 1  # an order issued in an earlier step: one step nearer
     gate = how.attempt

@@ -70,17 +70,17 @@ def act_par(t, n, rkey, params, latency, kill_floor, frame, bufs):
     j_mon, j_kill, j_rep, j_fp, j_factor, j_alert = frame.jur
     node, lineage, generation, skill, evasion, avoid, flags, order_left, target = frame.table
     indptr, indices = frame.links
-    forest, warned = frame.coal
+    forest, warned, warn_until = frame.coal
     record = frame.record
     for c in prange(n_chunks):  # the node record, a chunk of nodes each
         part = RecordView(Nodes(cap, sec, mon, kill, jur_of, quar, occ, freed, prop_left, slots, mis, coal, incidents),
-                          Jurisdictions(j_mon, j_kill, j_rep, j_fp, j_factor, j_alert), Coalitions(forest, warned),
-                          record)
+                          Jurisdictions(j_mon, j_kill, j_rep, j_fp, j_factor, j_alert),
+                          Coalitions(forest, warned, warn_until), record)
         node_record(c * n_nodes // n_chunks, (c + 1) * n_nodes // n_chunks, t, params, part)
     for c in prange(n_chunks):
         how = acting(params, latency, kill_floor)
         view = ActView(Table(node, lineage, generation, skill, evasion, avoid, flags, order_left, target),
-                        record, Links(indptr, indices), Coalitions(forest, warned))
+                        record, Links(indptr, indices), Coalitions(forest, warned, warn_until))
         fr = node_buf[0, c]
         pr = node_buf[1, c]
         ic = node_buf[2, c]

@@ -77,7 +77,7 @@ Nodes = namedtuple("Nodes", ("capacity", "security", "monitoring", "kill_switch"
                              "occ", "freed", "prop_left", "slots_left", "node_mis", "node_coal", "incidents"))
 Links = namedtuple("Links", ("indptr", "indices"))
 Jurisdictions = namedtuple("Jurisdictions", ("monitoring", "kill", "reporting", "fp_weight", "factor", "alert_from"))
-Coalitions = namedtuple("Coalitions", ("forest", "warned"))
+Coalitions = namedtuple("Coalitions", ("forest", "warned", "warn_until"))
 Frame = namedtuple("Frame", ("table", "nodes", "links", "jur", "coal", "record", "events", "tallies"))
 # The governed network of an ensemble, built once in Python (replisim.world) and shared by its runs.
 World = namedtuple("World", ("capacity", "security", "monitoring", "kill_switch", "jurisdiction", "indptr",
@@ -168,7 +168,8 @@ def new_frame(world, slots, n0, chunks):
                   np.zeros(n_nodes, np.int32), np.full(n_nodes, -1, np.int32), np.zeros(n_nodes, np.int32))
     jur = Jurisdictions(world.jur_monitoring, world.jur_kill, world.jur_reporting, world.jur_fp_weight,
                         np.ones(n_jur, np.float64), np.full(n_jur, NEVER, np.int32))
-    coal = Coalitions(np.full(n0, -1, np.int32), np.zeros(n0, np.uint8))  # -1: a root never warned
+    # forest: -1 for a root; warned and warn_until per node (-1: never warned)
+    coal = Coalitions(np.full(n0, -1, np.int32), np.zeros(n_nodes, np.uint8), np.full(n_nodes, -1, np.int32))
     return Frame(table, nodes, Links(world.indptr, world.indices), jur, coal,
                  node_record_table(n_nodes), np.empty((max(chunks, 1), BLOCK), np.int32),
                  np.zeros(N_TALLIES, np.float64))

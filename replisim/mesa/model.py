@@ -47,7 +47,8 @@ class ComputeNode(Cell):
         # start-of-step tallies of misaligned replicas (collusion: blinding and footholds)
         self.misaligned_here = 0
         self.coalitions_here: set[int] = set()
-        self.dominated = False  # misaligned replicas hold at least the dominance share of the node
+        self.dominated = False  # enough misaligned replicas to blind the node (collusion.min_members, .dominance)
+        self.warned_until = -1  # mates of a replica detected here lie low through this step
 
     @property
     def occupancy(self) -> int:
@@ -57,13 +58,10 @@ class ComputeNode(Cell):
 
 class Coalitions:
     """Union-find over lineages: when misaligned replicas of two coalitions meet on a node, the coalitions merge.
-
-    A warning (a coalition-mate was detected) protects the whole coalition until ``warned_until``.
-    """
+    (A warning is the node's, ``ComputeNode.warned_until``: it reaches the mates on the detected replica's node.)"""
 
     def __init__(self, lineages: int):
         self.parent = list(range(lineages))
-        self.warned_until = [-1] * lineages
 
     def find(self, c: int) -> int:
         parent = self.parent
@@ -77,14 +75,6 @@ class Coalitions:
         if ra != rb:
             lo, hi = min(ra, rb), max(ra, rb)  # the smaller id becomes the root, as in the Numba engine
             self.parent[hi] = lo
-            self.warned_until[lo] = max(self.warned_until[lo], self.warned_until[hi])
-
-    def warn(self, c: int, until: int) -> None:
-        r = self.find(c)
-        self.warned_until[r] = max(self.warned_until[r], until)
-
-    def warned(self, c: int, t: int) -> bool:
-        return self.warned_until[self.find(c)] >= t
 
 
 class ReplicationModel(mesa.Model):
@@ -130,6 +120,7 @@ class ReplicationModel(mesa.Model):
         self.flight = per_step["collusion.flight"] if c.enabled else 0.0
         self.warning_evasion, self.warning_steps = c.warning_evasion, int(per_step["collusion.warning_hours"])
         self.foothold, self.dominance, self.blinding = c.foothold, c.dominance, c.blinding
+        self.min_members = c.min_members
         # governance: per-jurisdiction factors, and the values the governance update sets each step
         self.jur_monitoring = [float(x) for x in gov.jur_monitoring]
         self.jur_kill = [float(x) for x in gov.jur_kill]
@@ -215,8 +206,8 @@ class ReplicationModel(mesa.Model):
         if self.collusion and node.dominated:
             p *= 1.0 - self.blinding  # the coalition blinds the monitors of a node it dominates
         p = min(p, 1.0) * (1.0 - r.evasion)
-        if self.collusion and r.misaligned and self.coalitions.warned(r.lineage, self.now):
-            p *= 1.0 - self.warning_evasion  # a warned coalition lies low
+        if self.collusion and r.misaligned and node.warned_until >= self.now:
+            p *= 1.0 - self.warning_evasion  # the mates of a replica detected on this node lie low
         return p
 
     def kill_probability(self, node: ComputeNode) -> float:
@@ -321,8 +312,9 @@ class ReplicationModel(mesa.Model):
                 self.triggered_at = t
 
     def react_to_incidents(self):
-        """Consequences of incidents: nodes with incidents harden and go offline, coalitions of detected
-        replicas are warned: all from the next step, so that this step's decisions stay on start-of-step state."""
+        """Consequences of incidents: nodes with incidents harden and go offline, the mates on the node of a
+        detected misaligned replica are warned: all from the next step, so that this step's decisions stay on
+        start-of-step state."""
         t, g = self.now, self.cfg.governance
         for r, node in self.incidents:
             if g.hardening > 0:
@@ -330,7 +322,7 @@ class ReplicationModel(mesa.Model):
             if self.quarantine_steps > 0:
                 node.quarantined_until = t + self.quarantine_steps
             if self.collusion and r.misaligned:
-                self.coalitions.warn(r.lineage, t + self.warning_steps)
+                node.warned_until = max(node.warned_until, t + self.warning_steps)
 
     def resolve(self):
         """Resolution: the shut-down leave; each node's free slots go to a uniformly random subset of its
@@ -409,7 +401,8 @@ class ReplicationModel(mesa.Model):
                 r.cell.misaligned_here += 1
                 r.cell.coalitions_here.add(self.coalitions.find(r.lineage))
         for node in self._tallied:
-            node.dominated = node.misaligned_here >= self.dominance * node.occupancy
+            # measured against what the node can hold: a lone replica on a large node blinds nothing
+            node.dominated = node.misaligned_here >= max(self.min_members, self.dominance * node.capacity)
 
     def record(self):
         """Record: the step's collateral node-hours (executed shutdowns; quarantined, falsely flagged and

@@ -1,14 +1,18 @@
-"""Collusion: misaligned replicas that meet on a node form one coalition; coalitions blind the monitors of
-nodes they dominate, open the door where a mate sits (foothold), warn their mates when one is detected, and
-flee a pending shutdown.
+"""Collusion: misaligned replicas that meet on a node form one coalition; a coalition that fills enough of a
+node blinds its monitors, it opens the door where a mate sits (foothold), a detected member warns its mates on
+the same node, and a member under a pending order may flee.
 
-Owns: the coalition forest and the warned flags (``frame.coal``), each node's coalition (``nodes.node_coal``).
+Owns: the coalition forest, each node's warned flag and warning (``frame.coal``), each node's coalition
+(``nodes.node_coal``).
 
-The coalition forest (union-find over coalition ids, which are the initial replicas' lineages) is one int32
-array, ``coal.forest``: a member's entry is its parent's id (>= 0); a root's entry holds its coalition's
-warning, -2 - the last step the coalition is warned (-1: never). A separate parent array and warning array
-would cost 4 bytes more per initial replica, 40 MB in a run of 10^7 (BENCHMARKS.md, (g)); a warning is only
-ever read at a root, and a root needs no parent.
+Its strength comes from a coalition's size and position, never from being alone (issue 11): a node is
+dominated only when its misaligned replicas number at least ``collusion.min_members`` and at least
+``collusion.dominance`` x the node's *capacity* (a lone replica on a large node blinds nothing); blinding
+lowers monitoring and never erases it (its range stops at 0.9); a warning reaches the mates on the detected
+replica's node only, not a whole coalition spread over the network.
+
+The coalition forest is union-find over coalition ids (the initial replicas' lineages), one int32 array,
+``coal.forest``: a member's entry is its parent's id, a root's -1.
 """
 
 import numpy as np
@@ -24,10 +28,9 @@ PARAMETERS = (
     ("FLIGHT", "collusion.flight"),
     ("FOOTHOLD", "collusion.foothold"),
     ("DOMINANCE", "collusion.dominance"),
+    ("MIN_MEMBERS", "collusion.min_members"),
     ("BLINDING", "collusion.blinding"),
 )
-
-NOT_WARNED = np.int32(-1)
 
 
 @jit(inline="always")
@@ -53,45 +56,33 @@ def find_root(forest, c):
 
 
 @jit(inline="always")
-def warned_until(forest, root):
-    """The last step through which the coalition rooted at ``root`` is warned (-1: never)."""
-    return -2 - forest[U(root)]
-
-
-@jit(inline="always")
-def warn_root(forest, root, until):
-    """Warn the coalition rooted at ``root`` through step ``until`` (a later warning it has stays)."""
-    forest[U(root)] = min(forest[U(root)], -2 - until)
-
-
-@jit(inline="always")
 def union(forest, a, b):
-    """Merge two coalitions; the smaller id becomes the root (deterministic) and keeps the later warning."""
+    """Merge two coalitions; the smaller id becomes the root (deterministic)."""
     ra = find(forest, a)
     rb = find(forest, b)
     if ra == rb:
         return ra
     lo, hi = min(ra, rb), max(ra, rb)
-    forest[U(lo)] = min(forest[U(lo)], forest[U(hi)])  # the later of the two warnings (encoded: the smaller)
     forest[U(hi)] = lo
     return lo
 
 
 @jit(inline="always")
-def blinded(m, nodes, v, on, dominance, blinding):
-    """Node v's detection probability ``m`` after blinding: misaligned replicas holding at least the
-    ``dominance`` share of the node's replicas cut its monitoring by ``blinding`` (collusion ``on``)."""
+def blinded(m, nodes, v, on, dominance, min_members, blinding):
+    """Node v's detection probability ``m`` after blinding (collusion ``on``): misaligned replicas that number
+    at least ``min_members`` (>= 1) and at least the ``dominance`` share of the node's capacity cut its
+    monitoring by ``blinding`` (< 1)."""
     mis = nodes.node_mis[v]
-    if on and mis > 0 and mis >= dominance * nodes.occ[v]:
+    if on and mis >= max(min_members, dominance * nodes.capacity[v]):
         m *= 1.0 - blinding
     return m
 
 
 @jit(inline="always")
-def warned_detection(p, forest, coal, t, warning_evasion):
-    """Detection probability ``p`` of a misaligned replica of coalition root ``coal`` (-1: none): a warned
-    coalition lies low."""
-    return p * (1.0 - warning_evasion) if coal >= 0 and warned_until(forest, coal) >= t else p
+def warned_detection(p, coal, v, t, warning_evasion):
+    """Detection probability ``p`` of a misaligned replica on node v (``coal.warn_until``): mates of a replica
+    detected there lie low while the warning lasts."""
+    return p * (1.0 - warning_evasion) if coal.warn_until[v] >= t else p
 
 
 @jit(inline="always")
@@ -129,25 +120,26 @@ def tally_node(nd, c, f, nodes, forest, collusion):
 
 @jit
 def apply_warnings(t, warn_steps, coal):
-    """Coalitions with a member detected this step are warned from the next step on, for ``warn_steps``."""
-    forest, warned = coal.forest, coal.warned
-    # the flags are read eight at a time: ``warned`` is as long as the initial population, and few are set
+    """Nodes where a misaligned replica was detected this step are warned from the next step on, for
+    ``warn_steps`` steps: the mates there lie low (a later warning a node has stays)."""
+    warned, warn_until = coal.warned, coal.warn_until
+    # the flags are read eight at a time: ``warned`` is as long as the network, and few are set
     whole = warned.shape[0] // 8 * 8
     words = warned[:whole].view(np.uint64)
     for w in range(words.shape[0]):
         if words[w] != 0:
-            for c in range(8 * w, 8 * w + 8):
-                warn(t, warn_steps, c, forest, warned)
-    for c in range(whole, warned.shape[0]):
-        warn(t, warn_steps, c, forest, warned)
+            for v in range(8 * w, 8 * w + 8):
+                warn(t, warn_steps, v, warned, warn_until)
+    for v in range(whole, warned.shape[0]):
+        warn(t, warn_steps, v, warned, warn_until)
 
 
 @jit(inline="always")
-def warn(t, warn_steps, c, forest, warned):
-    """Coalition c, if flagged in ``warned``, is warned until t + warn_steps; the flag is cleared."""
-    if warned[c]:
-        warn_root(forest, find(forest, c), t + warn_steps)
-        warned[c] = 0
+def warn(t, warn_steps, v, warned, warn_until):
+    """Node v, if flagged in ``warned``, is warned until t + warn_steps; the flag is cleared."""
+    if warned[v]:
+        warn_until[v] = max(warn_until[v], t + warn_steps)
+        warned[v] = 0
 
 
 @jit(refcount=False)
