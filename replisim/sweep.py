@@ -179,7 +179,7 @@ def collect(root: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Path], lis
     return pd.concat(frames, ignore_index=True), dirs, swept
 
 
-CONFIG_GROUPS = ("governance", "scenario", "network", "jurisdictions")
+CONFIG_GROUPS = ("governance", "scenario", "network", "jurisdictions", "collusion")
 
 
 def job_label(overrides: Mapping[str, str], swept: list[str]) -> str:

@@ -221,13 +221,13 @@ def test_node_mix_without_positive_share():
 
 
 def test_jurisdiction_shares_must_sum_to_one():
-    message = config_error(["jurisdictions.regions.global.share=0.5"])
+    message = config_error(["jurisdictions=single", "jurisdictions.regions.global.share=0.5"])
     assert_names(message, "jurisdictions.regions", "0.5", "allowed", "summing to 1")
 
 
 def test_jurisdiction_shares_of_a_preset():
     message = config_error(["jurisdictions=three_blocs", "jurisdictions.regions.us.share=0.9"])
-    assert_names(message, "jurisdictions.regions", "1.45", "allowed", "summing to 1")
+    assert_names(message, "jurisdictions.regions", "1.15", "allowed", "summing to 1")
 
 
 def test_unknown_jurisdiction_set():
@@ -236,7 +236,7 @@ def test_unknown_jurisdiction_set():
 
 
 def test_new_jurisdiction_by_override():
-    overrides = ["+jurisdictions.regions.eu.share=0.5", "jurisdictions.regions.global.share=0.5"]
+    overrides = ["jurisdictions=single", "+jurisdictions.regions.eu.share=0.5", "jurisdictions.regions.global.share=0.5"]
     try:
         cfg = replisim.compose(overrides)
     except replisim.ConfigError as exc:  # refusing is fine, if the message says what is allowed
@@ -252,7 +252,7 @@ def test_node_type_dict_without_plus():
 
 
 def test_jurisdiction_factor_out_of_range():
-    message = config_error(["jurisdictions.regions.global.kill_switch_factor=2"])
+    message = config_error(["jurisdictions=single", "jurisdictions.regions.global.kill_switch_factor=2"])
     assert_names(message, "jurisdictions.regions.global.kill_switch_factor=2.0", "allowed", "[0.0, 1.0]")
 
 

@@ -36,7 +36,10 @@ def per_type(key: str, value: float) -> list[str]:
 
 # Small network, short horizon, and a moderate detection level on every node type, so that both stronger and
 # weaker measures have room to act before the network saturates.
-BASE = ["network.nodes=200", "sim.steps=60", f"runs={RUNS}", "collusion.enabled=false", *per_type("monitoring", 0.2)]
+# A fast-growing world (the wave-1 rates, one jurisdiction, shutdown at once) so that 60 steps show each effect;
+# the direction of a measure's effect does not depend on the defaults' slower growth.
+BASE = ["network.nodes=200", "sim.steps=60", f"runs={RUNS}", "collusion.enabled=false", *per_type("monitoring", 0.2),
+        "replica.attempt_rate=0.5", "governance.response_latency=0", "jurisdictions=single"]
 
 
 def test_every_preset_in_the_catalogue_composes_with_its_name():
@@ -136,8 +139,8 @@ def test_export_cap_cuts_only_export_controlled_jurisdictions():
     assert capped.capacity[china].sum() <= 0.3 * free.capacity[china].sum() + china.sum()
     assert np.all(capped.capacity[~china] == free.capacity[~china])
     # with a single jurisdiction nothing is export-controlled
-    _, single = _governed(["governance.export_cap=0.1"])
-    _, base = _governed([])
+    _, single = _governed(["jurisdictions=single", "governance.export_cap=0.1"])
+    _, base = _governed(["jurisdictions=single"])
     assert np.all(single.capacity == base.capacity)
 
 
@@ -195,12 +198,15 @@ def test_measure_moves_outcome_in_intended_direction(base, measure, overrides, o
 
 
 @pytest.mark.parametrize("measure,overrides,jur", [
-    ("export_cap", ["governance.export_cap=0.1"], "three_blocs"),
-    ("harmonize", ["governance.harmonize=1.0"], "with_haven"),
+    # a world where the controlled bloc is large (45% of the nodes, not three_blocs' 15%), long enough (200
+    # steps) for the population to press on capacity, where withheld capacity acts
+    ("export_cap", ["governance.export_cap=0.1"], ["jurisdictions=three_blocs", "jurisdictions.regions.us.share=0.45",
+                                                    "jurisdictions.regions.china.share=0.45", "sim.steps=200"]),
+    ("harmonize", ["governance.harmonize=1.0"], ["jurisdictions=with_haven"]),
 ])
 def test_jurisdictional_measure_lowers_population(measure, overrides, jur):
-    lax = _outcomes([f"jurisdictions={jur}"])
-    strict = _outcomes([f"jurisdictions={jur}"] + overrides)
+    lax = _outcomes(jur)
+    strict = _outcomes(jur + overrides)
     z = _z(lax["replica_steps"].to_numpy(float), strict["replica_steps"].to_numpy(float))
     assert z <= -Z, f"{measure}: z = {z:.2f}"
 

@@ -209,7 +209,8 @@ def overflow(n, k: State):
     return max(0, n + int(k.tallies[5] + k.tallies[6]) - len(k.node))
 
 
-SMALL = ["network.nodes=40", "sim.steps=30"]
+# the wave-1 attempt rate (0.5 per hour, the top of its range): 30 steps then exercise every path
+SMALL = ["network.nodes=40", "sim.steps=30", "replica.attempt_rate=0.5"]
 
 
 def two_jurisdictions(cfg):
@@ -236,7 +237,7 @@ SYNCHRONOUS_CASES = {
                                "collusion.dominance=0.3", "collusion.flight=0.6"], 30, {},
                               ["births", "flights", "avoidance", "dominated"]),
     "strategic on scale_free": (["scenario=default", "network=scale_free", *SMALL, "network.degree=4",
-                                 "collusion.warning_evasion=0", "replica.strategic=true",
+                                 "collusion.warning_evasion=0", "replica.strategic=true", "governance.detection=0.2",
                                  "replica.strategic_samples=3", "governance.response_latency=1"], 30, {},
                                 ["births", "detections"]),
     "small_world CSR": (["scenario=minimal", "network=small_world", *SMALL, "network.degree=4",
@@ -244,7 +245,7 @@ SYNCHRONOUS_CASES = {
     "datacenter CSR strategic": (["scenario=minimal", "network=datacenter", "network.nodes=60", "network.degree=6",
                                   "network.regions=2", "network.sites_per_region=3", "replica.strategic=true",
                                   "+governance.monitoring.enterprise=0.3"], 30, {}, ["births"]),
-    "jurisdictions and reporting": (["scenario=default", *SMALL, "collusion.enabled=false",
+    "jurisdictions and reporting": (["scenario=default", *SMALL, "collusion.enabled=false", "governance.detection=0.2",
                                      "governance.reporting.enabled=true", "governance.reporting.delay=3",
                                      "governance.response_latency=1"], 30, {"edit": two_jurisdictions},
                                     ["detections", "births"]),
@@ -369,7 +370,7 @@ def test_tally_initial_matches_merging_one_by_one():
 
 # --- whole runs: step 1 (governance update), series and outcomes ----------------------------------------------------
 RUN_CASES = {
-    "if-then by incidents": ["scenario=default", *SMALL, "governance.if_then.enabled=true",
+    "if-then by incidents": ["scenario=default", *SMALL, "governance.detection=0.1", "governance.if_then.enabled=true",
                              "governance.if_then.incident_threshold=3", "governance.if_then.delay=2",
                              "governance.response_latency=3", "governance.if_then.response_latency=1",
                              "governance.if_then.kill_switch=0.99", "governance.if_then.monitoring_factor=2"],

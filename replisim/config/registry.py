@@ -53,7 +53,9 @@ REGISTRY: dict[str, Entry] = {
     "scenario": _set("label", "any", "name of the scenario in tables and figures"),
     "runs": _set("runs", ">= 1", "ensemble size; 200 resolves a probability to about +-0.07 (95% Wilson)"),
     "seed": _set("integer", ">= 0", "master seed of the counter-based random streams"),
-    "sim.steps": _set("steps", ">= 1", "horizon; 500 steps of one hour are three weeks"),
+    "sim.steps": _set("steps", ">= 1", "horizon; 2160 steps of one hour are 90 days, long enough for growth at the "
+                                       "evidence-based attempt rate (10% of compute in a few weeks without "
+                                       "governance) and a quarter of the IBM 2024 breach life cycle (258 days)"),
     "sim.hours_per_step": _set("hours", "> 0", "length of a step; rates are per hour and delays in hours whatever it is"),
     "sim.max_replicas": _set("slots", ">= 1", "preallocation; default the network's total capacity"),
     "sim.memory_limit_gb": _set("GB", "> 0", "refuse configurations whose memory estimate exceeds it"),
@@ -99,7 +101,8 @@ REGISTRY: dict[str, Entry] = {
         "no measurement of how often a rogue replica tries to acquire new compute. RepliBench (Black et al. "
         "2025, arXiv 2504.18565): models 'can deploy instances from cloud compute providers ... but struggle to "
         "pass KYC checks or set up robust and persistent agent deployments', which argues for the low end; 0.5 "
-        "per hour is the fast extreme"),
+        "per hour is the fast extreme. The default scenario takes 0.02, the geometric middle of the range (an "
+        "order-of-magnitude uncertainty is centred on the log scale): about one attempt in two days"),
     "replica.success": Entry("probability", "0.3 - 0.95", "source",
                              PAN + "; the value is the 5/10 rate, the range spans both models' Beta posteriors"),
     "replica.success_prior": _set("switch", "on/off", "draw each run's skill from the Beta posterior of the trials"),
@@ -125,8 +128,12 @@ REGISTRY: dict[str, Entry] = {
     "governance.name": _set("label", "any", "label of the regime in tables and figures"),
     "governance.detection": _lever("per hour", "0 - 1", "if set, one monitoring level for every node"),
     "governance.kill_switch": _lever("probability", "0 - 1", "if set, one kill-switch coverage for every node"),
-    "governance.response_latency": _lever("hours", "0 - 720", "detection to shutdown; incident response takes "
-                                                             "hours to weeks"),
+    "governance.response_latency": Entry(
+        "hours", "0 - 720", "assumption",
+        "detection to shutdown, a lever whose default is today's status quo. IBM Cost of a Data Breach 2024: 64 "
+        "days on average to contain a breach once identified, for a whole intrusion; stopping one identified "
+        "workload on one operator's machines is far faster; 24 hours (an operator confirms the finding and "
+        "acts within a working day) is the assumption, presets that promise faster response set their own"),
     "governance.monitoring": _lever("per hour", "0 - 1", "compute monitoring by node type (a mapping)"),
     "governance.monitoring_floor": _lever("per hour", "0 - 1",
                                           "monitoring floor by node type (a mapping): endpoint or provider "
@@ -165,7 +172,8 @@ REGISTRY: dict[str, Entry] = {
     "jurisdictions.name": _set("label", "any", "label of the jurisdiction set"),
     "jurisdictions.regions": _a("mapping", "shares sum to 1",
                                 "each region's share of nodes, monitoring and kill-switch factors, reporting and "
-                                "export control (conf/jurisdictions/). Epoch AI 2025 (data insight, after Pilz et "
+                                "export control (conf/jurisdictions/; the default three_blocs takes its US and "
+                                "China shares from this source, the rest are assumptions). Epoch AI 2025 (data insight, after Pilz et "
                                 "al. 2025, arXiv 2504.16026): 'As of May 2025, the United States contains about "
                                 "three-quarters of global AI supercomputer performance, with China in second place "
                                 "with 15%'"),
@@ -204,11 +212,14 @@ TYPE_FIELDS = {
     "capacity": _set("slots", ">= 1", "if set, slots per node of this type instead of memory / footprint "
                                       "(textbook scenarios)"),
     "security": _a("probability", "0 - 0.9", "how much a node's defences cut replication success"),
-    "monitoring": _a("per hour", "0 - 0.3",
-                     "P(a hosted replica is detected within an hour). Mandiant M-Trends 2024: global median dwell time of "
-                     "an intrusion 10 days, a hazard of ln 2 / 240 h = 0.003 per hour; IBM Cost of a Data Breach "
-                     "2024: 258 days on average to identify and contain a breach. The type defaults (0 - 0.2 per "
-                     "hour) are up to 70 times faster than that (issue 11)"),
+    "monitoring": Entry(
+        "per hour", "0.0001 - 0.3", "source",
+        "P(a hosted replica is detected within an hour). Mandiant M-Trends 2024: global median dwell time of an "
+        "intrusion 10 days, a hazard of ln 2 / 240 h = 0.003 per hour: the enterprise default. IBM Cost of a "
+        "Data Breach 2024: 194 days on average to identify a breach (258 to identify and contain), 1 / (194 x "
+        "24 h) = 0.0002 per hour: the consumer_edge default (no security team watches a personal machine). "
+        "Assumptions: frontier_lab 0.02 and hyperscale_cloud 0.01 (an order of magnitude above the median: "
+        "in-house security teams and accelerator telemetry), academic 0.001 (a third of the median)"),
     "kill_switch": _a("probability", "0.3 - 1", "P(a shutdown order succeeds) on the node"),
 }
 

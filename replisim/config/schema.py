@@ -66,13 +66,16 @@ def node_slots(node_type: NodeTypeCfg, footprint_gb: float) -> int:
 
 def _default_node_types() -> dict:
     # Memory per node from hardware specifications (replisim/config/registry.py: 8 x H200, 8 x H100, 4 x L40S,
-    # 4 x A100 80 GB, the most common consumer GPU); security, monitoring and kill switch are assumptions.
+    # 4 x A100 80 GB, the most common consumer GPU). Monitoring per hour from intrusion dwell times: enterprise
+    # the M-Trends median (10 days: ln 2 / 240 h = 0.003), consumer machines IBM's mean time to identify a breach
+    # (194 days: 0.0002), labs and clouds an order of magnitude faster than the median, universities a third of
+    # it (assumptions, registry TYPE_FIELDS). Security and kill switch are assumptions.
     return {
-        "frontier_lab": NodeTypeCfg(memory_gb=1128.0, security=0.6, monitoring=0.20, kill_switch=0.95),
-        "hyperscale_cloud": NodeTypeCfg(memory_gb=640.0, security=0.3, monitoring=0.05, kill_switch=0.9),
-        "enterprise": NodeTypeCfg(memory_gb=192.0, security=0.3, monitoring=0.02, kill_switch=0.7),
-        "academic": NodeTypeCfg(memory_gb=320.0, security=0.1, monitoring=0.01, kill_switch=0.6),
-        "consumer_edge": NodeTypeCfg(memory_gb=8.0, security=0.1, monitoring=0.0, kill_switch=0.3),
+        "frontier_lab": NodeTypeCfg(memory_gb=1128.0, security=0.6, monitoring=0.02, kill_switch=0.95),
+        "hyperscale_cloud": NodeTypeCfg(memory_gb=640.0, security=0.3, monitoring=0.01, kill_switch=0.9),
+        "enterprise": NodeTypeCfg(memory_gb=192.0, security=0.3, monitoring=0.003, kill_switch=0.7),
+        "academic": NodeTypeCfg(memory_gb=320.0, security=0.1, monitoring=0.001, kill_switch=0.6),
+        "consumer_edge": NodeTypeCfg(memory_gb=8.0, security=0.1, monitoring=0.0002, kill_switch=0.3),
     }
 
 
@@ -142,7 +145,7 @@ class GovernanceCfg:
     name: str = _f("none", doc="label of the regime in tables and figures")
     detection: Optional[float] = _f(None, range=PROB, doc="if set, monitoring of every node (P per hour)")
     kill_switch: Optional[float] = _f(None, range=PROB, doc="if set, kill-switch coverage of every node")
-    response_latency: float = _f(0.0, range=HOURS, doc="hours from detection to shutdown")
+    response_latency: float = _f(24.0, range=HOURS, doc="hours from detection to shutdown")
     monitoring: Dict[str, float] = _f({}, doc="compute monitoring by node type, P per hour (overrides the type default)")
     monitoring_floor: Dict[str, float] = _f(
         {}, doc="monitoring floor by node type, P per hour (endpoint or provider telemetry; raises, never lowers)")
@@ -192,7 +195,7 @@ class CollusionCfg:
 
 @dataclass
 class SimCfg:
-    steps: int = _f(500, range=HORIZON, doc="steps per run")
+    steps: int = _f(2160, range=HORIZON, doc="steps per run (2160 one-hour steps: 90 days)")
     hours_per_step: float = _f(1.0, range=(1e-6, None), doc="hours per step (rates and delays are per hour)")
     max_replicas: Optional[int] = _f(None, range=POS, doc="preallocated replica slots (default: total capacity)")
     memory_limit_gb: Optional[float] = _f(None, range=(0.0, None), doc="refuse configs above this estimate")
