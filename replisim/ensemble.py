@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .results import OUTCOME_NAMES, SERIES_NAMES
+from .results import N_OUTCOMES, OUTCOME_NAMES, SERIES_NAMES, placement_names
 
 
 @dataclass
@@ -103,12 +103,30 @@ _INTEGER_OUTCOMES = {"extinct": bool, "loss_of_control": bool} | dict.fromkeys(
      "misaligned_final", "births", "flights", "coalitions_final", "replica_steps"), np.int64)
 
 
+def outcome_width(net) -> int:
+    """Columns of the engines' outcome array for the world ``net``: the O columns, then the survivors per node
+    type and per jurisdiction (``results.placement_names``)."""
+    from .config.schema import NODE_TYPES
+
+    return N_OUTCOMES + len(NODE_TYPES) + len(net.jurisdiction_names)
+
+
 def from_arrays(outcome_arr: np.ndarray, series_arr: np.ndarray, runs_index: np.ndarray, seed: int,
-                skill0: np.ndarray, hours_per_step: float, meta: dict) -> Ensemble:
+                skill0: np.ndarray, hours_per_step: float, meta: dict, net=None, gov=None) -> Ensemble:
+    """The Ensemble of the engines' arrays. With the world (``net``, ``gov``): the columns of the survivors per
+    node type and jurisdiction, and the slots each static measure withholds (the same in every run of it)."""
+    from .config.schema import NODE_TYPES
+
     cols = {"run": runs_index.astype(np.int64), "seed": np.full(runs_index.size, seed, np.int64), "skill": skill0}
     for k, name in enumerate(OUTCOME_NAMES):
         # each column cast before the frame is built: casting columns of a built frame costs ms per call
         cols[name] = outcome_arr[:, k].astype(_INTEGER_OUTCOMES.get(name, np.float64))
+    if net is not None:
+        for k, name in enumerate(placement_names(NODE_TYPES, net.jurisdiction_names)):
+            cols[name] = outcome_arr[:, N_OUTCOMES + k].astype(np.int64)
+    if gov is not None:
+        cols["withheld_slots_licensing"] = np.full(runs_index.size, gov.withheld_licensing, np.int64)
+        cols["withheld_slots_export_controls"] = np.full(runs_index.size, gov.withheld_export, np.int64)
     df = pd.DataFrame(cols, copy=False)
     series = {name: series_arr[:, k, :] for k, name in enumerate(SERIES_NAMES)}
     return Ensemble(outcomes=df, series_data=series, hours_per_step=hours_per_step, meta=meta)

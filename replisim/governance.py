@@ -35,6 +35,8 @@ class GovernedNetwork:
     jur_reporting: np.ndarray  # bool: takes part in incident reporting
     jur_fp_weight: np.ndarray  # float64: sum of capacity x monitoring per jurisdiction (false-positive cost)
     total_compute: float  # replica slots of the network before any measure (the denominator of compute share)
+    withheld_licensing: int = 0  # slots of the nodes whose operators comply with licensing (host nothing)
+    withheld_export: int = 0  # slots of the export-controlled nodes kept out of the cap (and not already licensed out)
 
 
 def apply_governance(cfg: Config, net: Network, seed: int = 0) -> GovernedNetwork:
@@ -62,16 +64,19 @@ def apply_governance(cfg: Config, net: Network, seed: int = 0) -> GovernedNetwor
     if g.kyc > 0:
         cloud = net.node_type == NODE_TYPES.index("hyperscale_cloud")
         security[cloud] = 1 - (1 - security[cloud]) * (1 - g.kyc)
+    withheld_licensing = 0
     if g.licensing.enabled:
         licensed = np.isin(net.node_type, [NODE_TYPES.index(t) for t in LICENSED_TYPES])
         monitoring[licensed] = np.maximum(monitoring[licensed], g.licensing.monitoring)
         # the compliant operators of unlicensed machines refuse to host frontier-scale models
         capacity[~licensed & (draws[0] < g.licensing.compliance)] = 0
+    withheld_licensing = int(net.capacity.sum() - capacity.sum())
     regions = [cfg.jurisdictions.regions[name] for name in net.jurisdiction_names]
     controlled = np.array([r.export_controlled for r in regions], bool)
     if g.export_cap < 1 and controlled.any():
         # export controls keep the accelerators of a share 1 - export_cap of the controlled nodes out
         capacity[controlled[net.jurisdiction] & (draws[1] >= g.export_cap)] = 0
+    withheld_export = int(net.capacity.sum() - capacity.sum()) - withheld_licensing
     if g.detection is not None:
         monitoring[:] = g.detection
     if g.kill_switch is not None:
@@ -96,4 +101,6 @@ def apply_governance(cfg: Config, net: Network, seed: int = 0) -> GovernedNetwor
         jur_reporting=jur_reporting,
         jur_fp_weight=fp.astype(np.float64),
         total_compute=float(net.capacity.sum()),
+        withheld_licensing=withheld_licensing,
+        withheld_export=withheld_export,
     )

@@ -46,9 +46,31 @@ class O(IntEnum):
     IF_THEN_TRIGGERED_STEP = 16
     MEAN_SKILL_FINAL = 17
     REPLICA_STEPS = 18
+    # first hour at which live replicas held 1%, 10%, 50% of the slots before any measure (NaN: not by the
+    # horizon, i.e. right-censored at sim.steps x sim.hours_per_step)
+    HOURS_TO_1PCT_COMPUTE = 19
+    HOURS_TO_10PCT_COMPUTE = 20
+    HOURS_TO_50PCT_COMPUTE = 21
+    # collateral_node_hours by cause (they add up to it): executed shutdowns, quarantined nodes, false alarms,
+    # capacity withheld by licensing and export controls (docs/governance.md, "Collateral cost")
+    COLLATERAL_SHUTDOWNS = 22
+    COLLATERAL_QUARANTINE = 23
+    COLLATERAL_FALSE_ALARMS = 24
+    COLLATERAL_WITHHELD = 25
 
 
 OUTCOME_NAMES = tuple(o.name.lower() for o in O)
+N_OUTCOMES = len(O)
+# the shares of compute whose first crossing is an outcome, in the order of O.HOURS_TO_*PCT_COMPUTE
+COMPUTE_MILESTONES = (0.01, 0.10, 0.50)
+MILESTONE_OUTCOMES = (O.HOURS_TO_1PCT_COMPUTE, O.HOURS_TO_10PCT_COMPUTE, O.HOURS_TO_50PCT_COMPUTE)
+
+
+def placement_names(node_types, jurisdictions) -> tuple:
+    """Names of the outcome columns after the O columns: live replicas at the horizon on each node type, then
+    in each jurisdiction (both engines write them in this order; the table's width depends on the world)."""
+    return (tuple(f"final_on_{t}" for t in node_types)
+            + tuple(f"final_in_{j}" for j in jurisdictions))
 
 # What the outcome ``loss_of_control`` counts, said once (the report's methods text and docs/ODD.md quote it).
 # Every live replica counts, aligned or not, on a quarantined node or not: an aligned replica is still a copy

@@ -7,9 +7,9 @@ import numpy as np
 from .config import Config, ConfigError
 from .config.schema import PARALLEL_MODES
 from .engine.params import pack
-from .ensemble import Ensemble, from_arrays
+from .ensemble import Ensemble, from_arrays, outcome_width
 from .progress import STEP_PROGRESS_MIN, run_bar, step_bar
-from .results import OUTCOME_NAMES, SERIES_NAMES
+from .results import SERIES_NAMES
 from .world import draw_skills, setup
 
 ENGINES = ("numba", "mesa")
@@ -73,7 +73,7 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     skill0 = draw_skills(cfg, seed, run_index)
     steps = cfg.sim.steps
     series = np.zeros((runs, len(SERIES_NAMES), steps + 1), np.float64)
-    outcomes = np.zeros((runs, len(OUTCOME_NAMES)), np.float64)
+    outcomes = np.zeros((runs, outcome_width(net)), np.float64)
     # per run: the invariant it broke in validate mode and the step, and the steps done (engine.run.run_one)
     status = np.zeros((runs, 3), np.int64)
     _set_threads(cfg.sim.threads)
@@ -104,7 +104,7 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     bar.close()
     _raise_if_broken(status, run_index)
     meta = {"engine": "numba", "scenario": cfg.scenario, "governance": cfg.governance.name, "parallel": mode}
-    return from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta)
+    return from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta, net, gov)
 
 
 def _raise_if_broken(status: np.ndarray, run_index: np.ndarray) -> None:

@@ -214,7 +214,7 @@ def test_jurisdictional_measure_lowers_population(measure, overrides, jur):
 @pytest.mark.parametrize("overrides", [["governance.false_positive_rate=0.05"], ["governance.shutdown_cost_hours=5"]])
 def test_pure_cost_parameters_raise_collateral_and_leave_dynamics_unchanged(base, overrides):
     costly = _outcomes(overrides)
-    dynamics = [c for c in base.columns if c != "collateral_node_hours"]
+    dynamics = [c for c in base.columns if not c.startswith("collateral")]
     assert base[dynamics].equals(costly[dynamics])
     assert (costly["collateral_node_hours"] > base["collateral_node_hours"]).all()
 
@@ -235,4 +235,9 @@ def test_withheld_capacity_is_charged_every_active_step(overrides):
     ens = replisim.simulate(cfg, runs=5, seed=3)
     active = (ens.series("replicas")[:, :-1] > 0).sum(axis=1)  # steps that started with a live population
     np.testing.assert_allclose(ens.outcomes["collateral_node_hours"], withheld * 2.0 * active, rtol=1e-12)
+    np.testing.assert_allclose(ens.outcomes["collateral_withheld"], withheld * 2.0 * active, rtol=1e-12)
     assert (active > 0).all()
+    # the slots withheld, by measure: only the measure switched on withholds any
+    by_measure = ens.outcomes[["withheld_slots_licensing", "withheld_slots_export_controls"]].iloc[0]
+    assert by_measure.sum() == withheld
+    assert (by_measure > 0).sum() == 1

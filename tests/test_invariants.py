@@ -22,6 +22,7 @@ from replisim.config.schema import Config
 from replisim.engine import state as estate
 from replisim.engine.params import P, pack
 from replisim.engine.run import INVARIANTS, check_invariants
+from replisim.results import COMPUTE_MILESTONES
 
 KINDS = ("complete", "random_regular", "scale_free", "small_world", "datacenter")
 prob = st.floats(0.0, 1.0, allow_nan=False)
@@ -110,6 +111,21 @@ def check_outputs(cfg, ens) -> None:
         np.testing.assert_array_equal(o[name], s[name].sum(axis=1), err_msg=name)
     np.testing.assert_allclose(o["collateral_node_hours"], s["collateral"].sum(axis=1), rtol=1e-9, atol=1e-9)
     np.testing.assert_array_equal(o["replica_steps"], n[:, :-1].sum(axis=1))
+    # collateral by cause adds up to the total
+    causes = o[["collateral_shutdowns", "collateral_quarantine", "collateral_false_alarms", "collateral_withheld"]]
+    np.testing.assert_allclose(causes.sum(axis=1), o["collateral_node_hours"], rtol=1e-9, atol=1e-9)
+    assert (causes.to_numpy() >= -1e-9).all()
+    # the first hour at which the compute share reached 1%, 10%, 50%: what the series say (NaN: censored)
+    for milestone, col in zip(COMPUTE_MILESTONES, ("hours_to_1pct_compute", "hours_to_10pct_compute",
+                                                    "hours_to_50pct_compute")):
+        hit = share >= milestone
+        expected = np.where(hit.any(axis=1), hit.argmax(axis=1) * cfg.sim.hours_per_step, np.nan)
+        np.testing.assert_array_equal(o[col], expected, err_msg=col)
+    # the survivors, counted by node type and by jurisdiction, are the final population both ways
+    on_type = o[[c for c in o.columns if c.startswith("final_on_")]].sum(axis=1)
+    in_jur = o[[c for c in o.columns if c.startswith("final_in_")]].sum(axis=1)
+    np.testing.assert_array_equal(on_type, o["final_replicas"])
+    np.testing.assert_array_equal(in_jur, o["final_replicas"])
     assert (o["shutdowns"] <= o["detections"]).all() and (o["avoidance_events"] <= o["shutdowns"]).all()
     assert (o["loss_of_control"] <= ~o["extinct"]).all()
     np.testing.assert_array_equal(o["loss_of_control"],
@@ -162,7 +178,7 @@ def _state(capacity, occ, node, flags, node_coal=None, coal_forest=None):
     zeros = np.zeros(nodes)
     world = estate.World(a(capacity, np.int32), zeros, zeros, zeros, np.zeros(nodes, np.int32),
                          np.zeros(0, np.int64), np.zeros(0, np.int32), np.ones(1), np.ones(1), np.ones(1, np.bool_),
-                         np.ones(1), float(sum(capacity)))
+                         np.ones(1), float(sum(capacity)), np.zeros(nodes, np.int32), np.zeros(nodes, np.int32))
     frame = estate.new_frame(world, 10, n, 1)
     frame.table.node[:n] = node
     frame.table.lineage[:n] = np.arange(n)

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 import replisim
+from replisim.config.schema import NODE_TYPES
 from replisim.mesa import Replica, ReplicationModel, simulate_mesa
 from replisim.mesa.run import run_model
-from replisim.results import OUTCOME_NAMES, SERIES_NAMES
+from replisim.results import OUTCOME_NAMES, SERIES_NAMES, placement_names
 
 SMALL = ["scenario=minimal", "network.nodes=60", "sim.steps=30"]
 
@@ -98,7 +99,8 @@ def test_simulate_engine_mesa_returns_the_numba_ensemble_layout():
     mesa = replisim.simulate(cfg, runs=3, seed=0, engine="mesa")
     numba = replisim.simulate(cfg, runs=3, seed=0)
     assert list(mesa.outcomes.columns) == list(numba.outcomes.columns)
-    assert list(mesa.outcomes.columns)[3:] == list(OUTCOME_NAMES)
+    assert list(mesa.outcomes.columns)[3:] == [*OUTCOME_NAMES, *placement_names(NODE_TYPES, ("global",)),
+                                                "withheld_slots_licensing", "withheld_slots_export_controls"]
     assert (mesa.outcomes.dtypes == numba.outcomes.dtypes).all()
     assert set(mesa.series_data) == set(numba.series_data)
     assert all(mesa.series(n).shape == numba.series(n).shape for n in SERIES_NAMES)

@@ -7,7 +7,7 @@ holds this function, the Mesa model and docs/ODD.md to that list).
 import numpy as np
 from numba import prange
 
-from ..results import O, S
+from ..results import COMPUTE_MILESTONES, MILESTONE_OUTCOMES, O, S
 from .act import act
 from .jit import jit
 from .mechanisms import collusion, if_then, reporting
@@ -194,6 +194,9 @@ def run_one(params, rkey, skill0, world, series, outcome, status, within=None):
 
     peak = n
     peak_share = n / total_compute
+    # first hour at which the share of compute reached each milestone (-1: not yet)
+    reached = np.full(len(COMPUTE_MILESTONES), -1.0)
+    reach_milestones(reached, peak_share, 0.0)
     contained_at = -1.0
     det_total = 0.0
     shut_total = 0.0
@@ -201,6 +204,10 @@ def run_one(params, rkey, skill0, world, series, outcome, status, within=None):
     births_total = 0.0
     flights_total = 0.0
     collateral_total = 0.0
+    # collateral by cause: executed shutdowns, quarantine, false alarms, withheld capacity (node-hours)
+    cost_shutdowns = 0.0
+    cost_quarantine = 0.0
+    cost_false_alarms = 0.0
     replica_steps = 0.0
     trig_step = -1
     mis = n_mis0
@@ -241,9 +248,14 @@ def run_one(params, rkey, skill0, world, series, outcome, status, within=None):
         births_total += tallies[T.BIRTHS]
         flights_total += tallies[T.FLIGHTS]
         # record
-        collateral = tallies[T.SHUTDOWNS] * params[P.SHUTDOWN_COST] + hours * (
-            tallies[T.QUARANTINED] + params[P.FALSE_POSITIVE_RATE] * fp_weight + withheld)
+        step_shutdowns = tallies[T.SHUTDOWNS] * params[P.SHUTDOWN_COST]
+        step_quarantine = hours * tallies[T.QUARANTINED]
+        step_false_alarms = hours * params[P.FALSE_POSITIVE_RATE] * fp_weight
+        collateral = step_shutdowns + step_quarantine + step_false_alarms + hours * withheld
         collateral_total += collateral
+        cost_shutdowns += step_shutdowns
+        cost_quarantine += step_quarantine
+        cost_false_alarms += step_false_alarms
         mis = record(series, t, n, table.flags, nodes.occ, total_compute, tallies[T.DETECTIONS],
                      tallies[T.SHUTDOWNS], tallies[T.BIRTHS], collateral)
         if validate:
@@ -254,6 +266,7 @@ def run_one(params, rkey, skill0, world, series, outcome, status, within=None):
                 return
         peak = max(peak, n)
         peak_share = max(peak_share, n / total_compute)
+        reach_milestones(reached, n / total_compute, t * hours)
         if n == 0 and contained_at < 0:
             contained_at = t * hours
 
@@ -284,6 +297,26 @@ def run_one(params, rkey, skill0, world, series, outcome, status, within=None):
     outcome[O.IF_THEN_TRIGGERED_STEP] = trig_step if trig_step >= 0 else np.nan
     outcome[O.MEAN_SKILL_FINAL] = skill_sum / n if n > 0 else np.nan
     outcome[O.REPLICA_STEPS] = replica_steps
+    for k in range(len(COMPUTE_MILESTONES)):
+        outcome[MILESTONE_OUTCOMES[k]] = reached[k] if reached[k] >= 0 else np.nan
+    outcome[O.COLLATERAL_SHUTDOWNS] = cost_shutdowns
+    outcome[O.COLLATERAL_QUARANTINE] = cost_quarantine
+    outcome[O.COLLATERAL_FALSE_ALARMS] = cost_false_alarms
+    # the rest: withheld slots, charged every step until the horizon or containment (as collateral is)
+    outcome[O.COLLATERAL_WITHHELD] = collateral_total - cost_shutdowns - cost_quarantine - cost_false_alarms
+    # where the survivors sit: one count per node type and per jurisdiction (world.col_type / col_jur)
+    for i in range(n):
+        v = table.node[i]
+        outcome[world.col_type[v]] += 1.0
+        outcome[world.col_jur[v]] += 1.0
+
+
+@jit(inline="always")
+def reach_milestones(reached, share, now):
+    """Mark the milestones of COMPUTE_MILESTONES that ``share`` reaches for the first time at hour ``now``."""
+    for k in range(len(COMPUTE_MILESTONES)):
+        if reached[k] < 0 and share >= COMPUTE_MILESTONES[k]:
+            reached[k] = now
 
 
 @jit(parallel=True)

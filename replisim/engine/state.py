@@ -29,6 +29,8 @@ from enum import IntEnum
 
 import numpy as np
 
+from ..config.schema import NODE_TYPES
+from ..results import N_OUTCOMES
 from .jit import jit
 from .rng import BLOCK
 
@@ -82,7 +84,7 @@ Frame = namedtuple("Frame", ("table", "nodes", "links", "jur", "coal", "record",
 # The governed network of an ensemble, built once in Python (replisim.world) and shared by its runs.
 World = namedtuple("World", ("capacity", "security", "monitoring", "kill_switch", "jurisdiction", "indptr",
                              "indices", "jur_monitoring", "jur_kill", "jur_reporting", "jur_fp_weight",
-                             "total_compute"))
+                             "total_compute", "col_type", "col_jur"))
 # What a replica's act-pass events add to per node: the serial pass hands it the run's node arrays, the
 # within-run parallel pass a private row per thread.
 Counters = namedtuple("Counters", ("freed", "prop_left", "incidents"))
@@ -108,10 +110,16 @@ N_TALLIES = len(T)
 
 
 def world_of(net, gov) -> World:
-    """The World tuple of a network and its governed node arrays (replisim.world.setup)."""
+    """The World tuple of a network and its governed node arrays (replisim.world.setup).
+
+    ``col_type`` / ``col_jur``: per node, the outcome column that counts the replicas left on it at the horizon
+    by node type and by jurisdiction (``results.placement_names``: after the O columns, types first).
+    """
+    col_type = (N_OUTCOMES + net.node_type.astype(np.int32)).astype(np.int32)
+    col_jur = (N_OUTCOMES + len(NODE_TYPES) + net.jurisdiction.astype(np.int32)).astype(np.int32)
     return World(gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction, net.indptr,
                  net.indices, gov.jur_monitoring, gov.jur_kill, gov.jur_reporting, gov.jur_fp_weight,
-                 float(gov.total_compute))
+                 float(gov.total_compute), col_type, col_jur)
 
 
 # Columns of the per-step node record. The replica table is in no particular node order, so every replica reads

@@ -24,7 +24,7 @@ from mesa.discrete_space import Cell, Network
 
 from ..config.schema import NODE_TYPES, Config
 from ..config.units import in_steps
-from ..results import OUTCOME_NAMES, SERIES_NAMES
+from ..results import COMPUTE_MILESTONES, OUTCOME_NAMES, SERIES_NAMES
 from ..world import draw_skills, setup
 from .agents import MOVE, Replica
 
@@ -148,6 +148,9 @@ class ReplicationModel(mesa.Model):
         self.totals = defaultdict(float)
         self.peak = len(self.agents)
         self.peak_share = self.peak / self.total_compute
+        # the first hour at which the replicas held each share of COMPUTE_MILESTONES (None: not yet)
+        self.reached = [0.0 if self.peak_share >= m else None for m in COMPUTE_MILESTONES]
+        self.n_jurisdictions = len(net.jurisdiction_names)
         self.contained_at = None
         self.datacollector = mesa.DataCollector(model_reporters={
             "replicas": lambda m: len(m.agents),
@@ -408,13 +411,21 @@ class ReplicationModel(mesa.Model):
         """Record: the step's collateral node-hours (executed shutdowns; quarantined, falsely flagged and
         withheld capacity), the series (DataCollector) and the running totals of the outcomes."""
         g = self.cfg.governance
-        self.collateral = self.shutdowns * g.shutdown_cost_hours + self.hours_per_step * (
-            self.quarantined_capacity + g.false_positive_rate * self.fp_weight + self.withheld)
+        cost = {"collateral_shutdowns": self.shutdowns * g.shutdown_cost_hours,
+                "collateral_quarantine": self.hours_per_step * self.quarantined_capacity,
+                "collateral_false_alarms": self.hours_per_step * g.false_positive_rate * self.fp_weight,
+                "collateral_withheld": self.hours_per_step * self.withheld}
+        self.collateral = sum(cost.values())
         self.totals["collateral"] += self.collateral
+        for cause, value in cost.items():
+            self.totals[cause] += value
         self.datacollector.collect(self)
         n = len(self.agents)
         self.peak = max(self.peak, n)
         self.peak_share = max(self.peak_share, n / self.total_compute)
+        for k, milestone in enumerate(COMPUTE_MILESTONES):
+            if self.reached[k] is None and n / self.total_compute >= milestone:
+                self.reached[k] = self.now * self.hours_per_step
         if n == 0 and self.contained_at is None:
             self.contained_at = self.now * self.hours_per_step
         self.running = n > 0 and self.now < self.horizon
@@ -454,5 +465,12 @@ class ReplicationModel(mesa.Model):
             "if_then_triggered_step": np.nan if self.triggered_at is None else self.triggered_at,
             "mean_skill_final": float(np.mean([r.skill for r in live])) if n else np.nan,
             "replica_steps": self.totals["replica_steps"],
+            **{f"hours_to_{round(100 * m)}pct_compute": np.nan if h is None else h
+               for m, h in zip(COMPUTE_MILESTONES, self.reached)},
+            **{cause: self.totals[cause] for cause in ("collateral_shutdowns", "collateral_quarantine",
+                                                       "collateral_false_alarms", "collateral_withheld")},
         }
-        return np.array([row[name] for name in OUTCOME_NAMES], np.float64)
+        # then the survivors per node type and per jurisdiction (results.placement_names)
+        on_type = np.bincount([NODE_TYPES.index(r.cell.kind) for r in live], minlength=len(NODE_TYPES))
+        in_jur = np.bincount([r.cell.jurisdiction for r in live], minlength=self.n_jurisdictions)
+        return np.concatenate([[row[name] for name in OUTCOME_NAMES], on_type, in_jur]).astype(np.float64)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
-from ..ensemble import Ensemble, from_arrays
+from ..ensemble import Ensemble, from_arrays, outcome_width
 from ..progress import run_bar
-from ..results import OUTCOME_NAMES, SERIES_NAMES
+from ..results import SERIES_NAMES
 from ..world import draw_skills, setup
 from .model import ReplicationModel
 
@@ -30,7 +30,7 @@ def simulate_mesa(cfg: Config, runs: int, seed: int, progress: bool = False, fir
     run_index = np.arange(first_run, first_run + runs, dtype=np.int64)
     skill0 = draw_skills(cfg, seed, run_index)
     series = np.zeros((runs, len(SERIES_NAMES), cfg.sim.steps + 1))
-    outcomes = np.zeros((runs, len(OUTCOME_NAMES)))
+    outcomes = np.zeros((runs, outcome_width(network[0])))
     bar = run_bar(runs, progress)
     for k, run in enumerate(run_index):
         model = run_model(ReplicationModel(cfg, seed, int(run), network=network, skill=float(skill0[k])))
@@ -39,4 +39,4 @@ def simulate_mesa(cfg: Config, runs: int, seed: int, progress: bool = False, fir
         bar.update(1)
     bar.close()
     meta = {"engine": "mesa", "scenario": cfg.scenario, "governance": cfg.governance.name}
-    return from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta)
+    return from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta, *network)
