@@ -56,6 +56,7 @@ def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int =
     table = pd.concat(rows, ignore_index=True)[["governance", *[c for c in rows[0].columns if c != "governance"]]]
     # one family of tests across the presets, so the Holm adjustment runs over all of them
     table["p_value_loss_holm"] = report.holm(table["p_value_loss"])
+    table["p_value_extinct_holm"] = report.holm(table["p_value_extinct"])
     table["p_value_peak_holm"] = report.holm(table["p_value_peak"])
     write_csv(table, out_dir / "collusion.csv")
     result.files += ["collusion.png", "collusion.csv", "collusion_off_safety_cost.png", "collusion_off_containment.png",
@@ -63,11 +64,12 @@ def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int =
     off = frame[frame.collusion == "off"].groupby("governance", sort=False)["loss_of_control"].mean()
     on = frame[frame.collusion == "on"].groupby("governance", sort=False)["loss_of_control"].mean()
     best = off.idxmin()
-    sig = table[(table.p_value_loss_holm < 0.05) & (table.diff_p_loss > 0)]["governance"].tolist()
+    sig = table[table.loss_verdict == "higher"]["governance"].tolist()
     result.lines.append(("collusion.png",
                          f"Without collusion the best preset `{best}` holds P(loss) to {off[best]:.2f}; with collusion "
                          f"the same preset gives {on.get(best, float('nan')):.2f}, and every preset gives P(loss) >= "
-                         f"{on.min():.2f}. Collusion raises P(loss) significantly (Holm p < 0.05) under: "
+                         f"{on.min():.2f}. Collusion raises P(loss) by more than {report.PRACTICAL['probability']:.2f} "
+                         "(the whole 95% interval) under: "
                          + (", ".join(f"`{s}`" for s in sig) or "no preset") + "."))
     off_cmp = report.compare(off_frame, by="governance", baseline=off_frame["governance"].iloc[0])
     write_csv(off_cmp, out_dir / "collusion_off.csv")

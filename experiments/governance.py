@@ -50,15 +50,17 @@ def _finding(cmp: pd.DataFrame, label: str) -> str:
     if rest.empty:
         return f"{label}: only the baseline preset `none` is available: P(loss) = {base.p_loss:.2f}."
     best = rest.sort_values(["p_loss", "median_collateral_node_hours"]).iloc[0]
-    sig = rest[(rest.p_value_loss_holm < 0.05) & (rest.diff_p_loss < 0)]["governance"].tolist()
+    sig = rest[rest.loss_verdict == "lower"]["governance"].tolist()
     text = (f"{label}: P(loss of control) {base.p_loss:.2f} without governance; lowest under `{best.governance}` "
             f"{best.p_loss:.2f} (difference {best.diff_p_loss:+.2f}, 95% CI [{best.diff_p_loss_low:+.2f}, "
             f"{best.diff_p_loss_high:+.2f}]). ")
-    text += (f"Significantly below baseline (Holm p < 0.05): {', '.join(f'`{s}`' for s in sig)}."
-             if sig else "No regime lowers P(loss) significantly (Holm p < 0.05).")
-    lower = rest[(rest.p_value_peak_holm < 0.05) & (rest.diff_median_peak < 0)]
+    text += (f"Lower by more than {report.PRACTICAL['probability']:.2f} (the whole 95% interval): "
+             f"{', '.join(f'`{s}`' for s in sig)}." if sig
+             else f"No regime lowers P(loss) by more than {report.PRACTICAL['probability']:.2f} "
+                  "(the whole 95% interval).")
+    lower = rest[rest.peak_verdict == "lower"]
     if len(lower):
-        text += (f" Median peak population {base.median_peak:,.0f} without governance; significantly lower under "
+        text += (f" Median peak population {base.median_peak:,.0f} without governance; lower by more than 10% under "
                  + ", ".join(f"`{r.governance}` ({r.median_peak:,.0f})" for r in lower.itertuples()) + ".")
     return text
 
@@ -72,7 +74,7 @@ def pareto_text(cmp: pd.DataFrame) -> str:
 
 def contained_text(cmp: pd.DataFrame) -> str:
     """Share of runs contained (population 0 by the horizon) per regime of a comparison table."""
-    return ", ".join(f"`{g}` {p:.2f}" for g, p in zip(cmp.iloc[:, 0], cmp.p_contained))
+    return ", ".join(f"`{g}` {p:.2f}" for g, p in zip(cmp.iloc[:, 0], cmp.p_extinct))
 
 
 def run(out_dir: Path = FIGURES, runs: int = 300, steps: int = 240, nodes: int = 250, seed: int = 0,

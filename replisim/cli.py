@@ -264,11 +264,15 @@ def prevalidate(argv: list[str]) -> None:
 # --- the Hydra app -------------------------------------------------------------------------------------------
 
 
+def _pairs(overrides: list[str]) -> dict[str, str]:
+    pairs = (o.partition("=") for o in overrides)  # '~key' deletes: no value
+    return {k.lstrip("+~"): v for k, _, v in pairs}
+
+
 def _task_overrides() -> dict[str, str]:
     from hydra.core.hydra_config import HydraConfig
 
-    pairs = (o.partition("=") for o in HydraConfig.get().overrides.task)  # '~key' deletes: no value
-    return {k.lstrip("+~"): v for k, _, v in pairs}
+    return _pairs(list(HydraConfig.get().overrides.task))
 
 
 def _sweep_job(dcfg) -> None:
@@ -302,7 +306,8 @@ def _main_job(dcfg) -> None:
         bar.set_postfix_str(name)
         # the app's Hydra is initialised here, so compose reuses its search path and the user's overrides
         cfg = to_config(hydra_compose(config_name="config", overrides=regime_overrides(user, name)))
-        run_job(cfg, out / name, {"governance": name}, progress=True, order=k)
+        # the user's overrides travel in each job's marker, so the report can say what was fixed
+        run_job(cfg, out / name, {**_pairs(user), "governance": name}, progress=True, order=k)
     bar.close()
     aggregate(out, title=f"Governance regimes on scenario '{base.scenario}' ({base.runs} runs each)")
 

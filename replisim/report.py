@@ -1,19 +1,26 @@
-"""Comparison of governance regimes against a baseline: effect sizes with bootstrap intervals and tests.
+"""Comparison of governance regimes against a baseline: differences with intervals valid for the data, and a
+verdict that says whether a difference is large enough to matter.
 
 ``compare(frame)`` takes the tidy outcome table of several ensembles (one row per run, a column naming the
-regime) and returns one row per regime:
+regime) and returns one row per regime, against the baseline regime:
 
-* P(loss of control) with its 95% Wilson interval, median peak population, median collateral node-hours,
-  P(contained) (extinct by the horizon);
-* the difference to the baseline in P(loss of control) and in median peak population, each with a 95%
-  percentile bootstrap interval (``scipy.stats.bootstrap``, fixed seed, so the table is reproducible);
-* a two-sided test of each difference: Fisher's exact test on the 2x2 table of loss of control (exact, so it
-  stays valid for the small counts near P = 0 or 1 that governance comparisons produce), and the Mann-Whitney
-  U test on peak population (rank-based: peak populations are heavy-tailed and bounded by capacity, so a
-  t-test's normality is not available); Holm-adjusted p-values across the regimes of one table, because an
-  analyst reads all the rows at once.
+* P(loss of control) and P(extinct), each with its 95% Wilson score interval, and the difference to the
+  baseline with Newcombe's hybrid score interval (Newcombe 1998, method 10: built from the two Wilson
+  intervals, so it keeps its coverage at 0 and 1 and never collapses to zero width: 0/200 against 0/200 gives
+  [-0.019, +0.019]); Fisher's exact test of the 2 x 2 table, Holm-adjusted across the table's regimes;
+* medians of the hours to reach 10% of compute, of the peak and of the final population, each with a
+  distribution-free 95% interval from order statistics (valid for any distribution, ties and constant samples
+  included; a run that never reaches 10% counts as reaching it after the horizon, so the median is censored
+  only when half the runs never reach it); the difference of two medians gets the interval of the two
+  97.5% intervals (Bonferroni: both hold together with probability >= 95%, whatever the data);
+* a verdict per outcome: ``lower`` or ``higher`` when the whole interval of the difference lies beyond the
+  practical threshold (PRACTICAL: 0.05 in a probability, 10% of the baseline's median in a count or a time),
+  ``no material change`` when it lies within it, ``inconclusive`` otherwise. A p-value says whether a
+  difference is there; the verdict says whether it matters: with 200 runs a shift of one replica is never
+  ``lower``.
 
-``markdown(frame, comparison, title)`` renders the table with its methods; the CSV is ``comparison.to_csv``.
+``markdown(frame, comparison, title)`` renders the table with its methods, warns when an outcome is the same
+in every row (the comparison cannot separate the regimes on it) and names the outcome that does.
 """
 
 from __future__ import annotations
@@ -26,46 +33,75 @@ from .results import LOSS_OF_CONTROL
 from .stats import wilson
 
 CONFIDENCE = 0.95
-N_RESAMPLES = 4999  # odd, so percentile ends fall on resamples; ~0.3% Monte Carlo error on a 95% end point
-BOOTSTRAP_SEED = 20240  # fixed: the same frame always gives the same intervals
+# what counts as a difference that matters: an absolute change of a probability, a relative change of a median
+PRACTICAL = {"probability": 0.05, "relative": 0.10}
+TIME_COLUMN = "hours_to_10pct_compute"
 
 COLUMNS = (
-    "runs", "p_loss", "p_loss_low", "p_loss_high",
-    "diff_p_loss", "diff_p_loss_low", "diff_p_loss_high", "p_value_loss", "p_value_loss_holm",
-    "median_peak", "diff_median_peak", "diff_median_peak_low", "diff_median_peak_high",
-    "p_value_peak", "p_value_peak_holm", "median_collateral_node_hours", "p_contained",
+    "runs",
+    "p_loss", "p_loss_low", "p_loss_high", "diff_p_loss", "diff_p_loss_low", "diff_p_loss_high",
+    "p_value_loss", "p_value_loss_holm", "loss_verdict",
+    "p_extinct", "p_extinct_low", "p_extinct_high", "diff_p_extinct", "diff_p_extinct_low", "diff_p_extinct_high",
+    "p_value_extinct", "p_value_extinct_holm", "extinct_verdict",
+    "median_hours_to_10pct", "median_hours_to_10pct_low", "median_hours_to_10pct_high", "hours_to_10pct_verdict",
+    "median_peak", "median_peak_low", "median_peak_high", "diff_median_peak", "diff_median_peak_low",
+    "diff_median_peak_high", "p_value_peak", "p_value_peak_holm", "peak_verdict",
+    "median_final", "median_final_low", "median_final_high",
+    "median_collateral_node_hours",
 )
+VERDICTS = ("lower", "higher", "no material change", "inconclusive")
 
 
-def _mean(a, axis=-1):
-    return np.mean(a, axis=axis)
+def newcombe(k1: int, n1: int, k2: int, n2: int, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """p1 - p2 with Newcombe's hybrid score interval (method 10 of Newcombe 1998) from the Wilson intervals."""
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson(k1, n1, confidence)
+    l2, u2 = wilson(k2, n2, confidence)
+    d = p1 - p2
+    return d, d - float(np.hypot(p1 - l1, u2 - p2)), d + float(np.hypot(u1 - p1, p2 - l2))
 
 
-def _median(a, axis=-1):
-    return np.median(a, axis=axis)
+def median_interval(x, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Median of ``x`` and its distribution-free interval [x_(j), x_(n+1-j)] (1-based order statistics).
 
-
-def bootstrap_diff(x: np.ndarray, y: np.ndarray, statistic=_mean, seed: int = BOOTSTRAP_SEED,
-                   n_resamples: int = N_RESAMPLES) -> tuple[float, float, float]:
-    """``statistic(x) - statistic(y)`` with a 95% percentile bootstrap interval (independent resampling).
-
-    Percentile rather than BCa: BCa's jackknife acceleration is undefined for constant or nearly constant
-    samples (all runs lose control; medians of tied counts), which are common here and would give NaN.
-    When both samples are constant every resample gives the same value, so the interval has zero width;
-    that case is answered directly instead of asking scipy to bootstrap degenerate data.
+    j is the largest rank with P(B <= j - 1) <= (1 - confidence) / 2 for B ~ Binomial(n, 1/2); the interval
+    covers the population median with probability >= ``confidence`` for any distribution, discrete ones
+    included. Values may be +inf (censored after the horizon); with too few runs for any j the ends are
+    -inf / +inf.
     """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    d = float(statistic(x) - statistic(y))
-    if np.all(x == x[0]) and np.all(y == y[0]):
-        return d, d, d
-    res = stats.bootstrap((x, y), lambda a, b, axis=-1: statistic(a, axis) - statistic(b, axis),
-                          vectorized=True, paired=False, confidence_level=CONFIDENCE, method="percentile",
-                          n_resamples=n_resamples, rng=np.random.default_rng(seed))
-    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if not (np.isfinite(lo) and np.isfinite(hi)):  # defensive: degenerate resamples
-        return d, d, d
-    return d, lo, hi
+    x = np.sort(np.asarray(x, dtype=float))
+    n = x.size
+    if n == 0:
+        return (np.nan, np.nan, np.nan)
+    alpha = 1 - confidence
+    k = int(stats.binom.ppf(alpha / 2, n, 0.5))  # the smallest k with P(B <= k) >= alpha / 2
+    j = (k if stats.binom.cdf(k, n, 0.5) <= alpha / 2 else k - 1) + 1  # the largest j, P(B <= j - 1) <= alpha/2
+    med = float(np.median(x))
+    lo = float(x[j - 1]) if j >= 1 else -np.inf
+    hi = float(x[n - j]) if j >= 1 else np.inf
+    return med, lo, hi
+
+
+def verdict(low: float, high: float, threshold: float) -> str:
+    """``lower``/``higher`` when the interval [low, high] of a difference lies wholly beyond -/+threshold,
+    ``no material change`` when it lies within [-threshold, threshold], else ``inconclusive``."""
+    if np.isnan(low) or np.isnan(high):
+        return "inconclusive"
+    if high < -threshold:
+        return "lower"
+    if low > threshold:
+        return "higher"
+    if -threshold <= low and high <= threshold:
+        return "no material change"
+    return "inconclusive"
+
+
+def _median_diff(x, y) -> tuple[float, float, float]:
+    """median(x) - median(y) and the interval from the two 97.5% median intervals (>= 95% together)."""
+    mx, lx, hx = median_interval(x, 1 - (1 - CONFIDENCE) / 2)
+    my, ly, hy = median_interval(y, 1 - (1 - CONFIDENCE) / 2)
+    with np.errstate(invalid="ignore"):
+        return float(np.median(x) - np.median(y)), float(lx - hy), float(hx - ly)
 
 
 def holm(p_values) -> np.ndarray:
@@ -91,13 +127,26 @@ def _mannwhitney(x: np.ndarray, y: np.ndarray) -> float:
     return float(stats.mannwhitneyu(x, y, alternative="two-sided").pvalue)
 
 
+def _fisher(k1, n1, k2, n2) -> float:
+    return float(stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative="two-sided").pvalue)
+
+
+def _times(g: pd.DataFrame) -> np.ndarray:
+    """Hours to 10% of compute; a run that never got there counts as +inf (after the horizon)."""
+    if TIME_COLUMN not in g.columns:  # a table from before the outcome existed
+        return np.full(len(g), np.nan)
+    t = g[TIME_COLUMN].to_numpy(dtype=float)
+    return np.where(np.isnan(t), np.inf, t)
+
+
 def compare(frame: pd.DataFrame, by: str = "governance", baseline: str = "none") -> pd.DataFrame:
     """Each regime (value of ``by``) against ``baseline``; one row per regime, baseline first.
 
-    ``frame`` needs the outcome columns ``loss_of_control``, ``peak_replicas``, ``collateral_node_hours`` and
-    ``extinct``. Raises ``ValueError`` naming the missing column or baseline and what is available.
+    ``frame`` needs the outcome columns ``loss_of_control``, ``extinct``, ``peak_replicas``, ``final_replicas``
+    and ``collateral_node_hours`` (``hours_to_10pct_compute`` where it has it). Raises ``ValueError`` naming
+    the missing column or baseline and what is available.
     """
-    need = [by, "loss_of_control", "peak_replicas", "collateral_node_hours", "extinct"]
+    need = [by, "loss_of_control", "extinct", "peak_replicas", "final_replicas", "collateral_node_hours"]
     missing = [c for c in need if c not in frame.columns]
     if missing:
         raise ValueError(f"compare: column {missing[0]!r} missing; frame has: {', '.join(map(str, frame.columns))}")
@@ -109,36 +158,52 @@ def compare(frame: pd.DataFrame, by: str = "governance", baseline: str = "none")
     regimes.insert(0, baseline)
     groups = {r: frame[frame[by] == r] for r in regimes}
     base = groups[baseline]
-    base_loss = base["loss_of_control"].to_numpy(dtype=float)
-    base_peak = base["peak_replicas"].to_numpy(dtype=float)
+    nb = len(base)
+    b_loss, b_ext = int(base["loss_of_control"].sum()), int(base["extinct"].sum())
+    b_peak = base["peak_replicas"].to_numpy(dtype=float)
+    b_times = _times(base)
+    peak_threshold = PRACTICAL["relative"] * max(float(np.median(b_peak)), 1.0)
+    b_med_time = median_interval(b_times)[0]
+    finite = np.concatenate([t[np.isfinite(t)] for t in map(_times, groups.values())])
+    time_scale = b_med_time if np.isfinite(b_med_time) else (finite.max() if finite.size else np.nan)
     rows = []
-    for k, (name, g) in enumerate(groups.items()):
-        loss = g["loss_of_control"].to_numpy(dtype=float)
+    for name, g in groups.items():
+        n = len(g)
+        loss, ext = int(g["loss_of_control"].sum()), int(g["extinct"].sum())
         peak = g["peak_replicas"].to_numpy(dtype=float)
-        n, hits = loss.size, int(loss.sum())
-        lo, hi = wilson(hits, n, CONFIDENCE)
-        # a different seed per row so rows do not share resampling noise, but each row is reproducible
-        d_loss = bootstrap_diff(loss, base_loss, _mean, seed=BOOTSTRAP_SEED + 2 * k)
-        d_peak = bootstrap_diff(peak, base_peak, _median, seed=BOOTSTRAP_SEED + 2 * k + 1)
-        if name == baseline:
-            p_loss = p_peak = np.nan  # a regime is not tested against itself
+        times = _times(g)
+        row = {by: name, "runs": n}
+        for key, k, kb in (("loss", loss, b_loss), ("extinct", ext, b_ext)):
+            lo, hi = wilson(k, n, CONFIDENCE)
+            # the baseline is not compared with itself
+            d, dlo, dhi = (np.nan,) * 3 if name == baseline else newcombe(k, n, kb, nb)
+            row |= {f"p_{key}": k / n, f"p_{key}_low": lo, f"p_{key}_high": hi, f"diff_p_{key}": d,
+                    f"diff_p_{key}_low": dlo, f"diff_p_{key}_high": dhi,
+                    f"p_value_{key}": np.nan if name == baseline else _fisher(k, n, kb, nb),
+                    f"{key}_verdict": "-" if name == baseline else verdict(dlo, dhi, PRACTICAL["probability"])}
+        mt = median_interval(times)
+        if name == baseline or np.isnan(time_scale):
+            time_verdict = "-"
+        elif np.isinf(mt[1]) and np.isinf(median_interval(b_times)[1]):
+            time_verdict = "not reached in either"
         else:
-            b_hits = int(base_loss.sum())
-            table = [[hits, n - hits], [b_hits, base_loss.size - b_hits]]
-            p_loss = float(stats.fisher_exact(table, alternative="two-sided").pvalue)
-            p_peak = _mannwhitney(peak, base_peak)
-        rows.append({
-            by: name, "runs": n, "p_loss": hits / n, "p_loss_low": lo, "p_loss_high": hi,
-            "diff_p_loss": d_loss[0], "diff_p_loss_low": d_loss[1], "diff_p_loss_high": d_loss[2],
-            "p_value_loss": p_loss, "median_peak": float(np.median(peak)),
-            "diff_median_peak": d_peak[0], "diff_median_peak_low": d_peak[1], "diff_median_peak_high": d_peak[2],
-            "p_value_peak": p_peak,
-            "median_collateral_node_hours": float(np.median(g["collateral_node_hours"].to_numpy(dtype=float))),
-            "p_contained": float(g["extinct"].to_numpy(dtype=float).mean()),
-        })
+            _, tlo, thi = _median_diff(times, b_times)
+            time_verdict = verdict(tlo, thi, PRACTICAL["relative"] * time_scale)
+        row |= {"median_hours_to_10pct": mt[0], "median_hours_to_10pct_low": mt[1],
+                "median_hours_to_10pct_high": mt[2], "hours_to_10pct_verdict": time_verdict}
+        mp = median_interval(peak)
+        dp = (np.nan,) * 3 if name == baseline else _median_diff(peak, b_peak)
+        row |= {"median_peak": mp[0], "median_peak_low": mp[1], "median_peak_high": mp[2],
+                "diff_median_peak": dp[0], "diff_median_peak_low": dp[1], "diff_median_peak_high": dp[2],
+                "p_value_peak": np.nan if name == baseline else _mannwhitney(peak, b_peak),
+                "peak_verdict": "-" if name == baseline else verdict(dp[1], dp[2], peak_threshold)}
+        mf = median_interval(g["final_replicas"].to_numpy(dtype=float))
+        row |= {"median_final": mf[0], "median_final_low": mf[1], "median_final_high": mf[2],
+                "median_collateral_node_hours": float(np.median(g["collateral_node_hours"].to_numpy(dtype=float)))}
+        rows.append(row)
     out = pd.DataFrame(rows)
-    out["p_value_loss_holm"] = holm(out["p_value_loss"])
-    out["p_value_peak_holm"] = holm(out["p_value_peak"])
+    for key in ("loss", "extinct", "peak"):
+        out[f"p_value_{key}_holm"] = holm(out[f"p_value_{key}"])
     return out[[by, *COLUMNS]]
 
 
@@ -148,56 +213,116 @@ def _fmt_p(p: float) -> str:
     return "<0.001" if p < 1e-3 else f"{p:.3f}"
 
 
-def _fmt_num(x: float) -> str:
+def fmt_num(x: float) -> str:
+    """A count, time or cost as an analyst reads it: 2,170 (not 2.17e+03); > horizon for +inf."""
     if np.isnan(x):
         return "-"
+    if np.isinf(x):
+        return "never" if x > 0 else "-inf"
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
-def markdown(frame: pd.DataFrame, comparison: pd.DataFrame, title: str) -> str:
+def _diff(d, lo, hi) -> str:
+    return "-" if np.isnan(d) else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def _interval(v, lo, hi) -> str:
+    return f"{fmt_num(v)} [{fmt_num(lo)}, {fmt_num(hi)}]"
+
+
+# outcomes whose sameness across every row the report warns about, and the columns that show them
+_SEPARATING = (("P(loss of control)", "p_loss"), ("P(extinct)", "p_extinct"),
+               ("median hours to 10% of compute", "median_hours_to_10pct"), ("median peak", "median_peak"),
+               ("median final population", "median_final"))
+
+
+def separation_warnings(comparison: pd.DataFrame) -> list[str]:
+    """One line per probability that is 0 in every row or 1 in every row: the table cannot separate the
+    regimes on it; the line names the first outcome that does differ between rows (or says none does)."""
+    varies = [label for label, col in _SEPARATING
+              if col in comparison and comparison[col].replace([np.inf], 1e300).nunique(dropna=False) > 1]
+    lines = []
+    for label, col in _SEPARATING[:2]:
+        values = comparison[col].to_numpy(dtype=float)
+        if values.size > 1 and (np.all(values == 0) or np.all(values == 1)):
+            other = next((v for v in varies if v != label), None)
+            hint = f"read {other}, which does" if other else "no outcome of this table does"
+            lines.append(f"{label} is {values[0]:.0f} in every row: this comparison cannot separate the regimes "
+                         f"on it; {hint}.")
+    return lines
+
+
+def markdown(frame: pd.DataFrame, comparison: pd.DataFrame, title: str, context: list[str] | None = None,
+             notes: dict | None = None) -> str:
     """A Markdown report: the comparison table, what was run, and how the numbers were computed.
 
     ``comparison`` is the output of :func:`compare`, or several of them stacked with grouping columns
-    inserted in front (e.g. one comparison per scenario); those columns are shown first.
+    inserted in front (e.g. one comparison per scenario); those columns are shown first. ``context``: lines
+    saying what was run (e.g. the fixed overrides); ``notes``: per value of the compared column, one line
+    (e.g. what it would take, from ``replisim.theory``).
     """
     cols = list(comparison.columns)
     by = cols[cols.index("runs") - 1]  # compare() returns [by, runs, ...]; anything before by groups tables
     groups = cols[:cols.index(by)]
     baseline = comparison[by].iloc[0]
     lines = [f"# {title}", ""]
-    context = []
+    said = []
     for col in ("scenario", "seed"):
         if col in frame.columns and col not in groups:
-            context.append(f"{col}: {', '.join(map(str, pd.unique(frame[col])))}")
+            said.append(f"{col}: {', '.join(map(str, pd.unique(frame[col])))}")
     runs = sorted(set(comparison["runs"]))
-    context.append(f"runs per {by}: {', '.join(map(str, runs))}")
-    lines += ["; ".join(context) + ".", ""]
+    said.append(f"runs per {by}: {', '.join(map(str, runs))}")
+    lines += ["; ".join(said) + ".", ""]
+    lines += [f"- {c}" for c in context or []]
+    if context:
+        lines.append("")
+    warnings = separation_warnings(comparison)
+    lines += [f"> **Note.** {w}" for w in warnings]
+    if warnings:
+        lines.append("")
     head = "".join(f"| {g} " for g in groups)
     lines += [
-        f"{head}| {by} | runs | P(loss of control) [95% CI] | diff vs {baseline} [95% CI] | p (Holm) "
-        f"| median peak | diff vs {baseline} [95% CI] | p (Holm) | median collateral node-hours | P(contained) |",
-        "|---" * len(groups) + "|---|---:|---|---|---:|---:|---|---:|---:|---:|",
+        f"{head}| {by} | runs | P(loss of control) [95% CI] | diff vs {baseline} [95% CI] | verdict "
+        f"| P(extinct) [95% CI] | diff vs {baseline} [95% CI] | verdict "
+        f"| median hours to 10% of compute [95% CI] | verdict | median peak [95% CI] | verdict "
+        f"| median final [95% CI] | median collateral node-hours |",
+        "|---" * len(groups) + "|---|---:|---|---|---|---|---|---|---|---|---|---|---|---:|",
     ]
     for _, r in comparison.iterrows():
         lines.append(
             "".join(f"| {r[g]} " for g in groups)
-            + f"| {r[by]} | {r['runs']} | {r['p_loss']:.3f} [{r['p_loss_low']:.3f}, {r['p_loss_high']:.3f}] "
-            f"| {r['diff_p_loss']:+.3f} [{r['diff_p_loss_low']:+.3f}, {r['diff_p_loss_high']:+.3f}] "
-            f"| {_fmt_p(r['p_value_loss_holm'])} | {_fmt_num(r['median_peak'])} "
-            f"| {r['diff_median_peak']:+,.0f} [{r['diff_median_peak_low']:+,.0f}, {r['diff_median_peak_high']:+,.0f}] "
-            f"| {_fmt_p(r['p_value_peak_holm'])} | {_fmt_num(r['median_collateral_node_hours'])} "
-            f"| {r['p_contained']:.3f} |"
+            + f"| {r[by]} | {r['runs']} "
+            f"| {r['p_loss']:.3f} [{r['p_loss_low']:.3f}, {r['p_loss_high']:.3f}] "
+            f"| {_diff(r['diff_p_loss'], r['diff_p_loss_low'], r['diff_p_loss_high'])} "
+            f"| {r['loss_verdict']} "
+            f"| {r['p_extinct']:.3f} [{r['p_extinct_low']:.3f}, {r['p_extinct_high']:.3f}] "
+            f"| {_diff(r['diff_p_extinct'], r['diff_p_extinct_low'], r['diff_p_extinct_high'])} "
+            f"| {r['extinct_verdict']} "
+            f"| {_interval(r['median_hours_to_10pct'], r['median_hours_to_10pct_low'], r['median_hours_to_10pct_high'])} "
+            f"| {r['hours_to_10pct_verdict']} "
+            f"| {_interval(r['median_peak'], r['median_peak_low'], r['median_peak_high'])} | {r['peak_verdict']} "
+            f"| {_interval(r['median_final'], r['median_final_low'], r['median_final_high'])} "
+            f"| {fmt_num(r['median_collateral_node_hours'])} |"
         )
+    if notes:
+        lines += ["", "What it would take:", ""]
+        lines += [f"- `{name}`: {notes[name]}" for name in comparison[by] if name in notes]
     family = (f"within each combination of {', '.join(groups)}" if groups
               else f"over the {max(len(comparison) - 1, 0)} comparisons of this table")
     lines += [
         "",
-        "Methods: P(loss of control) intervals are Wilson score intervals. Differences against the baseline carry "
-        f"95% percentile bootstrap intervals (scipy.stats.bootstrap, {N_RESAMPLES} resamples, fixed seed "
-        f"{BOOTSTRAP_SEED}). Tests are two-sided: Fisher's exact test for loss of control, Mann-Whitney U for "
-        f"peak population (a test of a shift in distribution, not of medians only); p-values are Holm-adjusted "
-        f"{family}. {LOSS_OF_CONTROL[0].upper() + LOSS_OF_CONTROL[1:]}. "
-        "Collateral: node-hours taken offline by shutdowns, quarantine and false positives.",
+        "Methods: probabilities carry 95% Wilson score intervals; their differences against the baseline carry "
+        "Newcombe's hybrid score intervals (method 10), which keep their coverage at 0 and 1. Medians carry "
+        "distribution-free 95% intervals from order statistics; a difference of medians, the interval of the "
+        "two 97.5% intervals. Verdict: `lower`/`higher` when the whole interval of the difference lies beyond "
+        f"the practical threshold ({PRACTICAL['probability']:.2f} in a probability, "
+        f"{PRACTICAL['relative']:.0%} of the baseline's median in a count or a time), `no material change` "
+        "when it lies within it, `inconclusive` otherwise. Fisher's exact tests (loss of control, extinction) "
+        f"and Mann-Whitney U (peak) are Holm-adjusted {family} and kept in comparison.csv. A run that never "
+        "reaches 10% of compute counts as reaching it after the horizon (`never`: half the runs or more "
+        f"never did). {LOSS_OF_CONTROL[0].upper() + LOSS_OF_CONTROL[1:]}. Collateral cost: "
+        "docs/governance.md, \"Collateral cost\" (node-hours of shutdowns, quarantine, false alarms and withheld "
+        "capacity; the outcome table splits it by cause).",
         "",
     ]
     return "\n".join(lines)

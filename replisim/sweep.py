@@ -113,8 +113,19 @@ def run_job(cfg: Config, job_dir: str | os.PathLike, overrides: Mapping[str, str
     }
     if order is not None:
         marker["order"] = order
+    marker["what_it_would_take"] = what_it_would_take_line(cfg)
     write_text_atomic(job_dir / DONE, json.dumps(marker, indent=2, sort_keys=True) + "\n")
     return True
+
+
+def what_it_would_take_line(cfg: Config) -> str:
+    """The report's line from ``replisim.theory.what_it_would_take``, or why the theory has none for ``cfg``."""
+    from . import theory
+
+    try:
+        return theory.what_it_would_take(cfg)["text"]
+    except (NotImplementedError, ValueError) as exc:  # e.g. colonies too large to enumerate
+        return f"no closed form: {exc}"
 
 
 # --- aggregation ------------------------------------------------------------------------------------------
@@ -194,31 +205,60 @@ def job_label(overrides: Mapping[str, str], swept: list[str]) -> str:
 
 
 def summary_table(frame: pd.DataFrame, by: str = "label") -> pd.DataFrame:
-    """Per job: P(loss of control) with its 95% Wilson interval, P(extinct), medians of peak, final and cost."""
+    """Per job: P(loss of control) and P(extinct) with their 95% Wilson intervals, the median hours to 10% of
+    compute ("never": half the runs or more did not get there by the horizon), medians of peak, final
+    population and collateral cost (docs/governance.md, "Collateral cost")."""
     rows = []
     for name, g in frame.groupby(by, sort=False):
         n = len(g)
-        k = int(g["loss_of_control"].sum())
-        lo, hi = wilson(k, n)
-        rows.append({
-            by: name,
-            "runs": n,
-            "P(loss of control)": k / n,
-            "95% CI": f"[{lo:.3f}, {hi:.3f}]",
-            "P(extinct)": float(g["extinct"].mean()),
-            "median peak": float(g["peak_replicas"].median()),
-            "median final": float(g["final_replicas"].median()),
-            "median collateral node-h": float(g["collateral_node_hours"].median()),
-        })
+        row = {by: name, "runs": n}
+        for label, col in (("P(loss of control)", "loss_of_control"), ("P(extinct)", "extinct")):
+            k = int(g[col].sum())
+            lo, hi = wilson(k, n)
+            row[label] = k / n
+            row[f"{label} 95% CI"] = f"[{lo:.3f}, {hi:.3f}]"
+        if "hours_to_10pct_compute" in g:
+            hours = g["hours_to_10pct_compute"].to_numpy(dtype=float)
+            row["median hours to 10%"] = float(np.median(np.where(np.isnan(hours), np.inf, hours)))
+        row["median peak"] = float(g["peak_replicas"].median())
+        row["median final"] = float(g["final_replicas"].median())
+        row["median collateral node-h"] = float(g["collateral_node_hours"].median())
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _markdown_table(frame: pd.DataFrame) -> str:
-    def cell(v):
-        return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+def _fmt_cell(v) -> str:
+    """Numbers as an analyst reads them, the same in the terminal and the report (2,170, not 2.17e+03)."""
+    if isinstance(v, (float, np.floating)):
+        if np.isinf(v):
+            return "never"
+        if abs(v) >= 100 or v == round(v):
+            return f"{v:,.0f}"
+        return f"{v:.3g}"
+    return str(v)
 
+
+def _formats(summary: pd.DataFrame) -> dict:
+    """Per column of the summary: probabilities with three decimals, everything else by ``_fmt_cell``."""
+    return {c: (lambda v: f"{v:.3f}") if c.startswith("P(") and "CI" not in c else _fmt_cell
+            for c in summary.columns}
+
+
+def fixed_overrides(markers: list[dict]) -> list[str]:
+    """The overrides every job of a sweep shares (``key=value``), in the order first seen."""
+    common: dict[str, str] = {}
+    for m in markers:
+        for k, v in m["overrides"].items():
+            common.setdefault(k, v)
+    return [f"{k}={v}" for k, v in common.items()
+            if all(str(m["overrides"].get(k, "\0")) == str(v) for m in markers)]
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    formats = _formats(frame)
+    lines += ["| " + " | ".join(formats[c](v) for c, v in zip(frame.columns, row)) + " |"
+              for row in frame.itertuples(index=False)]
     return "\n".join(lines)
 
 
@@ -259,7 +299,7 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
     write_text_atomic(root / "summary.csv", summary.to_csv(index=False))
     if echo:
         with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
-            print(summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+            print(summary.to_string(index=False, formatters=_formats(summary)))
     title = title or f"replisim sweep {root.name}"
     notes = []
     comparison = None
@@ -270,7 +310,7 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
         if comparison is not None:
             write_text_atomic(root / "comparison.csv", comparison.to_csv(index=False))
     else:
-        notes.append("replisim.report is not installed: no comparison with bootstrap intervals.")
+        notes.append("replisim.report is not installed: no comparison against the baseline regime.")
     figures = {}
     if find_spec("replisim.plots") is not None:
         import matplotlib
@@ -297,7 +337,9 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
     if comparison is not None and find_spec("replisim.report") is not None:
         from . import report
 
-        text = report.markdown(frame, comparison, title)
+        markers = {label: read_marker(d) for label, d in dirs.items()}
+        text = report.markdown(frame, comparison, title, context=_context(list(markers.values())),
+                               notes=_notes(frame, comparison, markers))
     else:
         text = f"# {title}\n\n{_markdown_table(summary)}\n"
     if figures:
@@ -311,6 +353,29 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
         print(f"replisim: wrote {root / (TABLE + '.parquet')}, {TABLE}.csv, report.md"
               + (f" and {len(figures)} figures" if figures else ""), file=sys.stderr)
     return frame
+
+
+def _context(markers: list[dict]) -> list[str]:
+    fixed = [o for o in fixed_overrides(markers) if not o.startswith("governance=") or len(markers) == 1]
+    steps = sorted({m.get("steps") for m in markers if m.get("steps") is not None})
+    lines = [f"fixed overrides: {', '.join(f'`{o}`' for o in fixed)}" if fixed else "fixed overrides: none"]
+    if steps:
+        lines.append(f"horizon: {', '.join(map(str, steps))} steps")
+    return lines
+
+
+def _notes(frame: pd.DataFrame, comparison: pd.DataFrame, markers: dict[str, dict]) -> dict[str, str]:
+    """What it would take, per value of the compared column: the jobs' lines (from ``run_job``), given only
+    where every job of that value says the same (a sweep over scenarios gives one line per scenario otherwise)."""
+    cols = list(comparison.columns)
+    by = cols[cols.index("runs") - 1]
+    out: dict[str, str] = {}
+    for value, g in frame.groupby(by, sort=False):
+        lines = {markers[label].get("what_it_would_take") for label in pd.unique(g["label"]) if label in markers}
+        lines.discard(None)
+        if len(lines) == 1:
+            out[str(value)] = lines.pop()
+    return out
 
 
 class AggregateCallback(Callback):

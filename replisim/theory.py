@@ -51,6 +51,7 @@ __all__ = [
     "offspring_per_step",
     "r0",
     "r0_grid",
+    "what_it_would_take",
     "with_params",
 ]
 
@@ -701,3 +702,93 @@ def logistic(cfg: Config, t_eval=None) -> pd.DataFrame:
     k = mf.replicas(x)
     n = k / (1.0 + (k / m.n0 - 1.0) * g ** (-t)) if k > 0 else np.zeros_like(t)
     return pd.DataFrame({"step": t, "hours": t * m.hours_per_step, "replicas": n, "compute_share": n / m.total_compute})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What it would take: the early-phase threshold of a configuration, with what the theory cannot cover switched off
+
+# (what the theory does not cover, the override that switches it off, how it moves the real requirement)
+_RELAX = (
+    ("collusion", lambda c: c.collusion.enabled, {"collusion.enabled": False}, "higher"),
+    ("trait mutation", lambda c: c.replica.mutation_sd > 0, {"replica.mutation_sd": 0.0}, "either way"),
+    ("strategic targets", lambda c: c.replica.strategic, {"replica.strategic": False}, "higher"),
+    ("skill drawn per run", lambda c: c.replica.success_prior, {"replica.success_prior": False}, "either way"),
+    ("network topology", lambda c: c.network.kind != "complete", {"network.kind": "complete"}, "either way"),
+    ("hardening", lambda c: c.governance.hardening > 0, {"governance.hardening": 0.0}, "lower"),
+    ("quarantine", lambda c: c.governance.quarantine_hours > 0, {"governance.quarantine_hours": 0.0}, "lower"),
+    ("if-then commitments", lambda c: c.governance.if_then.enabled, {"governance.if_then.enabled": False}, "lower"),
+    ("incident reporting", lambda c: c.governance.reporting.enabled, {"governance.reporting.enabled": False},
+     "lower"),
+    ("retraining", lambda c: c.governance.retraining_rate > 0, {"governance.retraining_rate": 0.0}, "lower"),
+    ("emergent misalignment", lambda c: c.replica.misalignment_rate > 0, {"replica.misalignment_rate": 0.0},
+     "higher"),
+)
+
+
+def what_it_would_take(cfg: Config) -> dict:
+    """R0 of ``cfg``'s early phase and the uniform detection level that brings it to 1, on the nearest covered
+    configuration: every mechanism the theory does not cover is switched off, and a response latency too long to
+    enumerate is replaced by none. Returns ``{"r0", "critical_detection" (per hour; nan: no level suffices),
+    "max_latency_hours" (the longest response at which R0 <= 1 with this regime's monitoring; nan where R0 > 1),
+    "max_latency_exact" (False: only a lower bound, the colonies outgrew the enumeration), "relaxed" (names of
+    what was switched off, each with the direction it moves the real requirement), "text" (one line for the
+    report)}``.
+    """
+    c = cfg
+    relaxed = []
+    for name, on, off, direction in _RELAX:
+        if _unsupported(c) is None:
+            break
+        if on(c):
+            c = with_params(c, **off)
+            relaxed.append(f"{name} ({direction})")
+    try:
+        r = r0(c)
+    except NotImplementedError:  # a colony too large to enumerate at this latency
+        relaxed.append(f"response latency {cfg.governance.response_latency:g} h (higher)")
+        c = with_params(c, **{"governance.response_latency": 0.0})
+        r = r0(c)
+    crit = critical_detection(c)  # governance.detection: per hour, like every rate of the configuration
+    max_latency, exact = float("nan"), False
+    if r <= 1:
+        max_latency, exact = _max_latency(c)
+    out = {"r0": r, "critical_detection": crit, "max_latency_hours": max_latency, "max_latency_exact": exact,
+           "relaxed": relaxed}
+    out["text"] = _take_text(out)
+    return out
+
+
+def _max_latency(cfg: Config, limit_hours: float = 168.0) -> tuple[float, bool]:
+    """The longest response latency (whole steps, in hours, up to ``limit_hours``) at which R0 stays <= 1, and
+    whether that is exact: False where the colonies grow too large to enumerate (or the limit is reached)
+    before R0 passes 1, so the answer is only known to be at least that."""
+    best = 0.0
+    step = cfg.sim.hours_per_step
+    latency = step
+    while latency <= limit_hours:
+        try:
+            if r0(with_params(cfg, **{"governance.response_latency": latency})) > 1:
+                return best, True
+        except NotImplementedError:
+            return best, False
+        best = latency
+        latency += step
+    return best, False
+
+
+def _take_text(t: dict) -> str:
+    off = f"; switched off: {', '.join(t['relaxed'])}" if t["relaxed"] else ""
+    scope = f"(early-phase theory{off}; in brackets, how each moves the real requirement)" if off else \
+        "(early-phase theory, exact for this configuration)"
+    crit = t["critical_detection"]
+    if t["r0"] <= 1:
+        lat = t["max_latency_hours"]
+        latency = (f"; a response may take up to {lat:g} h" if t["max_latency_exact"]
+                   else f"; a response may take at least {lat:g} h (the theory enumerates no further)")
+        return f"R0 = {t['r0']:.3g} <= 1: the replicas die out{latency} {scope}"
+    if not np.isfinite(crit):
+        need = "no detection level on every node brings R0 to 1 with these kill switches"
+    else:
+        need = (f"detection of {crit:.3g} per hour on every node (a mean time to detect of "
+                f"{1 / crit:,.0f} h) with these kill switches brings R0 to 1")
+    return f"R0 = {t['r0']:.3g} > 1: {need} {scope}"

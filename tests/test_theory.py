@@ -141,6 +141,41 @@ def test_r0_monotone_and_threshold():
         assert (th.extinction_probability_single(c) < 1) == supercritical
 
 
+def test_what_it_would_take_is_exact_where_the_theory_covers_the_configuration():
+    cfg = minimal("network.capacity=1")
+    t = th.what_it_would_take(cfg)
+    assert t["relaxed"] == [] and "exact for this configuration" in t["text"]
+    assert t["r0"] == pytest.approx(th.r0(cfg))
+    as_ = A * S
+    assert t["critical_detection"] == pytest.approx(as_ / (1 + as_), abs=1e-7)  # the closed form above
+    assert t["text"].startswith(f"R0 = {t['r0']:.3g} > 1: detection of {t['critical_detection']:.3g} per hour")
+
+
+def test_what_it_would_take_finds_the_longest_safe_response():
+    # detection 0.5, kill 1, capacity 1: R0 = as (1 - q) / q = 0.25 at latency 0; waiting lets replicas copy
+    cfg = minimal("network.capacity=1", "governance.detection=0.5")
+    t = th.what_it_would_take(cfg)
+    longest = t["max_latency_hours"]
+    assert t["r0"] <= 1 and t["max_latency_exact"] and longest >= 1
+    at = th.r0(th.with_params(cfg, **{"governance.response_latency": longest}))
+    beyond = th.r0(th.with_params(cfg, **{"governance.response_latency": longest + 1}))
+    assert at <= 1 < beyond
+    assert f"a response may take up to {longest:g} h" in t["text"]
+
+
+def test_what_it_would_take_names_what_it_switched_off():
+    """On the default world: collusion, trait mutation and a latency too long to enumerate are switched off,
+    each named with the direction it moves the real requirement, and R0 is that of the relaxed world."""
+    cfg = replisim.compose([])
+    t = th.what_it_would_take(cfg)
+    assert "collusion (higher)" in t["relaxed"] and "trait mutation (either way)" in t["relaxed"]
+    assert any(r.startswith("response latency") for r in t["relaxed"])
+    relaxed = th.with_params(cfg, **{"collusion.enabled": False, "replica.mutation_sd": 0.0,
+                                     "governance.response_latency": 0.0})
+    assert t["r0"] == pytest.approx(th.r0(relaxed))
+    assert "switched off: collusion (higher)" in t["text"]
+
+
 def test_uncovered_mechanisms_raise():
     with pytest.raises(NotImplementedError, match="collusion"):
         th.r0(replisim.compose(["scenario=default"]))
