@@ -19,10 +19,18 @@ security, monitoring and kill switch), the exact one-step law of a colony from t
   ``method="map"``, iterates the exact synchronous large-N map, which is what the engine converges to.
 
 Covered: the complete network, any node mix and jurisdiction factors (static), response latency, kill switch,
-evasion, security, shutdown avoidance of misaligned replicas. Not covered (``NotImplementedError`` naming the
-mechanism): other topologies, collusion among misaligned replicas, strategic targets, trait mutation, skill
-drawn per run, hardening, quarantine, if-then triggers, incident reporting, and alignment that changes within
-a lineage while shutdown avoidance matters (misalignment_rate on aligned lineages, retraining).
+evasion, security, shutdown avoidance of misaligned replicas, and collusion among misaligned replicas in the
+early phase (``EarlyPhase``: R0, growth, extinction, critical detection). Collusion enters the colony exactly:
+a colony is one coalition on one node, so blinding is a function of the colony's size (members >=
+max(collusion.min_members, collusion.dominance x capacity)), a warning adds a timer to the colony's state (the
+steps it still lies low, collusion.warning_hours after a detection among it), and the foothold cuts the
+security of the colony's own node for its copies; copies spilled to fresh nodes meet no mate there (the
+early-phase limit), so the foothold does not help them. Not covered (``NotImplementedError`` naming the
+mechanism): other topologies, collusion's flight (it needs a pending order: covered only with no response
+latency, where orders execute at once), collusion in the large-N limit (``mean_field``, ``logistic``: there
+coalitions merge across nodes), strategic targets, trait mutation, skill drawn per run, hardening, quarantine,
+if-then triggers, incident reporting, and alignment that changes within a lineage while shutdown avoidance or
+collusion matters (misalignment_rate on aligned lineages, retraining).
 """
 
 from __future__ import annotations
@@ -67,6 +75,22 @@ class NodeClass:
     success: float  # skill x (1 - security): P(a copy proposed onto this node succeeds)
     detect: float  # per-step detection probability of a hosted replica without an order (evasion included)
     kill: float  # P(an executed shutdown order succeeds)
+    watch: float = 0.0  # monitoring x jurisdiction factor before the cap at 1 (what blinding cuts)
+    security: float = 0.0
+
+
+@dataclass(frozen=True)
+class Collusion:
+    """Collusion's per-step constants as the engine applies them to a colony of misaligned replicas."""
+
+    blinding: float
+    dominance: float
+    min_members: int
+    warning_steps: int
+    warning_evasion: float
+    foothold: float
+    evasion: float  # the replicas' own evasion (detection is capped at 1 before it applies)
+    skill: float
 
 
 @dataclass(frozen=True)
@@ -81,6 +105,7 @@ class Model:
     total_compute: float
     hours_per_step: float
     steps: int
+    collusion: Collusion | None = None  # None: collusion off (it acts on misaligned lineages only)
 
 
 def with_params(cfg: Config, **kw) -> Config:
@@ -92,52 +117,75 @@ def with_params(cfg: Config, **kw) -> Config:
     return cfg
 
 
-def _unsupported(cfg: Config) -> str | None:
-    r, g = cfg.replica, cfg.governance
+def _uncovered(cfg: Config) -> list:
+    """What of ``cfg`` the theory does not cover: (description, the name of what is switched off to cover it,
+    the overrides that switch it off, how switching it off moves the real requirement), in the order of the checks."""
+    r, g, c = cfg.replica, cfg.governance, cfg.collusion
     n_mis0 = int(round(r.initial_misaligned * r.initial))
     ever_mis = n_mis0 > 0 or r.misalignment_rate > 0
+    colluding = c.enabled and ever_mis
+    # alignment that changes within a lineage matters where misaligned replicas act differently
+    mis_matters = r.shutdown_avoidance > 0 or colluding
+    with_what = "shutdown avoidance" if r.shutdown_avoidance > 0 else "collusion"
+    latency = cfg.governance.response_latency
+    pending_orders = in_steps(cfg)["governance.response_latency"] > 0
     checks = [
-        (cfg.network.kind != "complete", f"network.kind={cfg.network.kind} (only the complete network is covered)"),
-        (cfg.collusion.enabled and ever_mis, "collusion.enabled=true with misaligned replicas"),
-        (r.strategic, "replica.strategic=true"),
-        (r.mutation_sd > 0, f"replica.mutation_sd={r.mutation_sd} (traits must be inherited unchanged)"),
-        (r.success_prior, "replica.success_prior=true (skill drawn per run)"),
-        (g.hardening > 0, f"governance.hardening={g.hardening}"),
-        (g.quarantine_hours > 0, f"governance.quarantine_hours={g.quarantine_hours}"),
-        (g.if_then.enabled, "governance.if_then.enabled=true"),
-        (g.reporting.enabled, "governance.reporting.enabled=true"),
-        (r.shutdown_avoidance > 0 and n_mis0 < r.initial and r.misalignment_rate > 0,
-         f"replica.misalignment_rate={r.misalignment_rate} on aligned lineages with shutdown avoidance"),
-        (r.shutdown_avoidance > 0 and ever_mis and g.retraining_rate > 0,
-         f"governance.retraining_rate={g.retraining_rate} with shutdown avoidance"),
+        (cfg.network.kind != "complete", f"network.kind={cfg.network.kind} (only the complete network is covered)",
+         "network topology", {"network.kind": "complete"}, "either way"),
+        (colluding and c.flight > 0 and pending_orders,
+         f"collusion.flight={c.flight} with governance.response_latency={latency:g} (a replica under a pending "
+         "order flees)", f"response latency {latency:g} h", {"governance.response_latency": 0.0}, "higher"),
+        (r.strategic, "replica.strategic=true", "strategic targets", {"replica.strategic": False}, "higher"),
+        (r.mutation_sd > 0, f"replica.mutation_sd={r.mutation_sd} (traits must be inherited unchanged)",
+         "trait mutation", {"replica.mutation_sd": 0.0}, "either way"),
+        (r.success_prior, "replica.success_prior=true (skill drawn per run)", "skill drawn per run",
+         {"replica.success_prior": False}, "either way"),
+        (g.hardening > 0, f"governance.hardening={g.hardening}", "hardening", {"governance.hardening": 0.0}, "lower"),
+        (g.quarantine_hours > 0, f"governance.quarantine_hours={g.quarantine_hours}", "quarantine",
+         {"governance.quarantine_hours": 0.0}, "lower"),
+        (g.if_then.enabled, "governance.if_then.enabled=true", "if-then commitments",
+         {"governance.if_then.enabled": False}, "lower"),
+        (g.reporting.enabled, "governance.reporting.enabled=true", "incident reporting",
+         {"governance.reporting.enabled": False}, "lower"),
+        (mis_matters and n_mis0 < r.initial and r.misalignment_rate > 0,
+         f"replica.misalignment_rate={r.misalignment_rate} on aligned lineages with {with_what}",
+         "emergent misalignment", {"replica.misalignment_rate": 0.0}, "higher"),
+        (mis_matters and ever_mis and g.retraining_rate > 0,
+         f"governance.retraining_rate={g.retraining_rate} with {with_what}", "retraining",
+         {"governance.retraining_rate": 0.0}, "lower"),
     ]
-    for bad, what in checks:
-        if bad:
-            return what
-    return None
+    return [(what, name, off, direction) for bad, what, name, off, direction in checks if bad]
 
 
 def build_model(cfg: Config) -> Model:
     """The node classes and step parameters of ``cfg`` (raises NotImplementedError for uncovered mechanisms)."""
-    what = _unsupported(cfg)
-    if what is not None:
-        raise NotImplementedError(f"replisim.theory does not cover {what}")
+    uncovered = _uncovered(cfg)
+    if uncovered:
+        raise NotImplementedError(f"replisim.theory does not cover {uncovered[0][0]}")
     from .world import setup
 
     net, gov = setup(cfg, cfg.seed)  # gov.monitoring: per step
     r = cfg.replica
     per_step = in_steps(cfg)
-    detect = np.minimum(gov.monitoring.astype(np.float64) * gov.jur_monitoring[net.jurisdiction], 1.0)
-    detect = detect * (1.0 - r.evasion)
+    watch = gov.monitoring.astype(np.float64) * gov.jur_monitoring[net.jurisdiction]
+    detect = np.minimum(watch, 1.0) * (1.0 - r.evasion)
     kill = gov.kill_switch.astype(np.float64) * gov.jur_kill[net.jurisdiction]
-    success = r.success * (1.0 - gov.security.astype(np.float64))
-    keys = np.stack([gov.capacity.astype(np.float64), success, detect, kill], axis=1)
+    security = gov.security.astype(np.float64)
+    success = r.success * (1.0 - security)
+    keys = np.stack([gov.capacity.astype(np.float64), success, detect, kill, watch, security], axis=1)
     uniq, counts = np.unique(keys, axis=0, return_counts=True)
     classes = tuple(
-        NodeClass(share=c / net.nodes, capacity=int(u[0]), success=float(u[1]), detect=float(u[2]), kill=float(u[3]))
+        NodeClass(share=c / net.nodes, capacity=int(u[0]), success=float(u[1]), detect=float(u[2]), kill=float(u[3]),
+                  watch=float(u[4]), security=float(u[5]))
         for u, c in zip(uniq, counts)
     )
     n_mis0 = int(round(r.initial_misaligned * r.initial))
+    co = cfg.collusion
+    collusion = Collusion(
+        blinding=co.blinding, dominance=co.dominance, min_members=int(co.min_members),
+        warning_steps=int(per_step["collusion.warning_hours"]), warning_evasion=co.warning_evasion,
+        foothold=co.foothold, evasion=r.evasion, skill=r.success,
+    ) if co.enabled and (n_mis0 > 0 or r.misalignment_rate > 0) else None
     return Model(
         classes=classes,
         latency=int(per_step["governance.response_latency"]),
@@ -149,6 +197,7 @@ def build_model(cfg: Config) -> Model:
         total_compute=gov.total_compute,
         hours_per_step=cfg.sim.hours_per_step,
         steps=cfg.sim.steps,
+        collusion=collusion,
     )
 
 
@@ -174,13 +223,13 @@ def configs(capacity: int, n_states: int) -> tuple:
     return tuple(out)
 
 
-def replica_outcomes(detect: float, kill: float, attempt: float, avoid: float, latency: int) -> list:
-    """Per order state: {(next state or -1 for dead, 1 if it proposes a copy): probability}.
+def replica_events(detect: float, kill: float, attempt: float, avoid: float, latency: int) -> list:
+    """Per order state: {(next state or -1 for dead, 1 if it proposes a copy, 1 if detected now): probability}.
 
     Order states: 0 = no order; 1 + r = an order that executes in r steps (r = 0: this step). Follows
-    ``engine.act.act_rare``: detection only without a pending order, then due orders execute (a failed one clears the
-    order and the replica goes on to replicate), then survivors attempt with ``attempt``; a killed misaligned
-    replica proposes its last copy with ``avoid`` (no attempt draw).
+    ``engine.act.act_rare``: detection only without a pending order, then due orders execute (a failed one clears
+    the order and the replica goes on to replicate), then survivors attempt with ``attempt``; a killed misaligned
+    replica proposes its last copy with ``avoid`` (no attempt draw). A detection is what warns colluding mates.
     """
     p, k, a, v = detect, kill, attempt, avoid
     out = []
@@ -191,72 +240,119 @@ def replica_outcomes(detect: float, kill: float, attempt: float, avoid: float, l
 
     none = {}
     if latency == 0:
-        stays = (1 - p) + p * (1 - k)  # not detected, or detected and the kill failed (order cleared)
-        add(none, (0, 1), stays * a)
-        add(none, (0, 0), stays * (1 - a))
-        add(none, (-1, 1), p * k * v)
-        add(none, (-1, 0), p * k * (1 - v))
+        add(none, (0, 1, 0), (1 - p) * a)
+        add(none, (0, 0, 0), (1 - p) * (1 - a))
+        add(none, (0, 1, 1), p * (1 - k) * a)  # detected, the kill failed: the order is cleared
+        add(none, (0, 0, 1), p * (1 - k) * (1 - a))
+        add(none, (-1, 1, 1), p * k * v)
+        add(none, (-1, 0, 1), p * k * (1 - v))
     else:
-        add(none, (0, 1), (1 - p) * a)
-        add(none, (0, 0), (1 - p) * (1 - a))
-        add(none, (latency, 1), p * a)  # state 1 + (latency - 1)
-        add(none, (latency, 0), p * (1 - a))
+        add(none, (0, 1, 0), (1 - p) * a)
+        add(none, (0, 0, 0), (1 - p) * (1 - a))
+        add(none, (latency, 1, 1), p * a)  # state 1 + (latency - 1)
+        add(none, (latency, 0, 1), p * (1 - a))
     out.append(none)
     for r in range(latency):
         d = {}
         if r == 0:
-            add(d, (-1, 1), k * v)
-            add(d, (-1, 0), k * (1 - v))
-            add(d, (0, 1), (1 - k) * a)
-            add(d, (0, 0), (1 - k) * (1 - a))
+            add(d, (-1, 1, 0), k * v)
+            add(d, (-1, 0, 0), k * (1 - v))
+            add(d, (0, 1, 0), (1 - k) * a)
+            add(d, (0, 0, 0), (1 - k) * (1 - a))
         else:
-            add(d, (r, 1), a)  # state 1 + r -> 1 + (r - 1)
-            add(d, (r, 0), 1 - a)
+            add(d, (r, 1, 0), a)  # state 1 + r -> 1 + (r - 1)
+            add(d, (r, 0, 0), 1 - a)
         out.append(d)
     return out
 
 
-def colony_law(cls: NodeClass, attempt: float, avoid: float, latency: int) -> dict:
-    """One-step law of every non-empty configuration of a node of class ``cls`` with nothing arriving.
+def replica_outcomes(detect: float, kill: float, attempt: float, avoid: float, latency: int) -> list:
+    """Per order state: {(next state or -1 for dead, 1 if it proposes a copy): probability} (``replica_events``
+    without the detection flag)."""
+    out = []
+    for events in replica_events(detect, kill, attempt, avoid, latency):
+        d = {}
+        for (nxt, prop, _), pr in events.items():
+            d[(nxt, prop)] = d.get((nxt, prop), 0.0) + pr
+        out.append(d)
+    return out
 
-    Returns the outcomes as rows of arrays ``src`` (config index), ``surv`` (config of the survivors),
-    ``free`` (slots left for copies: capacity - survivors), ``own`` (successful proposals onto the own node:
-    non-full nodes), ``spill`` (proposals sent to uniformly drawn nodes: full nodes), ``prob``; plus
-    ``configs``, ``size`` and ``add`` (config index after adding j fresh replicas).
-    """
-    n_states = latency + 1
-    cfgs = configs(cls.capacity, n_states)
-    if len(cfgs) > MAX_CONFIGS:
-        raise NotImplementedError(
-            f"a node of capacity {cls.capacity} with response_latency={latency} has {len(cfgs)} colony "
-            f"configurations (limit {MAX_CONFIGS})"
-        )
-    index = {c: i for i, c in enumerate(cfgs)}
-    outs = replica_outcomes(cls.detect, cls.kill, attempt, avoid, latency)
-    # law[c] = {(survivors config, proposals): prob}, built by adding one replica at a time (memoised)
-    law = {cfgs[0]: {(cfgs[0], 0): 1.0}}
+
+def _detection_levels(cls: NodeClass, coll: Collusion | None) -> tuple:
+    """A misaligned replica's detection on a node of class ``cls``: (plain, blinded, warned, blinded and warned),
+    as ``engine.act.node_record`` and ``detection.detected`` compute it."""
+    if coll is None:
+        return (cls.detect,) * 4
+    out = []
+    for warned in (0, 1):
+        for blinded in (0, 1):
+            watch = min(cls.watch * (1.0 - coll.blinding * blinded), 1.0)
+            out.append(watch * (1.0 - coll.warning_evasion * warned) * (1.0 - coll.evasion))
+    return tuple(out)
+
+
+def _colony_laws(cfgs: tuple, outs: list) -> dict:
+    """{config: {(survivors config, proposals, 1 if any replica was detected): probability}} for every config,
+    its replicas acting independently with the per-state events ``outs`` (built one replica at a time)."""
+    law = {cfgs[0]: {(cfgs[0], 0, 0): 1.0}}
     for c in cfgs[1:]:
         j = next(i for i, x in enumerate(c) if x > 0)
         smaller = list(c)
         smaller[j] -= 1
-        base = law[tuple(smaller)]
         d = {}
-        for (surv, props), pb in base.items():
-            for (nxt, prop), pr in outs[j].items():
+        for (surv, props, det), pb in law[tuple(smaller)].items():
+            for (nxt, prop, hit), pr in outs[j].items():
                 if nxt >= 0:
                     s2 = list(surv)
                     s2[nxt] += 1
-                    key = (tuple(s2), props + prop)
+                    key = (tuple(s2), props + prop, det | hit)
                 else:
-                    key = (surv, props + prop)
+                    key = (surv, props + prop, det | hit)
                 d[key] = d.get(key, 0.0) + pb * pr
         law[c] = d
-    cap, s_own = cls.capacity, cls.success
-    ent = np.array([(index[c], index[surv], props, pb, sum(c) == cap)
-                    for c in cfgs for (surv, props), pb in law[c].items()], dtype=np.float64).reshape(-1, 5)
+    return law
+
+
+def colony_law(cls: NodeClass, attempt: float, avoid: float, latency: int, coll: Collusion | None = None) -> dict:
+    """One-step law of every non-empty state of a node of class ``cls`` with nothing arriving.
+
+    A state is a configuration (replicas per order state) and, with collusion (``coll``), the steps the
+    colony still lies low after a warning (0 .. collusion.warning_steps; always 0 without collusion). Returns the
+    outcomes as rows of arrays ``src`` (state index), ``surv`` (the survivors: a code, configuration index x
+    (warning steps + 1) + the next warning timer), ``free`` (slots left for copies: capacity - survivors), ``own``
+    (successful proposals onto the own node: non-full nodes), ``spill`` (proposals sent to uniformly drawn nodes:
+    full nodes), ``prob``; plus ``configs`` (each state's configuration), ``size`` and ``add`` (state index after
+    adding j fresh replicas to survivors code i; 0 where the node is empty).
+    """
+    n_states = latency + 1
+    cfgs = configs(cls.capacity, n_states)
+    timers = coll.warning_steps + 1 if coll is not None else 1
+    if len(cfgs) * timers > MAX_CONFIGS:
+        raise NotImplementedError(
+            f"a node of capacity {cls.capacity} with response_latency={latency} has {len(cfgs) * timers} colony "
+            f"states (limit {MAX_CONFIGS})"
+        )
+    cindex = {c: i for i, c in enumerate(cfgs)}
+    # states: the empty node, then every non-empty configuration with each warning timer (a fresh colony first)
+    states = [(0, 0)] + [(ci, w) for ci in range(1, len(cfgs)) for w in range(timers)]
+    sindex = {st: i for i, st in enumerate(states)}
+    levels = _detection_levels(cls, coll)
+    laws = {lv: _colony_laws(cfgs, replica_events(lv, cls.kill, attempt, avoid, latency)) for lv in set(levels)}
+    blind_at = max(coll.min_members, coll.dominance * cls.capacity) if coll is not None else np.inf
+    cap = cls.capacity
+    rows = []
+    for si, (ci, w) in enumerate(states):
+        c = cfgs[ci]
+        level = levels[(sum(c) >= blind_at) + 2 * (w > 0)]
+        for (surv, props, det), pb in laws[level][c].items():
+            nxt_w = timers - 1 if det and timers > 1 else max(w - 1, 0)
+            rows.append((si, cindex[surv] * timers + nxt_w, props, pb, sum(c) == cap))
+    ent = np.array(rows, dtype=np.float64).reshape(-1, 5)
     src, surv = ent[:, 0].astype(np.int64), ent[:, 1].astype(np.int64)
     props, pb, full = ent[:, 2], ent[:, 3], ent[:, 4] > 0
     # non-full nodes: copies target the own node and each succeeds with s_own -> b successes, Binomial(props, s_own)
+    # (a colluding colony's own node is a mate's: the foothold cuts its security)
+    s_own = cls.success if coll is None else coll.skill * (1.0 - cls.security * (1.0 - coll.foothold))
     parts = [(src[full], surv[full], np.zeros(full.sum()), props[full], pb[full])]
     for b in range(int(props.max()) + 1 if len(props) else 0):
         sel = ~full & (props >= b)
@@ -265,28 +361,32 @@ def colony_law(cls: NodeClass, attempt: float, avoid: float, latency: int) -> di
     src, surv, own, spill, prob = (np.concatenate(x) for x in zip(*parts))
     own, spill = own.astype(np.int64), spill.astype(np.int64)
     # merge rows with the same outcome (full nodes: proposals all go to random nodes, none to the own node)
-    n = len(cfgs)
-    key = (src * n + surv) * (cap + 1) ** 2 + own * (cap + 1) + spill
+    n_codes = len(cfgs) * timers
+    key = (src * n_codes + surv) * (cap + 1) ** 2 + own * (cap + 1) + spill
     uniq, inv = np.unique(key, return_inverse=True)
     prob = np.bincount(inv, weights=prob)
     keep = prob > 0
     uniq, prob = uniq[keep], prob[keep]
     spill = uniq % (cap + 1)
     own = (uniq // (cap + 1)) % (cap + 1)
-    surv = (uniq // (cap + 1) ** 2) % n
-    src = uniq // ((cap + 1) ** 2 * n)
-    sizes = np.array([sum(c) for c in cfgs], dtype=np.int64)
-    # next config after adding j newborns (order state 0) to survivors config i
-    add = np.full((len(cfgs), cap + 1), -1, dtype=np.int64)
-    for i, c in enumerate(cfgs):
+    surv = (uniq // (cap + 1) ** 2) % n_codes
+    src = uniq // ((cap + 1) ** 2 * n_codes)
+    cfg_sizes = np.array([sum(c) for c in cfgs], dtype=np.int64)
+    sizes = np.array([cfg_sizes[ci] for ci, _ in states], dtype=np.int64)
+    # next state after adding j newborns (order state 0) to survivors code i
+    add = np.full((n_codes, cap + 1), -1, dtype=np.int64)
+    for code in range(n_codes):
+        ci, w = divmod(code, timers)
+        c = cfgs[ci]
         for j in range(cap - sum(c) + 1):
-            add[i, j] = index[(c[0] + j,) + c[1:]]
+            after = cindex[(c[0] + j,) + c[1:]]
+            add[code, j] = 0 if after == 0 else sindex[(after, w)]
     return {
-        "configs": cfgs,
+        "configs": tuple(cfgs[ci] for ci, _ in states),
         "size": sizes.astype(np.float64),
         "src": src.astype(np.int64),
         "surv": surv.astype(np.int64),
-        "free": (cap - sizes[surv]).astype(np.int64),
+        "free": (cap - cfg_sizes[surv // timers]).astype(np.int64),
         "own": own.astype(np.int64),
         "spill": spill.astype(np.float64),
         "prob": prob,
@@ -302,6 +402,9 @@ def offspring_per_step(cfg: Config) -> pd.DataFrame:
     ``success`` and compete for its free slots, proposals from a full node go to a uniformly drawn node.
     """
     m = build_model(cfg)
+    if m.collusion is not None and m.n_mis0 > 0:
+        raise NotImplementedError("replisim.theory.offspring_per_step does not cover collusion: a colluding "
+                                  "replica's step depends on its colony (colony_law)")
     avoid = m.avoid if m.n_mis0 > 0 else 0.0
     rows = []
     for ci, c in enumerate(m.classes):
@@ -312,8 +415,12 @@ def offspring_per_step(cfg: Config) -> pd.DataFrame:
                                        "probability"])
 
 
-def _laws(m: Model, avoid: float) -> list:
-    return [colony_law(c, m.attempt, avoid, m.latency) if c.capacity > 0 else None for c in m.classes]
+def _laws(m: Model, misaligned: bool) -> list:
+    """Colony laws per node class for the misaligned lineages (shutdown avoidance and collusion act) or the
+    aligned ones."""
+    avoid = m.avoid if misaligned else 0.0
+    coll = m.collusion if misaligned else None
+    return [colony_law(c, m.attempt, avoid, m.latency, coll) if c.capacity > 0 else None for c in m.classes]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -321,11 +428,11 @@ def _laws(m: Model, avoid: float) -> list:
 
 
 class EarlyPhase:
-    """Types = (node class, non-empty configuration); one generation = one step."""
+    """Types = (node class, non-empty colony state); one generation = one step."""
 
-    def __init__(self, m: Model, avoid: float):
+    def __init__(self, m: Model, misaligned: bool):
         self.m = m
-        self.laws = _laws(m, avoid)
+        self.laws = _laws(m, misaligned)
         self.offset = []
         n = 0
         for law in self.laws:
@@ -431,7 +538,7 @@ class EarlyPhase:
                 visits = np.linalg.solve(a.T, np.eye(nc)[0])  # expected steps spent in each config
             except np.linalg.LinAlgError:
                 return np.inf
-            if not np.all(np.isfinite(visits)) or visits.min() < -1e-9 or np.linalg.cond(a) > 1e12:
+            if not np.all(np.isfinite(visits)) or visits.min() < -1e-9 or np.linalg.cond(a) > 1e15:
                 return np.inf  # the colony never dies out (no shutdown possible)
             k[row] = (visits @ spawn) * self.found_live
         return float(np.max(np.abs(np.linalg.eigvals(k))))
@@ -445,8 +552,9 @@ class EarlyPhase:
 def _phases(cfg: Config) -> list:
     """(early phase, number of initial lineages) for the misaligned and the aligned initial replicas."""
     m = build_model(cfg)
-    groups = [(m.avoid, m.n_mis0), (0.0, m.n0 - m.n_mis0)] if m.avoid > 0 else [(0.0, m.n0)]
-    return [(EarlyPhase(m, v), n) for v, n in groups if n > 0]
+    differ = m.avoid > 0 or m.collusion is not None  # the misaligned lineages act differently
+    groups = [(True, m.n_mis0), (False, m.n0 - m.n_mis0)] if differ else [(False, m.n0)]
+    return [(EarlyPhase(m, mis), n) for mis, n in groups if n > 0]
 
 
 def extinction_probability_single(cfg: Config, steps: int | None = None) -> float:
@@ -548,13 +656,17 @@ class MeanField:
     """Occupancy distribution per node class; spilled copies arrive at each node as a Poisson stream."""
 
     def __init__(self, m: Model):
+        if m.collusion is not None and m.n_mis0 > 0:
+            raise NotImplementedError(
+                "replisim.theory.mean_field does not cover collusion (coalitions merge across nodes at large N)"
+            )
         if m.avoid > 0 and 0 < m.n_mis0 < m.n0:
             raise NotImplementedError(
                 "replisim.theory.mean_field does not cover a mix of aligned and misaligned replicas with "
                 "shutdown avoidance"
             )
         self.m = m
-        self.laws = _laws(m, m.avoid if m.n_mis0 > 0 else 0.0)
+        self.laws = _laws(m, m.n_mis0 > 0)
         self.live = [ci for ci, law in enumerate(self.laws) if law is not None]
         self.sizes = [self.laws[ci]["size"] for ci in self.live]
         self.splits = np.cumsum([len(s) for s in self.sizes])[:-1]
@@ -707,41 +819,20 @@ def logistic(cfg: Config, t_eval=None) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------------
 # What it would take: the early-phase threshold of a configuration, with what the theory cannot cover switched off
 
-# (what the theory does not cover, the override that switches it off, how it moves the real requirement)
-_RELAX = (
-    ("collusion", lambda c: c.collusion.enabled, {"collusion.enabled": False}, "higher"),
-    ("trait mutation", lambda c: c.replica.mutation_sd > 0, {"replica.mutation_sd": 0.0}, "either way"),
-    ("strategic targets", lambda c: c.replica.strategic, {"replica.strategic": False}, "higher"),
-    ("skill drawn per run", lambda c: c.replica.success_prior, {"replica.success_prior": False}, "either way"),
-    ("network topology", lambda c: c.network.kind != "complete", {"network.kind": "complete"}, "either way"),
-    ("hardening", lambda c: c.governance.hardening > 0, {"governance.hardening": 0.0}, "lower"),
-    ("quarantine", lambda c: c.governance.quarantine_hours > 0, {"governance.quarantine_hours": 0.0}, "lower"),
-    ("if-then commitments", lambda c: c.governance.if_then.enabled, {"governance.if_then.enabled": False}, "lower"),
-    ("incident reporting", lambda c: c.governance.reporting.enabled, {"governance.reporting.enabled": False},
-     "lower"),
-    ("retraining", lambda c: c.governance.retraining_rate > 0, {"governance.retraining_rate": 0.0}, "lower"),
-    ("emergent misalignment", lambda c: c.replica.misalignment_rate > 0, {"replica.misalignment_rate": 0.0},
-     "higher"),
-)
-
-
 def what_it_would_take(cfg: Config) -> dict:
     """R0 of ``cfg``'s early phase and the uniform detection level that brings it to 1, on the nearest covered
-    configuration: every mechanism the theory does not cover is switched off, and a response latency too long to
-    enumerate is replaced by none. Returns ``{"r0", "critical_detection" (per hour; nan: no level suffices),
-    "max_latency_hours" (the longest response at which R0 <= 1 with this regime's monitoring; nan where R0 > 1),
-    "max_latency_exact" (False: only a lower bound, the colonies outgrew the enumeration), "relaxed" (names of
-    what was switched off, each with the direction it moves the real requirement), "text" (one line for the
-    report)}``.
+    configuration: every mechanism the theory does not cover is switched off (``_uncovered``), and a response
+    latency too long to enumerate is replaced by none. Returns ``{"r0", "critical_detection" (per hour; nan: no
+    level suffices), "max_latency_hours" (the longest response at which R0 <= 1 with this regime's monitoring;
+    nan where R0 > 1), "max_latency_exact" (False: only a lower bound, the colonies outgrew the enumeration),
+    "relaxed" (names of what was switched off, each with the direction it moves the real requirement), "text"
+    (one line for the report)}``.
     """
+    uncovered = _uncovered(cfg)
     c = cfg
-    relaxed = []
-    for name, on, off, direction in _RELAX:
-        if _unsupported(c) is None:
-            break
-        if on(c):
-            c = with_params(c, **off)
-            relaxed.append(f"{name} ({direction})")
+    for _, _, off, _ in uncovered:
+        c = with_params(c, **off)
+    relaxed = [f"{name} ({direction})" for _, name, _, direction in uncovered]
     try:
         r = r0(c)
     except NotImplementedError:  # a colony too large to enumerate at this latency
@@ -784,11 +875,13 @@ def _take_text(t: dict) -> str:
     if t["r0"] <= 1:
         lat = t["max_latency_hours"]
         latency = (f"; a response may take up to {lat:g} h" if t["max_latency_exact"]
-                   else f"; a response may take at least {lat:g} h (the theory enumerates no further)")
+                   else f"; a response may take at least {lat:g} h (the theory goes no further)")
         return f"R0 = {t['r0']:.3g} <= 1: the replicas die out{latency} {scope}"
+    r0_text = f"R0 = {t['r0']:.3g} > 1" if np.isfinite(t["r0"]) else \
+        "R0 beyond numerical range (a colony practically never dies out)"
     if not np.isfinite(crit):
         need = "no detection level on every node brings R0 to 1 with these kill switches"
     else:
         need = (f"detection of {crit:.3g} per hour on every node (a mean time to detect of "
                 f"{1 / crit:,.0f} h) with these kill switches brings R0 to 1")
-    return f"R0 = {t['r0']:.3g} > 1: {need} {scope}"
+    return f"{r0_text}: {need} {scope}"

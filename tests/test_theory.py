@@ -164,23 +164,80 @@ def test_what_it_would_take_finds_the_longest_safe_response():
 
 
 def test_what_it_would_take_names_what_it_switched_off():
-    """On the default world: collusion, trait mutation and a latency too long to enumerate are switched off,
-    each named with the direction it moves the real requirement, and R0 is that of the relaxed world."""
+    """On the default world (collusion central): trait mutation, and the response latency (collusion's flight
+    needs a pending order, and the colonies outgrow the enumeration) are switched off, each named with the
+    direction it moves the real requirement; collusion stays in, and R0 is that of the relaxed world."""
     cfg = replisim.compose([])
+    assert cfg.collusion.enabled
     t = th.what_it_would_take(cfg)
-    assert "collusion (higher)" in t["relaxed"] and "trait mutation (either way)" in t["relaxed"]
-    assert any(r.startswith("response latency") for r in t["relaxed"])
-    relaxed = th.with_params(cfg, **{"collusion.enabled": False, "replica.mutation_sd": 0.0,
-                                     "governance.response_latency": 0.0})
+    assert "trait mutation (either way)" in t["relaxed"] and "response latency 24 h (higher)" in t["relaxed"]
+    assert not any("collusion" in r for r in t["relaxed"])
+    relaxed = th.with_params(cfg, **{"replica.mutation_sd": 0.0, "governance.response_latency": 0.0})
     assert t["r0"] == pytest.approx(th.r0(relaxed))
-    assert "switched off: collusion (higher)" in t["text"]
+    no_collusion = th.r0(th.with_params(relaxed, **{"collusion.enabled": False}))
+    assert t["r0"] > 2 * no_collusion  # collusion counts in the answer
+    assert "switched off: response latency 24 h (higher), trait mutation (either way)" in t["text"]
 
 
 def test_uncovered_mechanisms_raise():
-    with pytest.raises(NotImplementedError, match="collusion"):
-        th.r0(replisim.compose(["scenario=default"]))
+    with pytest.raises(NotImplementedError, match="collusion.flight"):
+        th.r0(replisim.compose(["replica.mutation_sd=0"]))  # flight under the default world's 24 h latency
+    with pytest.raises(NotImplementedError, match="mean_field does not cover collusion"):
+        th.mean_field(replisim.compose(["replica.mutation_sd=0", "governance.response_latency=0"]))
     with pytest.raises(NotImplementedError, match="network.kind"):
         th.mean_field(minimal("network.kind=random_regular"))
+
+
+# ------------------------------------------------------------------ collusion in the early phase
+
+def colluding(*overrides):
+    """The minimal world with misaligned, colluding replicas that do not avoid shutdown."""
+    return minimal("collusion.enabled=true", "replica.initial_misaligned=1", "replica.shutdown_avoidance=0",
+                   *overrides)
+
+
+def test_warning_closed_form():
+    """Capacity 1, latency 0, kill switch k, a warning of one step that multiplies detection by (1 - w).
+    A colony is one replica, in state 0 (not warned) or 1 (warned: a detection it survived last step). With
+    q_0 = q, q_1 = q (1 - w) and one spilled proposal per step founding a colony with a s:
+    x_i = q_i k + q_i (1 - k) g x_1 + (1 - q_i) g x_0, g = 1 - a s + a s x_0 (extinction), and
+    m_i = a s (1 - q_i k) + q_i (1 - k) m_1 + (1 - q_i) m_0 (lifetime colonies founded; R0 = m_0)."""
+    k, w = 0.5, 0.5
+    cfg = colluding("network.capacity=1", f"governance.kill_switch={k}", "collusion.warning_hours=1",
+                    f"collusion.warning_evasion={w}")
+    q, as_ = [Q, Q * (1 - w)], A * S
+
+    def f(x):
+        g = 1 - as_ + as_ * x[0]
+        return np.array([q[i] * k + q[i] * (1 - k) * g * x[1] + (1 - q[i]) * g * x[0] for i in (0, 1)])
+
+    x = fixed_point(f, [0.0, 0.0])
+    m = np.linalg.solve([[q[0], -q[0] * (1 - k)], [-(1 - q[1]), 1 - q[1] * (1 - k)]],
+                        [as_ * (1 - q[0] * k), as_ * (1 - q[1] * k)])
+    assert th.extinction_probability_single(cfg) == pytest.approx(x[0], rel=1e-6)
+    assert th.r0(cfg) == pytest.approx(m[0], rel=1e-6)
+    # without the warning the same world has R0 = a s (1 - q k) / (q k): the warning must raise it
+    assert m[0] > as_ * (1 - Q * k) / (Q * k) * 1.01
+
+
+def test_inert_collusion_is_no_collusion():
+    """Collusion whose every lever is zero (no blinding, warnings that change nothing, no foothold) is the
+    process without collusion, at capacity 4 and latency 0 where colonies of several replicas form."""
+    inert = ("collusion.blinding=0", "collusion.warning_evasion=0", "collusion.foothold=0", "collusion.flight=0")
+    on = colluding("network.capacity=4", "network.security=0.3", "collusion.warning_hours=3", *inert)
+    off = th.with_params(on, **{"collusion.enabled": False})
+    assert th.r0(on) == pytest.approx(th.r0(off), rel=1e-9)
+    assert th.extinction_probability(on, steps=30) == pytest.approx(th.extinction_probability(off, steps=30),
+                                                                     rel=1e-9)
+
+
+@pytest.mark.parametrize("lever,value", [("collusion.blinding", 0.5), ("collusion.warning_evasion", 0.5),
+                                         ("collusion.foothold", 0.5)])
+def test_each_collusion_lever_raises_r0(lever, value):
+    base = colluding("network.capacity=4", "network.security=0.3", "collusion.warning_hours=3",
+                     "collusion.blinding=0", "collusion.warning_evasion=0", "collusion.foothold=0",
+                     "collusion.dominance=0.5", "collusion.min_members=2", "governance.detection=0.3")
+    assert th.r0(th.with_params(base, **{lever: value})) > 1.01 * th.r0(base)
 
 
 # ------------------------------------------------------------------ engine against theory
@@ -222,6 +279,54 @@ def test_extinction_frequency_matches_branching_process(point):
     extinct = int(replisim.simulate(cfg, runs=runs, seed=2024).outcomes["extinct"].sum())
     lo, hi = binom.interval(0.99, runs, p)
     assert lo <= extinct <= hi, f"observed {extinct / runs:.4f}, theory {p:.4f}, 99% interval [{lo}, {hi}]"
+
+
+COLLUSION_POINTS = [
+    # the default world (mixed nodes, three blocs, per-type monitoring) with the theory's two restrictions:
+    # no trait mutation and no response latency (flight needs a pending order)
+    dict(collusion="central", detection=0.02),
+    dict(collusion="strong", detection=0.05),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", COLLUSION_POINTS, ids=lambda p: f"{p['collusion']}-detection={p['detection']}")
+def test_extinction_with_collusion_matches_branching_process(point):
+    # P(extinct by step 300) of one colluding lineage on the default world, engine against the colony process
+    # with blinding, warnings and footholds. The default network's 1,000 nodes are enough: the engine's
+    # frequency at 4,000 nodes was within one standard error of the same theory (measured, 2,000 runs).
+    # Tolerance: the central 99% binomial interval of Binomial(10000, p_theory); the theory without collusion
+    # must lie outside it by a wide margin, so the test can tell whether collusion is modelled.
+    runs, steps = 10_000, 300
+    cfg = replisim.compose([f"collusion={point['collusion']}", "replica.mutation_sd=0",
+                            "governance.response_latency=0", "replica.initial=1", f"sim.steps={steps}",
+                            f"governance.detection={point['detection']}", "sim.threads=1"])
+    p = th.extinction_probability(cfg, steps=steps)
+    p_without = th.extinction_probability(th.with_params(cfg, **{"collusion.enabled": False}), steps=steps)
+    assert 0.1 < p < 0.9, "choose a point where extinction is neither rare nor certain"
+    lo, hi = binom.interval(0.99, runs, p)
+    assert abs(p_without - p) * runs > 3 * (hi - lo)
+    # the theory reads the network drawn from cfg.seed: the engine must use the same one
+    extinct = int(replisim.simulate(cfg, runs=runs, seed=cfg.seed).outcomes["extinct"].sum())
+    assert lo <= extinct <= hi, f"observed {extinct / runs:.4f}, theory {p:.4f}, 99% interval [{lo}, {hi}]"
+
+
+@pytest.mark.slow
+def test_collusion_never_makes_perfect_monitoring_useless():
+    """Issue 11's criterion on the default world: detection 1, kill switch 1, no latency contains the replicas
+    under every collusion preset; strong collusion makes it harder, as the theory says. Tolerance: the engine's
+    P(extinct) (200 runs, the 10 default initial replicas, mutation off so the theory applies) within the
+    central 99% binomial interval of the theory's P(extinct by the horizon)."""
+    runs, steps = 200, 500
+    for preset in ("none", "central", "strong"):
+        cfg = replisim.compose([f"collusion={preset}", "governance.detection=1", "governance.kill_switch=1",
+                                "governance.response_latency=0", "replica.mutation_sd=0", f"sim.steps={steps}"])
+        out = replisim.simulate(cfg, runs=runs, seed=cfg.seed).outcomes
+        p = th.extinction_probability(cfg, steps=steps)
+        lo, hi = binom.interval(0.99, runs, p)
+        assert out["loss_of_control"].sum() == 0, preset
+        assert lo <= out["extinct"].sum() <= hi, f"{preset}: observed {out['extinct'].mean()}, theory {p:.4f}"
+        assert p > (0.9 if preset == "strong" else 0.999), preset
 
 
 @pytest.mark.slow
