@@ -71,8 +71,14 @@ def governance_presets() -> list[str]:
     return sorted(names, key=lambda n: n != "none")
 
 
+# The default world's horizon (90 days at one hour per step) and network size (conf/config.yaml, network/mixed):
+# the studies of the default world run at its own size, since its slower, evidence-based growth needs the horizon.
+WORLD_STEPS = 2160
+WORLD_NODES = 1000
+
+
 def size_overrides(steps: int, nodes: int) -> list[str]:
-    """Shared overrides that set the size of a study (small networks and horizons keep make figures short)."""
+    """Shared overrides that set the size of a study."""
     return [f"sim.steps={steps}", f"network.nodes={nodes}"]
 
 

@@ -12,15 +12,17 @@ import pandas as pd
 
 from replisim import plots
 
-from . import FIGURES, StudyResult, simulate, size_overrides, tidy
+from . import FIGURES, WORLD_NODES, WORLD_STEPS, StudyResult, simulate, size_overrides, tidy
 from .sweeps import write_sweep
 
 SCENARIO = "pan2024_llama31_70b"
-DETECTION = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8)
+# per hour on every node: the default world's transition lies between 0.005 and 0.05 (0.1 and above contain
+# every run with or without avoidance)
+DETECTION = (0.003, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05)
 AVOIDANCE = (0.0, 0.5)  # off, and the Pan preset's value
 
 
-def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int = 250, seed: int = 0,
+def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = WORLD_STEPS, nodes: int = WORLD_NODES, seed: int = 0,
         detection=DETECTION, avoidance=AVOIDANCE) -> StudyResult:
     out_dir = Path(out_dir)
     result = StudyResult("avoidance")

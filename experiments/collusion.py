@@ -1,8 +1,8 @@
 """Collusion on/off under every governance preset (Pan et al. Llama-3.1-70B preset, skill from the posterior).
 
-Colluding misaligned replicas warn coalition-mates of a detection, flee pending shutdowns, gain footholds and
-blind the monitoring of the nodes they dominate. The study asks how much of each preset's effect survives
-that.
+Colluding misaligned replicas warn the mates on their node of a detection, flee pending shutdowns, gain
+footholds where a mate sits and blind the monitoring of the nodes they dominate (conf/collusion/central.yaml).
+The study asks how much of each preset's effect survives that.
 """
 
 from __future__ import annotations
@@ -13,13 +13,24 @@ import pandas as pd
 
 from replisim import plots, report
 
-from . import FIGURES, StudyResult, governance_presets, save_figure, size_overrides, tidy, try_simulate, write_csv
+from . import (
+    FIGURES,
+    WORLD_NODES,
+    WORLD_STEPS,
+    StudyResult,
+    governance_presets,
+    save_figure,
+    size_overrides,
+    tidy,
+    try_simulate,
+    write_csv,
+)
 from .governance import contained_text, pareto_text
 
 SCENARIO = "pan2024_llama31_70b"
 
 
-def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int = 250, seed: int = 0,
+def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = WORLD_STEPS, nodes: int = WORLD_NODES, seed: int = 0,
         presets=None) -> StudyResult:
     out_dir = Path(out_dir)
     presets = list(presets) if presets is not None else governance_presets()
@@ -63,14 +74,15 @@ def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int =
                      "collusion_off.csv"]
     off = frame[frame.collusion == "off"].groupby("governance", sort=False)["loss_of_control"].mean()
     on = frame[frame.collusion == "on"].groupby("governance", sort=False)["loss_of_control"].mean()
-    best = off.idxmin()
     sig = table[table.loss_verdict == "higher"]["governance"].tolist()
+    pairs = ", ".join(f"`{p}` {off[p]:.2f} -> {on[p]:.2f}" for p in off.index if p in on.index)
+    held = [p for p in on.index if on[p] < report.PRACTICAL["probability"]]
     result.lines.append(("collusion.png",
-                         f"Without collusion the best preset `{best}` holds P(loss) to {off[best]:.2f}; with collusion "
-                         f"the same preset gives {on.get(best, float('nan')):.2f}, and every preset gives P(loss) >= "
-                         f"{on.min():.2f}. Collusion raises P(loss) by more than {report.PRACTICAL['probability']:.2f} "
-                         "(the whole 95% interval) under: "
-                         + (", ".join(f"`{s}`" for s in sig) or "no preset") + "."))
+                         f"P(loss of control) without -> with collusion at its central values: {pairs}. Collusion "
+                         f"raises P(loss) by more than {report.PRACTICAL['probability']:.2f} (the whole 95% interval) "
+                         "under: " + (", ".join(f"`{s}`" for s in sig) or "no preset") + "; with collusion, P(loss) "
+                         f"stays below {report.PRACTICAL['probability']:.2f} under: "
+                         + (", ".join(f"`{s}`" for s in held) or "no preset") + "."))
     off_cmp = report.compare(off_frame, by="governance", baseline=off_frame["governance"].iloc[0])
     write_csv(off_cmp, out_dir / "collusion_off.csv")
     result.lines.append(("collusion_off_safety_cost.png",

@@ -18,6 +18,8 @@ from replisim import plots, report, stats
 
 from . import (
     FIGURES,
+    WORLD_NODES,
+    WORLD_STEPS,
     StudyResult,
     governance_presets,
     save_figure,
@@ -77,7 +79,7 @@ def contained_text(cmp: pd.DataFrame) -> str:
     return ", ".join(f"`{g}` {p:.2f}" for g, p in zip(cmp.iloc[:, 0], cmp.p_extinct))
 
 
-def run(out_dir: Path = FIGURES, runs: int = 300, steps: int = 240, nodes: int = 250, seed: int = 0,
+def run(out_dir: Path = FIGURES, runs: int = 300, steps: int = WORLD_STEPS, nodes: int = WORLD_NODES, seed: int = 0,
         scenarios=tuple(SCENARIOS), presets=None) -> StudyResult:
     """Simulate every (scenario, preset) pair and write the comparison figures, tables and report."""
     out_dir = Path(out_dir)

@@ -40,8 +40,9 @@ def readme(results: list[StudyResult], timings: dict[str, float], command: str) 
              + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + "). "
              "Every line below is written from the numbers of that run; the numbers behind each figure are in "
              "the CSV whose name its own name starts with (e.g. `collusion_off_safety_cost.png`: "
-             "`collusion_off.csv`). Sizes are kept small so the command stays short (250-node networks, 240 h horizons, "
-             "100-300 runs per cell): the figures show the model's qualitative behaviour, not calibrated forecasts. "
+             "`collusion_off.csv`). The studies of the default world run at its own size (1,000 nodes, 2,160 h) with "
+             "100-300 runs per cell; the phase diagram and the fan chart use the minimal (textbook) world at 250 nodes "
+             "and 240 h. They show what the model says under its central values, not calibrated forecasts. "
              "`demo.png` and `bench_*.png` are written by the demo test and `make bench`, not by this command.", ""]
     for res in results:
         for name, text in res.lines:

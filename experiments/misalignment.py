@@ -1,8 +1,9 @@
 """Emergent misalignment: replicas start aligned; each copy turns misaligned with ``replica.misalignment_rate``.
 
-Runs on the Pan et al. Llama-3.1-70B preset (skill from the posterior) under the ``wide_ranging`` preset, the
-one that contains non-colluding replicas best in the collusion study, with collusion on and off. Misaligned
-replicas avoid shutdown and, with collusion, cooperate; aligned ones do neither.
+Runs on the Pan et al. Llama-3.1-70B preset (skill from the posterior) with no governance preset and a uniform
+detection of 0.03 per hour on every node (a mean time to detect of 33 h), where aligned replicas are contained
+and the outcome can show what misalignment changes, with collusion on and off. Misaligned replicas avoid shutdown
+and, with collusion, cooperate; aligned ones do neither.
 """
 
 from __future__ import annotations
@@ -13,22 +14,24 @@ import pandas as pd
 
 from replisim import plots
 
-from . import FIGURES, StudyResult, governance_presets, simulate, size_overrides, tidy
+from . import FIGURES, WORLD_NODES, WORLD_STEPS, StudyResult, governance_presets, simulate, size_overrides, tidy
 from .sweeps import write_sweep
 
 SCENARIO = "pan2024_llama31_70b"
 RATES = (0.0, 0.001, 0.01, 0.03, 0.1, 0.3)
-GOVERNANCE = "wide_ranging"
+GOVERNANCE = "none"
+DETECTION = 0.03  # per hour, on every node, when the governance is `none`
 
 
-def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int = 250, seed: int = 0,
+def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = WORLD_STEPS, nodes: int = WORLD_NODES, seed: int = 0,
         rates=RATES, governance: str | None = None) -> StudyResult:
     out_dir = Path(out_dir)
     result = StudyResult("misalignment")
-    if governance is None:
-        # the preset may not exist in an older checkout; uniform detection stands in, and the README says so
-        governance = GOVERNANCE if GOVERNANCE in governance_presets() else "none"
-    gov_over = [f"governance={governance}"] + (["governance.detection=0.5"] if governance == "none" else [])
+    governance = GOVERNANCE if governance is None else governance
+    if governance not in governance_presets():
+        raise ValueError(f"governance={governance!r} is not a shipped preset; choose one of "
+                         f"{', '.join(governance_presets())}")
+    gov_over = [f"governance={governance}"] + ([f"governance.detection={DETECTION}"] if governance == "none" else [])
     frames = []
     for collusion in ("off", "on"):
         for r in rates:
@@ -37,7 +40,7 @@ def run(out_dir: Path = FIGURES, runs: int = 200, steps: int = 240, nodes: int =
                               runs, seed, {"replica.misalignment_rate": float(r)})
             frames.append(tidy(ens, collusion=collusion, **{"replica.misalignment_rate": r}))
     frame = pd.concat(frames, ignore_index=True)
-    gov_label = governance + (" + detection 0.5" if governance == "none" else "")
+    gov_label = governance + (f" + detection {DETECTION}/h" if governance == "none" else "")
     fig = plots.sweep_lines(frame, "replica.misalignment_rate", hue="collusion",
                             title=f"Emergent misalignment: {SCENARIO} starting aligned, {gov_label} governance, "
                                   f"{nodes} nodes, {steps} h, {runs} runs per point")

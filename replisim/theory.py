@@ -824,7 +824,7 @@ def what_it_would_take(cfg: Config) -> dict:
     configuration: every mechanism the theory does not cover is switched off (``_uncovered``), and a response
     latency too long to enumerate is replaced by none. Returns ``{"r0", "critical_detection" (per hour; nan: no
     level suffices), "max_latency_hours" (the longest response at which R0 <= 1 with this regime's monitoring;
-    nan where R0 > 1), "max_latency_exact" (False: only a lower bound, the colonies outgrew the enumeration),
+    nan where R0 > 1), "max_latency_exact" (False: only a lower bound), "max_latency_why" (why not exact),
     "relaxed" (names of what was switched off, each with the direction it moves the real requirement), "text"
     (one line for the report)}``.
     """
@@ -840,31 +840,33 @@ def what_it_would_take(cfg: Config) -> dict:
         c = with_params(c, **{"governance.response_latency": 0.0})
         r = r0(c)
     crit = critical_detection(c)  # governance.detection: per hour, like every rate of the configuration
-    max_latency, exact = float("nan"), False
+    max_latency, exact, why = float("nan"), False, ""
     if r <= 1:
-        max_latency, exact = _max_latency(c)
+        max_latency, exact, why = _max_latency(c)
     out = {"r0": r, "critical_detection": crit, "max_latency_hours": max_latency, "max_latency_exact": exact,
+           "max_latency_why": why if r <= 1 else "",
            "relaxed": relaxed}
     out["text"] = _take_text(out)
     return out
 
 
-def _max_latency(cfg: Config, limit_hours: float = 168.0) -> tuple[float, bool]:
-    """The longest response latency (whole steps, in hours, up to ``limit_hours``) at which R0 stays <= 1, and
-    whether that is exact: False where the colonies grow too large to enumerate (or the limit is reached)
-    before R0 passes 1, so the answer is only known to be at least that."""
+def _max_latency(cfg: Config, limit_hours: float = 168.0) -> tuple[float, bool, str]:
+    """The longest response latency (whole steps, in hours, up to ``limit_hours``) at which R0 stays <= 1,
+    whether that is exact, and if not, why: the theory stops (colonies too large to enumerate, or a mechanism it
+    does not cover with a latency, such as collusion's flight) or the limit is reached before R0 passes 1, so
+    the answer is only known to be at least that."""
     best = 0.0
     step = cfg.sim.hours_per_step
     latency = step
     while latency <= limit_hours:
         try:
             if r0(with_params(cfg, **{"governance.response_latency": latency})) > 1:
-                return best, True
-        except NotImplementedError:
-            return best, False
+                return best, True, ""
+        except NotImplementedError as exc:
+            return best, False, str(exc).removeprefix("replisim.theory does not cover ")
         best = latency
         latency += step
-    return best, False
+    return best, False, f"R0 <= 1 up to the {limit_hours:g} h searched"
 
 
 def _take_text(t: dict) -> str:
@@ -875,7 +877,7 @@ def _take_text(t: dict) -> str:
     if t["r0"] <= 1:
         lat = t["max_latency_hours"]
         latency = (f"; a response may take up to {lat:g} h" if t["max_latency_exact"]
-                   else f"; a response may take at least {lat:g} h (the theory goes no further)")
+                   else f"; a response may take at least {lat:g} h (beyond, the theory stops: {t['max_latency_why']})")
         return f"R0 = {t['r0']:.3g} <= 1: the replicas die out{latency} {scope}"
     r0_text = f"R0 = {t['r0']:.3g} > 1" if np.isfinite(t["r0"]) else \
         "R0 beyond numerical range (a colony practically never dies out)"

@@ -78,9 +78,15 @@ REGISTRY: dict[str, Entry] = {
     "network.security": _set("probability", "0 - 1", "if set, every node has this security (textbook scenarios)"),
     "network.mix.frontier_lab": _a("share of nodes", "0.001 - 0.05",
                                    "few large operators; an order of magnitude, not a count"),
-    "network.mix.hyperscale_cloud": _a("share of nodes", "0.01 - 0.2", "an order of magnitude, not a count"),
-    "network.mix.enterprise": _a("share of nodes", "0.1 - 0.5", "an order of magnitude, not a count"),
-    "network.mix.academic": _a("share of nodes", "0.02 - 0.2", "an order of magnitude, not a count"),
+    "network.mix.hyperscale_cloud": _a("share of nodes", "0.01 - 0.2",
+                                       "an order of magnitude, not a count: a node is one multi-GPU server a "
+                                       "replica can reach, and clouds rent many of those to anyone"),
+    "network.mix.enterprise": _a("share of nodes", "0.1 - 0.5",
+                                 "an order of magnitude, not a count: company GPU servers outnumber lab and "
+                                 "cloud servers a replica can reach, each with fewer accelerators"),
+    "network.mix.academic": _a("share of nodes", "0.02 - 0.2",
+                               "an order of magnitude, not a count: university clusters are fewer than company "
+                               "servers"),
     "network.mix.consumer_edge": _a("share of nodes", "0.2 - 0.8",
                                     "many small machines; a 70B replica does not fit on one (8 GB: "
                                     "network.types.consumer_edge.memory_gb), a small model does"),
@@ -211,7 +217,13 @@ TYPE_FIELDS = {
         "memory / replica.footprint_gb, floored: a 70B model at 16 bits gets 7 / 4 / 1 / 2 / 0"),
     "capacity": _set("slots", ">= 1", "if set, slots per node of this type instead of memory / footprint "
                                       "(textbook scenarios)"),
-    "security": _a("probability", "0 - 0.9", "how much a node's defences cut replication success"),
+    "security": _a("probability", "0 - 0.9",
+                   "how much a node's defences cut replication success: frontier_lab 0.6, hyperscale_cloud and "
+                   "enterprise 0.3, academic and consumer_edge 0.1, ordered by the defences an operator keeps "
+                   "(dedicated security teams and access control at labs; provider identity checks at clouds). "
+                   "No measurement of the cut exists; RepliBench (Black et al. 2025, arXiv 2504.18565) finds "
+                   "models can deploy instances from cloud providers but struggle to pass KYC, which is the kind "
+                   "of barrier this stands for"),
     "monitoring": Entry(
         "per hour", "0.0001 - 0.3", "source",
         "P(a hosted replica is detected within an hour). Mandiant M-Trends 2024: global median dwell time of an "
@@ -220,7 +232,13 @@ TYPE_FIELDS = {
         "24 h) = 0.0002 per hour: the consumer_edge default (no security team watches a personal machine). "
         "Assumptions: frontier_lab 0.02 and hyperscale_cloud 0.01 (an order of magnitude above the median: "
         "in-house security teams and accelerator telemetry), academic 0.001 (a third of the median)"),
-    "kill_switch": _a("probability", "0.3 - 1", "P(a shutdown order succeeds) on the node"),
+    "kill_switch": _a("probability", "0.3 - 1",
+                      "P(a shutdown order succeeds) on the node: frontier_lab 0.95, hyperscale_cloud 0.9, "
+                      "enterprise 0.7, academic 0.6, consumer_edge 0.3, ordered by how directly the operator "
+                      "controls the hardware (a lab or cloud can power off its own servers; an order to an "
+                      "enterprise, a university or a home owner must be passed on and obeyed). No measurement; "
+                      "the floor 0.3 keeps an order worth issuing; shutdown resistance by the replica itself is "
+                      "replica.shutdown_avoidance, not this"),
 }
 
 
