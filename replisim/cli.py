@@ -23,7 +23,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from .config import ConfigError, register_schema, to_config
-from .config.compose import CONFIG_MODULE, _group_options, compose_many, explain_hydra_error
+from .config.compose import CONFIG_MODULE, _check_no_extra_keys, _group_options, compose_many, explain_hydra_error
 
 PROG = "replisim"
 BASELINE = "none"
@@ -184,6 +184,90 @@ def _check_no_objects(overrides: list[str]) -> None:
 TRUSTED_TARGETS = ("hydra._internal.", "hydra_plugins.")
 TRUSTED_CALLBACKS = ("replisim.sweep.AggregateCallback",)  # conf/config.yaml: the end-of-sweep aggregation
 
+# What a configuration may ask of Python's logging (hydra.job_logging, hydra.hydra_logging: dictConfig schemas).
+# logging.config builds any class a handler, formatter or filter names, calls any "()" factory and resolves
+# any "ext://" object, and a FileHandler writes wherever its filename points: so only console handlers and
+# Hydra's own log file in the run directory are allowed, and formatters that only format.
+HYDRA_LOG_FILE = "${hydra.runtime.output_dir}/${hydra.job.name}.log"
+LOG_STREAMS = ("ext://sys.stdout", "ext://sys.stderr")
+LOG_HANDLERS = {
+    "logging.StreamHandler": {"class", "formatter", "level", "stream"},
+    "logging.FileHandler": {"class", "formatter", "level", "filename", "mode", "encoding", "delay"},
+}
+LOG_KEYS = {
+    "": {"version", "formatters", "handlers", "loggers", "root", "disable_existing_loggers", "incremental"},
+    "formatter": {"format", "datefmt", "style", "validate"},
+    "logger": {"level", "handlers", "propagate"},
+}
+LOGGING_ALLOWED = ("allowed: console handlers (logging.StreamHandler to ext://sys.stdout or ext://sys.stderr), "
+                   f"Hydra's log file {HYDRA_LOG_FILE} and formatters with format, datefmt, style")
+
+
+def _refuse_log(key: str, value) -> None:
+    raise ConfigError(f"{key}={value}: the configuration may not set this up in Python's logging; {LOGGING_ALLOWED}")
+
+
+def _check_logging(prefix: str, node) -> None:
+    """Refuse a logging configuration (a dictConfig mapping) that could build objects or write files."""
+    if not isinstance(node, dict):
+        return
+    for key in node:
+        if key not in LOG_KEYS[""]:
+            _refuse_log(f"{prefix}.{key}", "...")
+    for name, fmt in (node.get("formatters") or {}).items():
+        for key in fmt or {}:
+            if key not in LOG_KEYS["formatter"]:
+                _refuse_log(f"{prefix}.formatters.{name}.{key}", (fmt or {})[key])
+    for name, handler in (node.get("handlers") or {}).items():
+        handler = handler or {}
+        cls = handler.get("class")
+        if cls not in LOG_HANDLERS:
+            _refuse_log(f"{prefix}.handlers.{name}.class", cls)
+        for key in handler:
+            if key not in LOG_HANDLERS[cls]:
+                _refuse_log(f"{prefix}.handlers.{name}.{key}", handler[key])
+        if "stream" in handler and handler["stream"] not in LOG_STREAMS:
+            _refuse_log(f"{prefix}.handlers.{name}.stream", handler["stream"])
+        if cls == "logging.FileHandler" and handler.get("filename") != HYDRA_LOG_FILE:
+            _refuse_log(f"{prefix}.handlers.{name}.filename", handler.get("filename"))
+    loggers = dict(node.get("loggers") or {})
+    if node.get("root") is not None:
+        loggers["(root)"] = node["root"]
+    for name, logger in loggers.items():
+        for key in logger or {}:
+            if key not in LOG_KEYS["logger"]:
+                where = f"{prefix}.root" if name == "(root)" else f"{prefix}.loggers.{name}"
+                _refuse_log(f"{where}.{key}", (logger or {})[key])
+
+
+def _check_objects(node, path: str) -> None:
+    """Refuse "()" factories anywhere, and ``_target_`` anywhere but the launcher, the sweeper and the callbacks
+    (``_check_config_files`` checks those three against their allow-lists)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key == "()":
+                raise ConfigError(f"{where}={value}: the configuration may not name Python objects to build; "
+                                  "allowed: config values")
+            if key == "_target_" and not (path in ("hydra.launcher", "hydra.sweeper")
+                                          or path.startswith("hydra.callbacks.")):
+                raise ConfigError(f"{where}={value}: the configuration may not name Python objects for Hydra to "
+                                  "build; allowed: a launcher or sweeper from Hydra and its plugins")
+            _check_objects(value, where)
+    elif isinstance(node, list):
+        for k, value in enumerate(node):
+            _check_objects(value, f"{path}[{k}]")
+
+
+def _check_output_subdir(value) -> None:
+    """``hydra.output_subdir`` is where Hydra writes ``.hydra/``: a relative path inside the run directory."""
+    if value is None or str(value) in ("null", "None", ""):
+        return
+    parts = Path(str(value)).parts
+    if Path(str(value)).is_absolute() or ".." in parts:
+        raise ConfigError(f"hydra.output_subdir={value}: outside the run directory; allowed: a relative path "
+                          "without '..' (default .hydra), or null")
+
 
 def _check_config_files(args) -> None:
     """With ``--config-path``, ``--config-name`` or ``--config-dir`` the run composes the user's own files, which
@@ -213,10 +297,16 @@ def _check_config_files(args) -> None:
             search_path.prepend(provider="command-line", path=f"file://{Path(args.config_dir).resolve()}")
         hydra = Hydra.create_main_hydra2(task_name=PROG, config_search_path=search_path)
         mode = RunMode.MULTIRUN if args.multirun else RunMode.RUN
+        if not args.multirun and not args.cfg:  # the main job composes each regime it runs
+            sets = [fixed] + [regime_overrides(fixed, g) for g in main_job_regimes(fixed)]
         for job in sets:
             cfg = hydra.compose_config(args.config_name or "config", job, run_mode=mode,
                                        with_log_configuration=False)
             hydra_node = OmegaConf.to_container(cfg.hydra, resolve=False)
+            _check_objects(OmegaConf.to_container(cfg, resolve=False), "")
+            for part in ("job_logging", "hydra_logging"):
+                _check_logging(f"hydra.{part}", hydra_node.get(part))
+            _check_output_subdir(hydra_node.get("output_subdir"))
             for name, callback in (hydra_node.get("callbacks") or {}).items():
                 target = str((callback or {}).get("_target_", ""))
                 if target not in TRUSTED_CALLBACKS:
@@ -227,6 +317,9 @@ def _check_config_files(args) -> None:
                 if target and not target.startswith(TRUSTED_TARGETS):
                     raise ConfigError(f"hydra.{part}._target_={target}: not a Hydra launcher or sweeper; allowed: "
                                       f"objects from {', '.join(m.rstrip('.') for m in TRUSTED_TARGETS)}")
+            # the values of the user's files get the same checks as overrides: keys, types, ranges
+            _check_no_extra_keys(cfg)
+            to_config(cfg)
     except (HydraException, OmegaConfBaseException) as exc:
         raise explain_hydra_error(exc) from None
     finally:
@@ -244,6 +337,9 @@ def prevalidate(argv: list[str]) -> None:
     if any(getattr(args, f, None) for f in _INFO_FLAGS):
         return  # Hydra prints help and exits
     _check_no_objects(list(args.overrides))
+    for key, value in _pairs(list(args.overrides)).items():
+        if key == "hydra.output_subdir":
+            _check_output_subdir(value)
     if args.experimental_rerun:  # Hydra reruns a job from its config.pickle: a pickle can build any object
         raise ConfigError(f"--experimental-rerun={args.experimental_rerun}: not supported (it loads a pickle); "
                           "allowed: rerun a job with its overrides from .hydra/overrides.yaml")
@@ -297,6 +393,7 @@ def _main_job(dcfg) -> None:
     hc = HydraConfig.get()
     out = Path(hc.runtime.output_dir)
     user = list(hc.overrides.task)
+    config_name = hc.job.config_name or "config"  # --config-name: the user's own primary config
     names = main_job_regimes(user)
     base = to_config(dcfg)
     print(f"{PROG}: {len(names)} regimes x {base.runs} runs of scenario '{base.scenario}' "
@@ -305,7 +402,7 @@ def _main_job(dcfg) -> None:
     for k, name in enumerate(bar):
         bar.set_postfix_str(name)
         # the app's Hydra is initialised here, so compose reuses its search path and the user's overrides
-        cfg = to_config(hydra_compose(config_name="config", overrides=regime_overrides(user, name)))
+        cfg = to_config(hydra_compose(config_name=config_name, overrides=regime_overrides(user, name)))
         # the user's overrides travel in each job's marker, so the report can say what was fixed
         run_job(cfg, out / name, {**_pairs(user), "governance": name}, progress=True, order=k)
     bar.close()
@@ -381,6 +478,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     try:
         return _run_hydra(argv)
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted: every finished job keeps its results (done.json); run the same command "
+              "with the same output directory to resume", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .config import Config, ConfigError
-from .config.schema import PARALLEL_MODES
+from .config.schema import PARALLEL_MODES, SEEDS
+from .config.validate import validate
 from .engine.params import pack
 from .ensemble import Ensemble, from_arrays, outcome_width
 from .progress import STEP_PROGRESS_MIN, run_bar, step_bar
@@ -20,6 +21,12 @@ ENGINES = ("numba", "mesa")
 WITHIN_RUN_SLOTS = 1 << 22
 
 
+
+
+def _check_count(name: str, value, low: int) -> None:
+    """An integer argument of simulate (not a bool, not a float), at least ``low``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ConfigError(f"{name}={value!r} is out of range; allowed: an integer >= {low}")
 
 
 def _set_threads(threads: int) -> None:
@@ -53,12 +60,20 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
 
     Either way results are bit-identical for any thread count and any chunking of the runs.
     """
+    if not isinstance(cfg, Config):
+        raise ConfigError(f"cfg={type(cfg).__name__}: not a Config; allowed: a Config from replisim.compose(...)")
+    validate(cfg)  # again: a Config changed after compose (dataclasses.replace, theory.with_params) is checked here
     runs = cfg.runs if runs is None else runs
     seed = cfg.seed if seed is None else seed
     if engine not in ENGINES:
         raise ConfigError(f"engine={engine!r} is not allowed; choose one of {', '.join(ENGINES)}")
-    if not isinstance(runs, (int, np.integer)) or runs < 1:
-        raise ConfigError(f"runs={runs!r} is out of range; allowed: >= 1")
+    _check_count("runs", runs, 1)
+    _check_count("seed", seed, 0)
+    _check_count("first_run", first_run, 0)
+    if seed > SEEDS[1] or first_run + runs - 1 > SEEDS[1]:
+        what = "seed" if seed > SEEDS[1] else "first_run + runs"
+        raise ConfigError(f"{what}={seed if what == 'seed' else first_run + runs} is out of range; allowed: <= "
+                          f"{SEEDS[1]} (the random streams take signed 64-bit integers)")
     if engine == "mesa":
         from .mesa.run import simulate_mesa
 

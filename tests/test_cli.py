@@ -84,6 +84,10 @@ BAD = {
     "a rerun from a pickle": (["--experimental-rerun", "config.pickle"], "not supported (it loads a pickle)"),
     "two commands": (["-m", "runs=1,2", "--cfg", "job"], "only one of --run, --multirun, --cfg"),
     "missing config dir": (["--config-dir", "/nonexistent/replisim-conf", "--cfg", "job"], "no such directory"),
+    ".hydra outside the run": (["hydra.output_subdir=../x", "runs=1"], "hydra.output_subdir=../x: outside"),
+    "an absolute .hydra": (["hydra.output_subdir=/tmp/x", "runs=1"], "hydra.output_subdir=/tmp/x: outside"),
+    "infinite hours": (["governance.shutdown_cost_hours=inf"], "is not a finite number"),
+    "nan": (["replica.attempt_rate=nan"], "replica.attempt_rate=nan"),
 }
 
 # a user's own config directory (--config-dir) naming objects for Hydra to build, and a harmless one
@@ -92,6 +96,63 @@ USER_CONFIGS = {
     "launcher.yaml": "defaults:\n  - config\n  - _self_\nhydra:\n  launcher:\n    _target_: os.getcwd\n",
     "fine.yaml": "defaults:\n  - config\n  - _self_\nruns: 7\n",
 }
+# user files that would write outside the run, build objects through logging, or carry a bad value
+HEADER = "defaults:\n  - config\n  - _self_\n"
+REFUSED_FILES = {
+    "log file anywhere": (HEADER + "hydra:\n  job_logging:\n    handlers:\n      evil:\n        class: "
+                          "logging.FileHandler\n        filename: {tmp}/pwned.txt\n        mode: a\n    root:\n"
+                          "      handlers: [evil]\n", "hydra.job_logging.handlers.evil.filename="),
+    "another handler class": (HEADER + "hydra:\n  hydra_logging:\n    handlers:\n      h:\n        class: "
+                              "logging.handlers.SocketHandler\n", "hydra.hydra_logging.handlers.h.class="),
+    "a factory formatter": (HEADER + "hydra:\n  job_logging:\n    formatters:\n      f:\n        \"()\": os.getcwd\n",
+                            "formatters.f.()=os.getcwd: the configuration may not name Python objects"),
+    "an object stream": (HEADER + "hydra:\n  job_logging:\n    handlers:\n      c:\n        class: "
+                         "logging.StreamHandler\n        stream: ext://os.environ\n", "handlers.c.stream=ext://os.environ"),
+    ".hydra outside the run": (HEADER + "hydra:\n  output_subdir: ../../..\n", "hydra.output_subdir=../../..: outside"),
+    "a negative count": (HEADER + "runs: -5\n", "runs=-5 is out of range"),
+    "a non-finite value": (HEADER + "governance:\n  shutdown_cost_hours: .inf\n",
+                           "governance.shutdown_cost_hours=inf is not a finite number"),
+    "a value out of range": (HEADER + "replica:\n  success: 1.5\n", "replica.success=1.5 is out of range"),
+}
+
+
+@pytest.mark.parametrize("mode", ["run", "multirun"])
+@pytest.mark.parametrize("text,expected", REFUSED_FILES.values(), ids=list(REFUSED_FILES))
+def test_user_config_file_is_refused_before_anything_is_written(text, expected, mode, tmp_path, monkeypatch, capsys):
+    conf, run = tmp_path / "conf", tmp_path / "run"
+    conf.mkdir(), run.mkdir()
+    (conf / "mine.yaml").write_text(text.format(tmp=tmp_path))
+    monkeypatch.chdir(run)
+    flag, swept = (["-m"], ["seed=1,2"]) if mode == "multirun" else ([], [])
+    assert cli.main([*flag, "--config-dir", str(conf), "--config-name", "mine", "sim.steps=5", *swept]) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and expected in err and "Traceback" not in err + out, err
+    assert list(run.iterdir()) == [] and not (tmp_path / "pwned.txt").exists()
+
+
+def test_main_job_runs_the_user_config_name(tmp_path, monkeypatch):
+    """--config-name selects the user's primary config for every regime the main job runs, not only its banner."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "small.yaml").write_text(HEADER + "runs: 3\nsim:\n  steps: 6\nnetwork:\n  nodes: 60\n")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    assert cli.main(["--config-dir", str(conf), "--config-name", "small", "governance=light_touch",
+                     f"hydra.run.dir={out}"]) == 0
+    table = pd.read_parquet(out / "table.parquet")
+    assert sorted(set(table["governance"])) == ["light_touch", "none"]
+    assert table.groupby("governance").size().tolist() == [3, 3]
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run_hydra", interrupted)
+    assert cli.main(["runs=1"]) == 130
+    out, err = capsys.readouterr()
+    assert "interrupted" in err and "resume" in err and "Traceback" not in err + out
+    assert len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("name,expected", [("callback", "hydra.callbacks.boom._target_=os.getcwd: the configuration"),

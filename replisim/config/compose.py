@@ -130,7 +130,9 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Confi
 
     >>> cfg = compose(["scenario=minimal", "network.nodes=1000", "sim.steps=200"])
     """
-    return compose_many([overrides], config_name)[0]
+    if overrides is None or isinstance(overrides, (str, bytes)) or not hasattr(overrides, "__iter__"):
+        raise ConfigError(f"overrides={overrides!r}: allowed: a list of override strings such as ['runs=5']")
+    return compose_many([list(overrides)], config_name)[0]
 
 
 def compose_many(override_sets: Sequence[Sequence[str]], config_name: str = "config") -> list[Config]:
@@ -142,6 +144,10 @@ def compose_many(override_sets: Sequence[Sequence[str]], config_name: str = "con
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    if isinstance(override_sets, (str, bytes)) or not all(
+            not isinstance(o, (str, bytes)) and all(isinstance(x, str) for x in o) for o in override_sets):
+        raise ConfigError(f"overrides={override_sets[0] if len(override_sets) == 1 else override_sets!r}: allowed: "
+                          "a list of override strings such as ['runs=5', 'scenario=minimal']")
     register_schema()
     GlobalHydra.instance().clear()
     composed = []

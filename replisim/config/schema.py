@@ -17,6 +17,8 @@ from typing import Dict, Optional
 PROB = (0.0, 1.0)  # a probability or share
 POS = (1, None)  # a positive count
 NONNEG = (0, None)
+# seeds and run indices enter the counter-based streams as signed 64-bit integers
+SEEDS = (0, 2**63 - 1)
 # Durations and delays are in hours (replisim.config.units turns them into steps of sim.hours_per_step). In
 # steps the engine adds one to the current step in int32 (quarantine end, warning end, alert step;
 # engine.state.NEVER = 2^30 is its "never") and counts a pending order down in int16: units.check_step_counts
@@ -225,4 +227,4 @@ class Config:
     sim: SimCfg = field(default_factory=SimCfg)
     outcome: OutcomeCfg = field(default_factory=OutcomeCfg)
     runs: int = _f(200, range=POS, doc="runs per ensemble")
-    seed: int = _f(0, range=NONNEG, doc="master seed")
+    seed: int = _f(0, range=SEEDS, doc="master seed")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 
 from .errors import ConfigError
@@ -31,6 +32,9 @@ def _check_value(key: str, value, meta: dict) -> None:
         return
     if choices is not None and value not in choices:
         raise ConfigError(f"{key}={value!r} is not allowed; choose one of {', '.join(choices)}{did_you_mean(value, choices)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}={value!r} is not a finite number; allowed: finite values"
+                          + (f" in [{lo_hi[0]}, {lo_hi[1]}]" if lo_hi and lo_hi[1] is not None else ""))
     if lo_hi is not None and not isinstance(value, bool):
         lo, hi = lo_hi
         if (lo is not None and value < lo) or (hi is not None and value > hi) or value != value:
@@ -71,10 +75,24 @@ def total_capacity_estimate(cfg: Config) -> int:
 
 
 def memory_estimate_bytes(cfg: Config, threads: int = 1) -> int:
-    """Peak bytes of one run: replica columns and per-node arrays, times runs in flight."""
+    """Peak bytes of an ensemble: the state of each run in flight (replica columns, per-node arrays) plus what
+    the ensemble keeps for all ``cfg.runs`` runs (``series_bytes``: the series, float64 per step, and the
+    outcome rows)."""
+    return run_bytes(cfg) * max(1, threads) + series_bytes(cfg)
+
+
+def run_bytes(cfg: Config) -> int:
+    """Bytes of one run's state: replica columns and per-node arrays."""
     slots = cfg.sim.max_replicas or total_capacity_estimate(cfg)
-    per_run = slots * BYTES_PER_REPLICA_SLOT + cfg.network.nodes * 64 + (cfg.sim.steps + 1) * 64
-    return per_run * max(1, threads)
+    return slots * BYTES_PER_REPLICA_SLOT + cfg.network.nodes * 64 + (cfg.sim.steps + 1) * 64
+
+
+def series_bytes(cfg: Config) -> int:
+    """Bytes the ensemble keeps for its runs: every series at every step (float64) and an outcome row (at most
+    a few hundred float64 columns, with per-node-type and per-jurisdiction placement)."""
+    from ..results import SERIES_NAMES
+
+    return cfg.runs * (len(SERIES_NAMES) * (cfg.sim.steps + 1) * 8 + 512 * 8)
 
 
 def machine_memory_bytes() -> int:
@@ -124,8 +142,11 @@ def validate(cfg: Config) -> Config:
     need = memory_estimate_bytes(cfg)
     limit = int(cfg.sim.memory_limit_gb * (1 << 30)) if cfg.sim.memory_limit_gb else machine_memory_bytes() // 2
     if need > limit:
+        # name what takes the memory: the runs' series (runs x steps) or one run's network
+        what = (f"sim.steps={cfg.sim.steps} with runs={cfg.runs}" if series_bytes(cfg) > run_bytes(cfg)
+                else f"network.nodes={net.nodes}")
         raise ConfigError(
-            f"network.nodes={net.nodes}: a run needs about {need / (1 << 30):.1f} GiB, "
+            f"{what}: the ensemble needs about {need / (1 << 30):.1f} GiB, "
             f"more than the {limit / (1 << 30):.1f} GiB allowed (half the machine or sim.memory_limit_gb)"
         )
     return cfg
