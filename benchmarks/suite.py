@@ -284,6 +284,55 @@ def sweep_overhead(jobs: int, runs_per_job: int, replicas: int, steps: int) -> d
     return out
 
 
+# --- (h): per-run parameters (the deep-uncertainty layer) --------------------------------------------------
+# Ten of conf/uncertainty/default.yaml's keys: vector keys (rates, a duration, collusion shares) and world keys
+# (node-type monitoring levels: every run builds its own governed nodes).
+UNCERTAIN_KEYS = ("replica.attempt_rate", "replica.success", "replica.evasion", "replica.shutdown_avoidance",
+                  "collusion.blinding", "collusion.warning_evasion", "collusion.flight", "collusion.dominance",
+                  "network.types.enterprise.monitoring", "governance.response_latency")
+
+
+def uncertainty_cost(runs: int, steps: int, repeats: int) -> dict:
+    """The default world, one thread, ``runs`` runs, three ensembles in one process: no uncertain key; the same
+    ten keys uncertain but each ``fixed`` at its configured value (the same dynamics, so the difference is the
+    cost of the per-run machinery: parameter matrix, a governed world per run, the draws; the outcomes must be
+    identical, which is checked); and the ten keys drawn over their plausible ranges (other dynamics, reported
+    for information)."""
+    from replisim import uncertainty
+
+    base = replisim.compose([f"sim.steps={steps}", "sim.threads=1"])
+    drawn = replisim.compose([f"sim.steps={steps}", "sim.threads=1", "uncertainty=default"])
+    drawn = replisim.compose([f"sim.steps={steps}", "sim.threads=1"],
+                             uncertain={k: drawn.uncertain[k] for k in UNCERTAIN_KEYS})
+    current = uncertainty.with_values(base, {})
+    fixed_specs = {}
+    for key in UNCERTAIN_KEYS:
+        node = current
+        for name in key.split(".")[:-1]:
+            node = node[name] if isinstance(node, dict) else getattr(node, name)
+        fixed_specs[key] = {"dist": "fixed", "value": float(getattr(node, key.split(".")[-1]))}
+    fixed = replisim.compose([f"sim.steps={steps}", "sim.threads=1"], uncertain=fixed_specs)
+    out = {"runs": runs, "steps": steps, "keys": len(UNCERTAIN_KEYS)}
+    replisim.simulate(fixed, runs=1, seed=0, parallel="ensemble")  # compile the draws before anything is timed
+    for name, cfg in (("none", base), ("fixed", fixed), ("drawn", drawn)):
+        t, ens = timed(lambda cfg=cfg: replisim.simulate(cfg, runs=runs, seed=0, parallel="ensemble"), repeats)
+        out[f"{name}_cpu_Mps"] = replica_steps(ens) / t.cpu / 1e6
+        out[f"{name}_wall_s"] = t.wall
+        out[f"{name}_fingerprint"] = fingerprint_without(ens, UNCERTAIN_KEYS)
+    out["identical_when_fixed"] = out["none_fingerprint"] == out["fixed_fingerprint"]
+    out["cost_share"] = 1 - out["fixed_cpu_Mps"] / out["none_cpu_Mps"]
+    return out
+
+
+def fingerprint_without(ens, keys) -> str:
+    """``fingerprint`` of an ensemble without its uncertain keys' columns (what the runs did, not what they drew)."""
+    import copy
+
+    stripped = copy.copy(ens)
+    stripped.outcomes = ens.outcomes.drop(columns=[k for k in keys if k in ens.outcomes.columns])
+    return fingerprint(stripped)
+
+
 def _interpreter_start() -> float:
     """Wall time of a fresh interpreter that imports replisim and its command line (nothing simulated)."""
     w0 = time.perf_counter()

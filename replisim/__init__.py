@@ -7,11 +7,18 @@ Public API::
     ens = replisim.simulate(cfg, runs=1000, seed=0)
     ens.outcomes            # DataFrame, one row per run
     ens.series("replicas")  # array (runs, steps + 1)
+
+    # deep uncertainty: keys drawn per run, which of them drive the answer, what it would take
+    cfg = replisim.compose(uncertain={"governance.detection": {"dist": "uniform", "low": 0.0, "high": 0.6}})
+    table = replisim.explore(cfg, samples=256, outdir="explore")   # Sobol indices (DataFrame), PRIM boxes
+    replisim.what_it_takes(cfg, "governance.detection", 0.0, 1.0)  # {"value", "low", "high", ...}
 """
 
 from .config import Config, ConfigError, compose, validate
 from .ensemble import Ensemble
+from .exploration import explore
 from .simulate import simulate
+from .thresholds import what_it_takes
 
-__all__ = ["Config", "ConfigError", "Ensemble", "compose", "simulate", "validate"]
+__all__ = ["Config", "ConfigError", "Ensemble", "compose", "explore", "simulate", "validate", "what_it_takes"]
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
-"""The ``replisim`` command: a Hydra app over the packaged ``conf/`` tree, plus the subcommands ``demo`` and ``aggregate``.
+"""The ``replisim`` command: a Hydra app over the packaged ``conf/`` tree, plus the subcommands ``demo``, ``aggregate``
+and ``explore`` (replisim.analysis_cli).
 
 ::
 
@@ -8,6 +9,7 @@
     replisim -m governance=glob(*) scenario=pan2024_llama31_70b,pan2024_qwen25_72b   # a sweep
     replisim aggregate multirun/2026-01-01/12-00-00                                # (re)aggregate a sweep
     replisim demo ...                          # the classroom demo
+    replisim explore [--samples N] [overrides] # which assumptions drive the answer (replisim.analysis_cli)
 
 Every override is composed and validated before Hydra starts (for a sweep: every combination of swept
 values), so a bad override prints one line ``replisim: error: ...``, exits with status 2, shows no traceback
@@ -472,6 +474,10 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(argv[1:])
     if argv[:1] == ["aggregate"]:
         return _aggregate(argv[1:])
+    if argv[:1] == ["explore"]:
+        from .analysis_cli import main as explore_main
+
+        return explore_main(argv[1:])
     try:
         prevalidate(argv)
     except ConfigError as exc:

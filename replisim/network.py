@@ -103,14 +103,11 @@ def _csr(src, dst, n):
     return a.indptr.astype(np.int64), a.indices.astype(np.int32)
 
 
-def build_network(cfg: Config, rng: np.random.Generator) -> Network:
-    """Draw node types, jurisdictions and edges for ``cfg`` from ``rng`` (one network per ensemble)."""
+def node_values(cfg: Config, type_idx: np.ndarray):
+    """Replica slots, security, monitoring (per hour) and kill-switch coverage of each node, from its type's
+    defaults and the global overrides ``network.capacity`` / ``network.security``. The per-run worlds of uncertain
+    node-type levels (``replisim.uncertainty``) are rebuilt from here on the ensemble's node types."""
     net = cfg.network
-    n = net.nodes
-    names = list(net.mix)
-    counts = _counts(np.array([net.mix[t] for t in names], float), n)
-    type_idx = np.repeat([NODE_TYPES.index(t) for t in names], counts).astype(np.int8)
-    rng.shuffle(type_idx)
     table = [net.types.get(t) for t in NODE_TYPES]
 
     def per_type(attr, dtype):
@@ -125,6 +122,18 @@ def build_network(cfg: Config, rng: np.random.Generator) -> Network:
         capacity[:] = net.capacity
     if net.security is not None:
         security[:] = net.security
+    return capacity, security, per_type("monitoring", np.float32), per_type("kill_switch", np.float32)
+
+
+def build_network(cfg: Config, rng: np.random.Generator) -> Network:
+    """Draw node types, jurisdictions and edges for ``cfg`` from ``rng`` (one network per ensemble)."""
+    net = cfg.network
+    n = net.nodes
+    names = list(net.mix)
+    counts = _counts(np.array([net.mix[t] for t in names], float), n)
+    type_idx = np.repeat([NODE_TYPES.index(t) for t in names], counts).astype(np.int8)
+    rng.shuffle(type_idx)
+    capacity, security, monitoring, kill_switch = node_values(cfg, type_idx)
     regions = cfg.jurisdictions.regions
     jnames = tuple(regions)
     jcounts = _counts(np.array([regions[j].share for j in jnames], float), n)
@@ -142,8 +151,8 @@ def build_network(cfg: Config, rng: np.random.Generator) -> Network:
         node_type=type_idx,
         capacity=capacity,
         security=security,
-        monitoring=per_type("monitoring", np.float32),
-        kill_switch=per_type("kill_switch", np.float32),
+        monitoring=monitoring,
+        kill_switch=kill_switch,
         jurisdiction=jurisdiction,
         jurisdiction_names=jnames,
         indptr=indptr,

@@ -424,3 +424,110 @@ def regime_figures(frame: pd.DataFrame, series_by_regime: Mapping, by: str = "go
     if series_by_regime:
         figs["fan"] = fan_chart(series_by_regime, theory)
     return figs
+
+
+# --- explore: sensitivity and scenario discovery --------------------------------------------------------------
+
+
+def sensitivity_bars(table: pd.DataFrame) -> Figure:
+    """Total-order Sobol indices (bars, 95% intervals) and first-order ones (dots) of each key, one panel per
+    outcome, keys sorted by their total-order index."""
+    outcomes = list(pd.unique(table["outcome"]))
+    fig = Figure(figsize=(6.5, 1.0 + 0.35 * table["parameter"].nunique() * len(outcomes) + 0.6 * len(outcomes)))
+    axes = fig.subplots(len(outcomes), 1, squeeze=False)[:, 0]
+    for ax, outcome in zip(axes, outcomes):
+        part = table[table["outcome"] == outcome].sort_values("ST", ascending=True, na_position="first")
+        y = np.arange(len(part))
+        if part["ST"].isna().all():
+            ax.text(0.5, 0.5, f"{outcome}: {part['note'].iloc[0]} (no variance to share)", ha="center",
+                    va="center", transform=ax.transAxes)
+            ax.set_yticks([])
+            continue
+        ax.barh(y, part["ST"], xerr=part["ST_conf"], color="#4c72b0", alpha=0.8, label="total order (95% CI)")
+        ax.errorbar(part["S1"], y, xerr=part["S1_conf"], fmt="o", color="#dd8452", ms=4, label="first order")
+        ax.set_yticks(y, part["parameter"], fontsize=8)
+        ax.axvline(0, color="0.5", lw=0.8)
+        ax.set_title(outcome, fontsize=10)
+        ax.set_xlim(min(-0.05, float(np.nanmin(part["S1"] - part["S1_conf"]))), 1.05)
+    axes[0].legend(fontsize=8, loc="lower right")
+    axes[-1].set_xlabel("Sobol index (share of the outcome's variance)")
+    fig.tight_layout()
+    return fig
+
+
+def drivers(runs: pd.DataFrame, table: pd.DataFrame, outcome: str, horizon_hours: float, top: int = 3,
+            log_keys=()) -> Figure:
+    """``outcome`` against each of the ``top`` keys of highest total-order index: the runs' mean in ten bins of
+    the key (with Wilson 95% intervals for a flag). Keys in ``log_keys`` (drawn log-uniformly) on a log axis."""
+    part = table[(table["outcome"] == outcome) & table["ST"].notna()].sort_values("ST", ascending=False)
+    keys = list(part["parameter"].head(top))
+    fig = Figure(figsize=(4.0 * max(1, len(keys)), 3.4))
+    axes = fig.subplots(1, max(1, len(keys)), squeeze=False)[0]
+    y = runs[outcome].to_numpy(np.float64)
+    if outcome.startswith("hours_to_"):
+        y = np.where(np.isnan(y), horizon_hours, y)
+    flag = set(np.unique(y)) <= {0.0, 1.0}
+    for ax, key in zip(axes, keys):
+        x = runs[key].to_numpy(np.float64)
+        edges = np.unique(np.quantile(x, np.linspace(0, 1, 11)))
+        which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
+        mid, mean, lo, hi = [], [], [], []
+        for b in range(len(edges) - 1):
+            sel = which == b
+            if not sel.any():
+                continue
+            mid.append(float(np.median(x[sel])))
+            if flag:
+                a, c = wilson(int(y[sel].sum()), int(sel.sum()))
+                mean.append(float(y[sel].mean())), lo.append(a), hi.append(c)
+            else:
+                q = np.quantile(y[sel], [0.5, 0.1, 0.9])
+                mean.append(q[0]), lo.append(q[1]), hi.append(q[2])
+        mean, lo, hi = map(np.asarray, (mean, lo, hi))
+        ax.errorbar(mid, mean, yerr=[mean - lo, hi - mean], fmt="o-", ms=4, capsize=2)
+        ax.set_xlabel(label_of(key), fontsize=8)
+        if key in log_keys:
+            ax.set_xscale("log")
+    axes[0].set_ylabel(f"{outcome} ({'share of runs, Wilson 95%' if flag else 'median, 10-90%'})", fontsize=8)
+    fig.suptitle(f"{outcome} against its three strongest drivers (ten bins of each)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def prim_tradeoff(found: list) -> Figure:
+    """PRIM's peeling trajectory (coverage against density) for each case, the reported box ringed and its
+    limits written beside it."""
+    fig = Figure(figsize=(5.0 * len(found), 4.2))
+    axes = fig.subplots(1, len(found), squeeze=False)[0]
+    for ax, f in zip(axes, found):
+        ax.set_title(f"{f['case']}: {f['cases']} of {f['runs']} runs", fontsize=10)
+        if f["trajectory"] is None:
+            ax.text(0.5, 0.5, f"{f['note']} is a case: nothing to separate", ha="center", va="center",
+                    transform=ax.transAxes)
+            continue
+        t = f["trajectory"]
+        sc = ax.scatter(t["coverage"], t["density"], c=t["res_dim"], cmap="viridis", s=14)
+        ax.scatter([f["coverage"]], [f["density"]], s=120, facecolors="none", edgecolors="red", lw=1.5,
+                   label=f"reported box (coverage {f['coverage']:.2f}, density {f['density']:.2f})")
+        text = "\n".join(f"{k}: [{lo:.3g}, {hi:.3g}]" for k, (lo, hi) in f["limits"].items()) or "no restriction"
+        ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=7, va="bottom")
+        ax.set_xlabel("coverage (share of the cases inside the box)")
+        ax.set_ylabel("density (share of the box that are cases)")
+        ax.set_xlim(0, 1.05), ax.set_ylim(0, 1.05)
+        ax.legend(fontsize=7, loc="upper right")
+        fig.colorbar(sc, ax=ax, label="keys restricted", ticks=np.arange(int(t["res_dim"].max()) + 1))
+    fig.tight_layout()
+    return fig
+
+
+def exploration_figures(table: pd.DataFrame, runs: pd.DataFrame, found: list, cfg) -> dict:
+    """The figures of ``replisim explore``: sensitivity bars, the drivers of the first outcome with variance,
+    and PRIM's trade-off."""
+    horizon = cfg.sim.steps * cfg.sim.hours_per_step
+    figs = {"sensitivity": sensitivity_bars(table)}
+    varied = [o for o in pd.unique(table["outcome"]) if table.loc[table["outcome"] == o, "ST"].notna().any()]
+    if varied:
+        log_keys = [k for k, spec in cfg.uncertain.items() if spec.dist == "loguniform"]
+        figs["drivers"] = drivers(runs, table, varied[0], horizon, log_keys=log_keys)
+    figs["scenarios"] = prim_tradeoff(found)
+    return figs

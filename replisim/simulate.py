@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import uncertainty
 from .config import Config, ConfigError
 from .config.schema import PARALLEL_MODES, SEEDS
 from .config.validate import validate
-from .engine.params import pack
+from .engine.params import P
 from .ensemble import Ensemble, from_arrays, outcome_width
 from .progress import STEP_PROGRESS_MIN, run_bar, step_bar
 from .results import SERIES_NAMES
@@ -19,6 +20,8 @@ ENGINES = ("numba", "mesa")
 # thread count busy inside one run; below it a run's steps are too short to share well. The rule looks at the
 # workload only, never at the thread count, so a config and seed give the same numbers on every machine.
 WITHIN_RUN_SLOTS = 1 << 22
+# runs whose governed nodes are stacked at once when each run has its own (uncertain node-level keys)
+WORLDS_CHUNK = 1024
 
 
 
@@ -46,8 +49,14 @@ def parallel_mode(cfg: Config, slots: int, parallel: str | None = None) -> str:
 
 
 def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engine: str = "numba",
-             progress: bool = False, first_run: int = 0, parallel: str | None = None) -> Ensemble:
+             progress: bool = False, first_run: int = 0, parallel: str | None = None,
+             design: dict | None = None) -> Ensemble:
     """Simulate ``runs`` independent runs of ``cfg``; run k uses the random stream of (seed, first_run + k).
+
+    Uncertain keys (``cfg.uncertain``): each run draws its own value of each (``replisim.uncertainty``); the
+    outcome table gets a column per key, named by the key, with the run's value. ``design`` (a mapping of key
+    to one value per run) sets the values instead, for a sampling design chosen by the caller (``explore``);
+    its keys may vary per run as uncertain keys do.
 
     Parallelism (``parallel``, default ``cfg.sim.parallel``, else ``auto``):
 
@@ -74,18 +83,32 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
         what = "seed" if seed > SEEDS[1] else "first_run + runs"
         raise ConfigError(f"{what}={seed if what == 'seed' else first_run + runs} is out of range; allowed: <= "
                           f"{SEEDS[1]} (the random streams take signed 64-bit integers)")
+    run_index = np.arange(first_run, first_run + runs, dtype=np.int64)
+    values = uncertainty.draw(cfg, seed, run_index)
+    if design is not None:
+        if not isinstance(design, dict):
+            raise ConfigError(f"design={type(design).__name__}: allowed: a dict of key -> one value per run")
+        values.update(uncertainty.check_design(cfg, design, runs))
     if engine == "mesa":
         from .mesa.run import simulate_mesa
 
-        return simulate_mesa(cfg, runs=runs, seed=seed, progress=progress, first_run=first_run)
+        return simulate_mesa(cfg, runs=runs, seed=seed, progress=progress, first_run=first_run, values=values)
     from .engine.run import run_ensemble
-    from .engine.state import world_of
+    from .engine.state import world_of, worlds_of
 
     net, gov = setup(cfg, seed)
     world = world_of(net, gov)
-    params = pack(cfg)
-    run_index = np.arange(first_run, first_run + runs, dtype=np.int64)
+    params = uncertainty.param_matrix(cfg, values, runs)
     skill0 = draw_skills(cfg, seed, run_index)
+    if uncertainty.SKILL_KEY in values:
+        skill0 = np.asarray(values[uncertainty.SKILL_KEY], np.float64)
+    # runs with their own governed nodes (uncertain world keys): one per run, built by the ensemble's functions
+    governed = [uncertainty.run_governance(cfg, net, seed, values, r) for r in range(runs)] \
+        if uncertainty.world_keys(values) else []
+    initial = values.get("replica.initial")
+    if initial is not None and not governed and initial.max() > gov.capacity.sum():
+        raise ConfigError(f"uncertain replica.initial reaches {int(initial.max())}, more than the capacity left "
+                          f"by governance ({int(gov.capacity.sum())}); allowed: a distribution below it")
     steps = cfg.sim.steps
     series = np.zeros((runs, len(SERIES_NAMES), steps + 1), np.float64)
     outcomes = np.zeros((runs, outcome_width(net)), np.float64)
@@ -99,27 +122,33 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
         from .engine.run import run_one
         from .engine.state import new_parallel_buffers
 
-        slots = max(int(gov.capacity.sum()), cfg.replica.initial)
         for r in range(runs):
+            run_world = world_of(net, governed[r]) if governed else world
+            slots = max(int(run_world.capacity.sum()), int(params[r if len(params) > 1 else 0, P.INITIAL]))
             with step_bar(status[r], steps, progress and steps >= STEP_PROGRESS_MIN):
                 # the private buffers of the parallel passes, one row per thread (the numbers do not depend on it)
                 within = new_parallel_buffers(len(gov.capacity), slots, _threads())
-                run_one(params, np.uint64(run_key(np.uint64(seed), first_run + r)), skill0[r], world, series[r],
-                        outcomes[r], status[r], within)
+                run_one(params[r if len(params) > 1 else 0], np.uint64(run_key(np.uint64(seed), first_run + r)),
+                        skill0[r], run_world, series[r], outcomes[r], status[r], within)
             bar.update(1)
         runs_done = runs
     else:
         runs_done = 0
     chunk = runs if not progress else max(1, min(runs, 4 * _threads()))
+    if governed:  # per-run node arrays are stacked a chunk at a time: bounded memory, same numbers
+        chunk = min(chunk, WORLDS_CHUNK)
     for start in range(runs_done, runs, chunk):
         stop = min(runs, start + chunk)
-        run_ensemble(params, np.uint64(seed), first_run + start, skill0[start:stop], world, series[start:stop],
-                     outcomes[start:stop], status[start:stop])
+        rows = params if len(params) == 1 else params[start:stop]
+        run_ensemble(rows, np.uint64(seed), first_run + start, skill0[start:stop], world,
+                     worlds_of(governed[start:stop], world), series[start:stop], outcomes[start:stop],
+                     status[start:stop])
         bar.update(stop - start)
     bar.close()
     _raise_if_broken(status, run_index)
     meta = {"engine": "numba", "scenario": cfg.scenario, "governance": cfg.governance.name, "parallel": mode}
-    return from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta, net, gov)
+    ens = from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta, net, gov)
+    return uncertainty.annotate(ens, cfg, values, governed)
 
 
 def _raise_if_broken(status: np.ndarray, run_index: np.ndarray) -> None:

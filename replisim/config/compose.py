@@ -125,14 +125,46 @@ def to_config(omega_cfg) -> Config:
     return validate(cfg)
 
 
-def compose(overrides: Sequence[str] = (), config_name: str = "config") -> Config:
+def compose(overrides: Sequence[str] = (), config_name: str = "config", uncertain: dict | None = None) -> Config:
     """Compose the packaged configuration with ``overrides`` (Hydra syntax) and validate it.
 
+    ``uncertain``: keys whose value each run draws from a distribution, added to those of the ``uncertainty``
+    group (``schema.UncertainCfg``; each distribution checked against its key's allowed range).
+
     >>> cfg = compose(["scenario=minimal", "network.nodes=1000", "sim.steps=200"])
+    >>> cfg = compose(uncertain={"governance.detection": {"dist": "uniform", "low": 0.0, "high": 0.6}})
     """
     if overrides is None or isinstance(overrides, (str, bytes)) or not hasattr(overrides, "__iter__"):
         raise ConfigError(f"overrides={overrides!r}: allowed: a list of override strings such as ['runs=5']")
-    return compose_many([list(overrides)], config_name)[0]
+    cfg = compose_many([list(overrides)], config_name)[0]
+    return cfg if uncertain is None else with_uncertain(cfg, uncertain)
+
+
+def with_uncertain(cfg: Config, uncertain: dict) -> Config:
+    """``cfg`` with the distributions of ``uncertain`` (key -> mapping of UncertainCfg fields) added, validated."""
+    from .schema import UncertainCfg
+
+    if not isinstance(uncertain, dict):
+        raise ConfigError(f"uncertain={uncertain!r}: allowed: a dict of key -> distribution, e.g. "
+                          "{'governance.detection': {'dist': 'uniform', 'low': 0.0, 'high': 0.6}}")
+    fields = {f.name for f in dataclasses.fields(UncertainCfg)}
+    specs = dict(cfg.uncertain)
+    for key, spec in uncertain.items():
+        if isinstance(spec, UncertainCfg):
+            specs[key] = spec
+            continue
+        if not isinstance(spec, dict):
+            raise ConfigError(f"uncertain.{key}={spec!r}: allowed: a mapping such as {{'dist': 'uniform', "
+                              "'low': 0.0, 'high': 1.0}")
+        unknown = [k for k in spec if k not in fields]
+        if unknown:
+            raise ConfigError(f"uncertain.{key}.{unknown[0]}: unknown field{did_you_mean(unknown[0], fields)}; "
+                              f"allowed: {', '.join(sorted(fields))}")
+        for k, v in spec.items():
+            if k != "dist" and v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise ConfigError(f"uncertain.{key}.{k}={v!r} has the wrong type; allowed: a number")
+        specs[key] = UncertainCfg(**spec)
+    return validate(dataclasses.replace(cfg, uncertain=specs))
 
 
 def compose_many(override_sets: Sequence[Sequence[str]], config_name: str = "config") -> list[Config]:

@@ -53,6 +53,9 @@ REGISTRY: dict[str, Entry] = {
     "scenario": _set("label", "any", "name of the scenario in tables and figures"),
     "runs": _set("runs", ">= 1", "ensemble size; 200 resolves a probability to about +-0.07 (95% Wilson)"),
     "seed": _set("integer", ">= 0", "master seed of the counter-based random streams"),
+    "uncertain": _set("mapping", "keys of this table", "keys whose value each run draws from a distribution "
+                                                       "(conf/uncertainty/; replisim.uncertainty); defaults to the "
+                                                       "plausible ranges of this table"),
     "sim.steps": _set("steps", ">= 1", "horizon; 2160 steps of one hour are 90 days, long enough for growth at the "
                                        "evidence-based attempt rate (10% of compute in a few weeks without "
                                        "governance) and a quarter of the IBM 2024 breach life cycle (258 days)"),

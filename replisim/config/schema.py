@@ -36,6 +36,8 @@ RENAMED = {
 NODE_TYPES = ("frontier_lab", "hyperscale_cloud", "enterprise", "academic", "consumer_edge")
 NETWORK_KINDS = ("complete", "random_regular", "scale_free", "small_world", "datacenter")
 PARALLEL_MODES = ("auto", "ensemble", "within_run")
+# distributions of an uncertain key (replisim.config.uncertain): drawn per run, within the key's allowed range
+DISTRIBUTIONS = ("fixed", "uniform", "loguniform", "triangular", "beta", "normal")
 
 
 def _f(default, *, range=None, choices=None, doc=""):
@@ -215,6 +217,31 @@ class OutcomeCfg:
 
 
 @dataclass
+class UncertainCfg:
+    """The distribution of one uncertain key (``Config.uncertain``): each run draws its own value.
+
+    Which fields a distribution reads (replisim.config.uncertain says it again where one is missing):
+    ``fixed``: value. ``uniform``, ``loguniform``: low, high. ``triangular``: low, high, mode. ``beta``: a and
+    b, or successes and trials (the posterior Beta(1 + successes, 1 + trials - successes) of a uniform prior),
+    or mean and trials (Beta(mean x trials, (1 - mean) x trials)), on [low, high] (default [0, 1]).
+    ``normal``: mean, sd, truncated to [low, high] and to the key's allowed range. low and high left out take
+    the parameter registry's plausible range of the key.
+    """
+
+    dist: str = _f("uniform", choices=DISTRIBUTIONS, doc="distribution family")
+    value: Optional[float] = _f(None, doc="fixed: the value")
+    low: Optional[float] = _f(None, doc="lower end (default: the registry's plausible range)")
+    high: Optional[float] = _f(None, doc="upper end (default: the registry's plausible range)")
+    mode: Optional[float] = _f(None, doc="triangular: the peak (default: the middle)")
+    mean: Optional[float] = _f(None, doc="normal, beta: the mean")
+    sd: Optional[float] = _f(None, doc="normal: the standard deviation before truncation")
+    a: Optional[float] = _f(None, doc="beta: first shape")
+    b: Optional[float] = _f(None, doc="beta: second shape")
+    successes: Optional[int] = _f(None, doc="beta: successes of the trials behind it")
+    trials: Optional[int] = _f(None, doc="beta: trials behind it")
+
+
+@dataclass
 class Config:
     """A whole replisim configuration."""
 
@@ -228,3 +255,6 @@ class Config:
     outcome: OutcomeCfg = field(default_factory=OutcomeCfg)
     runs: int = _f(200, range=POS, doc="runs per ensemble")
     seed: int = _f(0, range=SEEDS, doc="master seed")
+    # keys whose value each run draws from a distribution (the deep-uncertainty layer; conf/uncertainty/)
+    uncertain: Dict[str, UncertainCfg] = field(default_factory=dict,
+                                               metadata={"doc": "uncertain keys: a distribution per key, drawn per run"})

@@ -13,6 +13,7 @@ import os
 
 from .errors import ConfigError
 from .schema import NODE_TYPES, Config, node_slots
+from .uncertain import check as check_uncertain
 from .units import check_step_counts
 
 # Bytes held per replica slot by the engine: the replica table of replisim/engine/state.py (23, its target
@@ -106,6 +107,7 @@ def validate(cfg: Config) -> Config:
     """Raise :class:`ConfigError` on the first invalid value; return ``cfg`` unchanged otherwise."""
     _walk(cfg, "")
     check_step_counts(cfg)
+    check_uncertain(cfg)
     net = cfg.network
     _check_node_type_keys("network.mix", net.mix)
     if sum(net.mix.values()) <= 0:

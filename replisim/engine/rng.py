@@ -26,6 +26,8 @@ _32 = np.uint64(32)
 PHASE_INIT = 1
 PHASE_ACT = 2
 PHASE_RESOLVE = 3
+PHASE_UNCERTAIN = 4  # the run's draws of its uncertain parameters (replisim.uncertainty), before step 1
+
 
 
 @jit(inline="always")
@@ -94,3 +96,17 @@ def normal(state):
     state, u1 = uniform(state)
     state, u2 = uniform(state)
     return state, np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@jit
+def key_uniforms(seed, runs, tags):
+    """Uniforms on [0, 1) of shape (len(runs), len(tags)): entry (i, k) is the first draw of the stream of run
+    ``runs[i]`` for the key tagged ``tags[k]`` (a hash of the key's name), so a run's value of a key depends on
+    (seed, run, key) only: not on the other keys, the chunking of the runs or the thread count."""
+    out = np.empty((runs.shape[0], tags.shape[0]), np.float64)
+    for i in range(runs.shape[0]):
+        rkey = run_key(seed, runs[i])
+        for k in range(tags.shape[0]):
+            _, u = uniform(stream(rkey, 0, PHASE_UNCERTAIN, tags[k]))
+            out[i, k] = u
+    return out

@@ -25,6 +25,7 @@ from .state import (
     new_parallel_buffers,
     to_trait,
     trait,
+    world_row,
 )
 
 
@@ -320,7 +321,13 @@ def reach_milestones(reached, share, now):
 
 
 @jit(parallel=True)
-def run_ensemble(params, seed, first_run, skill0, world, series, outcomes, status):
-    """Runs first_run .. first_run + len(skill0) - 1 in parallel; run r's stream depends only on (seed, r)."""
+def run_ensemble(params, seed, first_run, skill0, world, worlds, series, outcomes, status):
+    """Runs first_run .. first_run + len(skill0) - 1 in parallel; run r's stream depends only on (seed, r).
+
+    ``params``: the (runs x parameters) matrix, or one row that every run shares. ``worlds``
+    (``state.Worlds``): run r's own governed nodes in row r, or no rows (every run on ``world``)."""
+    rows = params.shape[0]
     for r in prange(skill0.shape[0]):
-        run_one(params, run_key(seed, first_run + r), skill0[r], world, series[r], outcomes[r], status[r], None)
+        row = np.int64(r) % rows  # 0 for a shared row (prange's index may be unsigned: cast before mixing)
+        run_one(params[row], run_key(seed, first_run + r), skill0[r], world_row(world, worlds, r), series[r],
+                outcomes[r], status[r], None)

@@ -85,6 +85,10 @@ Frame = namedtuple("Frame", ("table", "nodes", "links", "jur", "coal", "record",
 World = namedtuple("World", ("capacity", "security", "monitoring", "kill_switch", "jurisdiction", "indptr",
                              "indices", "jur_monitoring", "jur_kill", "jur_reporting", "jur_fp_weight",
                              "total_compute", "col_type", "col_jur"))
+# The per-run parts of the World when uncertain keys give each run its own governed nodes (replisim.uncertainty):
+# row r of each array is run r's (``world_row``); the graph, node types and jurisdictions stay the World's.
+Worlds = namedtuple("Worlds", ("capacity", "security", "monitoring", "kill_switch", "jur_monitoring", "jur_kill",
+                               "jur_fp_weight", "total_compute"))
 # What a replica's act-pass events add to per node: the serial pass hands it the run's node arrays, the
 # within-run parallel pass a private row per thread.
 Counters = namedtuple("Counters", ("freed", "prop_left", "incidents"))
@@ -120,6 +124,29 @@ def world_of(net, gov) -> World:
     return World(gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction, net.indptr,
                  net.indices, gov.jur_monitoring, gov.jur_kill, gov.jur_reporting, gov.jur_fp_weight,
                  float(gov.total_compute), col_type, col_jur)
+
+
+def worlds_of(governed, world: World) -> Worlds:
+    """The Worlds of a list of governed node arrays, one per run (an empty list: no rows, every run on
+    ``world``)."""
+    if not governed:
+        n_nodes, n_jur = world.capacity.shape[0], world.jur_monitoring.shape[0]
+        return Worlds(np.zeros((0, n_nodes), np.int32), np.zeros((0, n_nodes), world.security.dtype),
+                      np.zeros((0, n_nodes), np.float32), np.zeros((0, n_nodes), world.kill_switch.dtype),
+                      np.zeros((0, n_jur)), np.zeros((0, n_jur)), np.zeros((0, n_jur)), np.zeros(0))
+    return Worlds(*(np.stack([getattr(g, name) for g in governed]).astype(getattr(world, name).dtype)
+                    for name in Worlds._fields[:-1]),
+                  np.array([g.total_compute for g in governed], np.float64))
+
+
+@jit
+def world_row(world, worlds, r):
+    """The World of run r: its own row of ``worlds`` where the ensemble has per-run worlds, else ``world``."""
+    if worlds.total_compute.shape[0] == 0:
+        return world
+    return World(worlds.capacity[r], worlds.security[r], worlds.monitoring[r], worlds.kill_switch[r],
+                 world.jurisdiction, world.indptr, world.indices, worlds.jur_monitoring[r], worlds.jur_kill[r],
+                 world.jur_reporting, worlds.jur_fp_weight[r], worlds.total_compute[r], world.col_type, world.col_jur)
 
 
 # Columns of the per-step node record. The replica table is in no particular node order, so every replica reads
