@@ -12,13 +12,16 @@ Public API::
     cfg = replisim.compose(uncertain={"governance.detection": {"dist": "uniform", "low": 0.0, "high": 0.6}})
     table = replisim.explore(cfg, samples=256, outdir="explore")   # Sobol indices (DataFrame), PRIM boxes
     replisim.what_it_takes(cfg, "governance.detection", 0.0, 1.0)  # {"value", "low", "high", ...}
+    replisim.optimize(cfg, outdir="optimize")                      # the non-dominated policies (DataFrame)
 """
 
 from .config import Config, ConfigError, compose, validate
 from .ensemble import Ensemble
 from .exploration import explore
+from .optimization import optimize
 from .simulate import simulate
 from .thresholds import what_it_takes
 
-__all__ = ["Config", "ConfigError", "Ensemble", "compose", "explore", "simulate", "validate", "what_it_takes"]
+__all__ = ["Config", "ConfigError", "Ensemble", "compose", "explore", "optimize", "simulate", "validate",
+           "what_it_takes"]
 __version__ = "0.1.0"

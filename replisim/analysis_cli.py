@@ -160,3 +160,45 @@ def _threshold(args) -> int:
     print(f"{args.key}: P({args.outcome}) reaches {args.target} at {res['value']:.4g} (95% interval "
           f"[{lo:.4g}, {hi:.4g}]; {res['runs']:,} runs; {res['note']})")
     return 0
+
+
+def optimize_main(argv: list[str]) -> int:
+    """``replisim optimize [overrides] [--worlds N] [--nfe N] [--population N] [--seed S] [--out DIR]``."""
+    from .cli import _fail
+
+    p = argparse.ArgumentParser(prog="replisim optimize",
+                                description="The best policies at each cost (NSGA-II over the levers of "
+                                            "replisim.optimization.DEFAULT_LEVERS), robust over sampled worlds.")
+    p.add_argument("overrides", nargs="*", help="configuration overrides (uncertainty=default unless given)")
+    p.add_argument("--worlds", type=int, default=64, help="sampled worlds every policy is judged on")
+    p.add_argument("--nfe", type=int, default=400, help="policy evaluations")
+    p.add_argument("--population", type=int, default=40, help="NSGA-II population")
+    p.add_argument("--seed", type=int, default=None, help="seed (default: the configuration's)")
+    p.add_argument("--out", default=None, help="output directory (default: outputs/optimize/DATE/TIME)")
+    p.error = _raise
+    try:
+        args = p.parse_args(argv)
+        cfg = _compose(args.overrides, None)
+        out = Path(args.out) if args.out else Path("outputs") / "optimize" / time.strftime("%Y-%m-%d/%H-%M-%S")
+        from .optimization import check_counts, optimize
+
+        check_counts(args.worlds, args.nfe, args.population)
+        print(f"replisim optimize: {args.nfe} policies x {args.worlds} worlds of scenario '{cfg.scenario}' -> {out}",
+              file=sys.stderr)
+        pareto = optimize(cfg, worlds=args.worlds, nfe=args.nfe, population=args.population, seed=args.seed,
+                          outdir=out, progress=True)
+    except (ConfigError, _ArgError) as exc:
+        return _fail(str(exc))
+    import pandas as pd
+
+    presets = pd.read_csv(out / "presets.csv")
+    print(f"  {len(pareto)} non-dominated policies; P(loss) {pareto['p_loss'].min():.2f} - "
+          f"{pareto['p_loss'].max():.2f}, collateral p90 {pareto['collateral_p90'].min():,.0f} - "
+          f"{pareto['collateral_p90'].max():,.0f} node-hours")
+    for row in presets.itertuples():
+        beaten = str(row.dominated_by) if isinstance(row.dominated_by, str) and row.dominated_by.strip() else ""
+        print(f"  preset {row.preset}: P(loss) {row.p_loss:.2f}, collateral p90 {row.collateral_p90:,.0f}"
+              + (f"; dominated by front policies {beaten}" if beaten else "; not dominated"))
+    print(f"replisim optimize: wrote pareto.csv, evaluated.csv, presets.csv and figures/pareto.png under {out}",
+          file=sys.stderr)
+    return 0

@@ -1,5 +1,5 @@
 """The ``replisim`` command: a Hydra app over the packaged ``conf/`` tree, plus the subcommands ``demo``, ``aggregate``
-and ``explore`` (replisim.analysis_cli).
+``explore`` and ``optimize`` (replisim.analysis_cli).
 
 ::
 
@@ -10,6 +10,7 @@ and ``explore`` (replisim.analysis_cli).
     replisim aggregate multirun/2026-01-01/12-00-00                                # (re)aggregate a sweep
     replisim demo ...                          # the classroom demo
     replisim explore [--samples N] [overrides] # which assumptions drive the answer (replisim.analysis_cli)
+    replisim optimize [--nfe N] [overrides]    # the best policies at each cost
 
 Every override is composed and validated before Hydra starts (for a sweep: every combination of swept
 values), so a bad override prints one line ``replisim: error: ...``, exits with status 2, shows no traceback
@@ -478,6 +479,10 @@ def main(argv: list[str] | None = None) -> int:
         from .analysis_cli import main as explore_main
 
         return explore_main(argv[1:])
+    if argv[:1] == ["optimize"]:
+        from .analysis_cli import optimize_main
+
+        return optimize_main(argv[1:])
     try:
         prevalidate(argv)
     except ConfigError as exc:

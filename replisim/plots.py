@@ -531,3 +531,62 @@ def exploration_figures(table: pd.DataFrame, runs: pd.DataFrame, found: list, cf
         figs["drivers"] = drivers(runs, table, varied[0], horizon, log_keys=log_keys)
     figs["scenarios"] = prim_tradeoff(found)
     return figs
+
+
+def containment_frontier(table: pd.DataFrame, lines: pd.DataFrame, key: str, target: float,
+                         outcome: str = "contained", log: bool = False) -> Figure:
+    """P(``outcome``) of each regime against the capability ``key`` (Wilson 95% bands), each regime's red line
+    (the capability at which it falls through ``target``, with its interval) marked on its curve."""
+    fig = Figure(figsize=(7.5, 4.6))
+    ax = fig.subplots()
+    regimes = list(pd.unique(table["regime"]))
+    for color, regime in zip(_colors(len(regimes)), regimes):
+        part = table[table["regime"] == regime].sort_values(key)
+        ax.plot(part[key], part["p"], "o-", color=color, ms=3, lw=1.2, label=regime)
+        ax.fill_between(part[key], part["low"], part["high"], color=color, alpha=0.12, lw=0)
+        line = lines[lines["regime"] == regime].iloc[0]
+        if np.isfinite(line["value"]):
+            ax.axvline(line["value"], color=color, ls="--", lw=1)
+            ax.axvspan(line["low"], line["high"], color=color, alpha=0.08, lw=0)
+    ax.axhline(target, color="0.3", lw=0.8, ls=":")
+    ax.text(ax.get_xlim()[0], target, f" target {target}", va="bottom", fontsize=8, color="0.3")
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(label_of(key))
+    ax.set_ylabel(f"P({outcome}) (Wilson 95%)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Containment frontier: dashed, where each regime stops containing (logistic fit, 95% band)",
+                 fontsize=9)
+    ax.legend(fontsize=7, ncol=2, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def pareto_figure(evaluated: pd.DataFrame, pareto: pd.DataFrame, presets: pd.DataFrame) -> Figure:
+    """Every policy judged (grey), the non-dominated front (line), and the governance presets on the same worlds
+    (labelled; red where a found policy dominates them): P(loss of control) against the 90th percentile of
+    collateral node-hours."""
+    fig = Figure(figsize=(7.5, 5.0))
+    ax = fig.subplots()
+    ax.scatter(evaluated["collateral_p90"], evaluated["p_loss"], s=8, color="0.75", label="policies judged")
+    front = pareto.sort_values("collateral_p90")
+    ax.plot(front["collateral_p90"], front["p_loss"], "o-", color="#4c72b0", ms=4, label="non-dominated front")
+    for row in presets.itertuples():
+        dominated = bool(str(row.dominated_by).strip()) and str(row.dominated_by) != "nan"
+        color = "#c44e52" if dominated else "#55a868"
+        ax.errorbar([row.collateral_p90], [row.p_loss], yerr=[[row.p_loss - row.p_loss_low],
+                                                             [row.p_loss_high - row.p_loss]],
+                    fmt="s", color=color, ms=6, capsize=2)
+        ax.annotate(row.preset, (row.collateral_p90, row.p_loss), fontsize=7, xytext=(4, 3),
+                    textcoords="offset points", color=color)
+    ax.set_xscale("symlog", linthresh=max(1.0, float(np.nanmin(evaluated["collateral_p90"].clip(lower=1)))))
+    ax.set_xlabel("collateral node-hours, 90th percentile over the sampled worlds")
+    ax.set_ylabel("P(loss of control) over the sampled worlds (Wilson 95%)")
+    ax.set_ylim(-0.03, 1.03)
+    ax.legend(handles=[*ax.get_legend_handles_labels()[0],
+                       Line2D([], [], marker="s", ls="", color="#c44e52", label="preset, dominated"),
+                       Line2D([], [], marker="s", ls="", color="#55a868", label="preset, not dominated")],
+              fontsize=7, loc="upper right")
+    ax.set_title("Best policies at each cost (NSGA-II) beside the governance presets", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -81,3 +81,26 @@ def pareto_front(cost, risk) -> np.ndarray:
             keep.append(i)
     keep = np.array(keep, dtype=int)
     return keep[np.lexsort((r[keep], c[keep]))] if keep.size else keep
+
+
+def quantile_interval(x, q: float, confidence: float = 0.95) -> tuple[float, float, float]:
+    """The q-quantile of ``x`` and its distribution-free interval [x_(j), x_(k)] (1-based order statistics).
+
+    j is the largest rank with P(B <= j - 1) <= (1 - confidence) / 2 and k the smallest with P(B >= k) <=
+    (1 - confidence) / 2, for B ~ Binomial(n, q) (the number of values below the population q-quantile): the
+    interval covers it with probability >= ``confidence`` for any distribution. Too few values for an end give
+    -inf / +inf there.
+    """
+    x = np.sort(np.asarray(x, dtype=float))
+    n = x.size
+    if n == 0:
+        return (np.nan, np.nan, np.nan)
+    tail = (1 - confidence) / 2
+    ranks = np.arange(n + 1)
+    below = stats.binom.cdf(ranks - 1, n, q)  # P(B <= r - 1) for r = 0 .. n
+    ok_lo = np.flatnonzero(below[1:] <= tail) + 1
+    above = stats.binom.sf(ranks - 1, n, q)  # P(B >= r)
+    ok_hi = np.flatnonzero(above[1:] <= tail) + 1
+    lo = float(x[ok_lo.max() - 1]) if ok_lo.size else -np.inf
+    hi = float(x[ok_hi.min() - 1]) if ok_hi.size else np.inf
+    return float(np.quantile(x, q)), lo, hi

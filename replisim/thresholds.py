@@ -174,3 +174,75 @@ def what_it_takes(cfg: Config, key: str, lo: float, hi: float, target: float = 0
                "; the theory does not cover this configuration or outcome"))
     return {"value": float(np.clip(value, lo, hi)), "low": float(low), "high": float(high), "runs": used[0],
             "direction": direction, "theory": guess, "note": note}
+
+
+def frontier(cfg: Config, key: str, values, regimes=None, runs: int = 100, target: float = 0.95,
+             outcome: str = "contained", log: bool = False, seed: int | None = None, progress: bool = False):
+    """P(``outcome``) of each regime against one capability axis ``key`` (e.g. ``replica.attempt_rate``), and
+    each regime's red line: the value of the key at which P(outcome) falls through ``target``.
+
+    Each regime runs ``runs`` runs at each of ``values`` (one design: one compiled call), the same run indices
+    in every regime (common random numbers). The red line is the crossing of a logistic fit of the outcome in
+    the key (in log(key) when ``log``) to all of the regime's runs, with a 95% bootstrap interval over runs; NaN
+    where P(outcome) does not cross the target inside the values (the regime contains, or fails, throughout).
+
+    Returns ``(table, lines)``: ``table`` one row per (regime, value) with ``p``, ``low``, ``high`` (Wilson 95%),
+    ``runs``; ``lines`` one row per regime with ``value``, ``low``, ``high``, ``note``.
+    """
+    import pandas as pd
+
+    from . import uncertainty
+    from .config import compose
+    from .simulate import simulate
+    from .stats import wilson
+
+    if outcome not in OUTCOMES:
+        raise ConfigError(f"outcome={outcome!r} is not allowed; choose one of {', '.join(OUTCOMES)}")
+    values = np.asarray(values, np.float64)
+    seed = cfg.seed if seed is None else seed
+    regimes = [cfg.governance.name] if regimes is None else list(regimes)
+    transform = np.log if log else (lambda v: v)
+    rows, lines = [], []
+    for regime in regimes:
+        reg_cfg = cfg if regime == cfg.governance.name else _with_regime(cfg, regime, compose)
+        design = np.repeat(values, runs)
+        ens = simulate(uncertainty.with_values(reg_cfg, {}), runs=design.size, seed=seed,
+                       design={key: design}, progress=progress)
+        ok = _success(ens, outcome)
+        for k, v in enumerate(values):
+            hit = ok[k * runs:(k + 1) * runs]
+            lo_w, hi_w = wilson(int(hit.sum()), runs)
+            rows.append({"regime": regime, key: v, "runs": runs, "p": hit.mean(), "low": lo_w, "high": hi_w})
+        lines.append({"regime": regime, **_red_line(transform(design), ok, target, transform(values), log, seed)})
+    return pd.DataFrame(rows), pd.DataFrame(lines)
+
+
+def _with_regime(cfg: Config, regime: str, compose) -> Config:
+    """``cfg`` under another governance preset: the preset's governance section, everything else kept."""
+    import dataclasses
+
+    return dataclasses.replace(cfg, governance=compose([f"governance={regime}"]).governance)
+
+
+def _red_line(x: np.ndarray, y: np.ndarray, target: float, grid: np.ndarray, log: bool, seed: int) -> dict:
+    lo, hi = float(grid.min()), float(grid.max())
+    scale = hi - lo
+    back = np.exp if log else (lambda v: v)
+    p = np.array([y[x == g].mean() for g in grid])
+    if (p >= target).all() or (p < target).all():
+        where = "above" if (p >= target).all() else "below"
+        return {"value": math.nan, "low": math.nan, "high": math.nan,
+                "note": f"P {where} {target} at every value: no crossing in the range"}
+    beta = _fit(x, y, scale, lo)
+    value = _crossing(beta, target, scale, lo)
+    rng = np.random.default_rng([seed, 0x667274])
+    boot = []
+    for _ in range(BOOTSTRAP):
+        k = rng.integers(0, x.size, x.size)
+        bb = _fit(x[k], y[k], scale, lo)
+        if bb is not None:
+            boot.append(_crossing(bb, target, scale, lo))
+    boot = np.array([v for v in boot if math.isfinite(v)])
+    qlo, qhi = np.quantile(boot, [0.025, 0.975]) if boot.size else (math.nan, math.nan)
+    return {"value": float(back(np.clip(value, lo, hi))), "low": float(back(np.clip(qlo, lo, hi))),
+            "high": float(back(np.clip(qhi, lo, hi))), "note": "logistic fit, 95% bootstrap interval over runs"}

@@ -19,6 +19,7 @@ Keys that cannot vary per run, and why:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import typing
@@ -59,6 +60,12 @@ def _numeric(key: str, f: dataclasses.Field, kind) -> KeyInfo:
 
 def key_field(key: str, cfg: Config) -> KeyInfo:
     """The allowed range of an uncertain key, or a ConfigError saying why the key cannot vary per run."""
+    return _key_field(key, tuple(cfg.jurisdictions.regions), cfg.jurisdictions.name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_field(key: str, regions: tuple, jurisdictions: str) -> KeyInfo:
+    """``key_field`` by what it depends on (the jurisdictions' names), cached: every run's Config asks again."""
     parts = key.split(".")
     if key in GRAPH_KEYS or key.startswith("network.mix.") or (key.startswith("jurisdictions.regions.")
                                                              and key.endswith(".share")):
@@ -83,9 +90,9 @@ def key_field(key: str, cfg: Config) -> KeyInfo:
             raise _refuse(key, f"unknown node type '{parts[2]}'; allowed: {', '.join(NODE_TYPES)}")
         return KeyInfo(key, PROB[0], PROB[1], False)
     if len(parts) == 4 and key.startswith("jurisdictions.regions."):
-        if parts[2] not in cfg.jurisdictions.regions:
-            raise _refuse(key, f"no jurisdiction '{parts[2]}' in jurisdictions={cfg.jurisdictions.name}; allowed: "
-                               f"{', '.join(cfg.jurisdictions.regions)}")
+        if parts[2] not in regions:
+            raise _refuse(key, f"no jurisdiction '{parts[2]}' in jurisdictions={jurisdictions}; allowed: "
+                               f"{', '.join(regions)}")
         hints = typing.get_type_hints(JurisdictionCfg)
         fields = {f.name: f for f in dataclasses.fields(JurisdictionCfg)}
         if parts[3] not in fields:
