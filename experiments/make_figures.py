@@ -1,8 +1,9 @@
 """Regenerate every file in ``figures/``: ``python -m experiments.make_figures`` (what ``make figures`` runs).
 
 Runs each study (governance comparison, phase diagram, collusion, shutdown avoidance, emergent misalignment,
-fan chart), which writes its figures and CSVs atomically, then writes ``figures/README.md`` from the numbers
-the studies returned, so the README never describes figures other than the ones on disk.
+fan chart, containment frontier, the deep-uncertainty analysis of docs/analysis.md), which writes its figures and
+CSVs atomically, then writes ``figures/README.md`` from the numbers the studies returned, so the README never
+describes figures other than the ones on disk.
 
 Not written here, and left alone: ``figures/demo.png`` (written by the browser test of the classroom demo) and
 ``figures/bench_*.png`` (written by ``make bench``).
@@ -19,7 +20,19 @@ import sys
 import time
 from pathlib import Path
 
-from . import FIGURES, StudyResult, avoidance, collusion, fan, governance, misalignment, phase, write_text
+from . import (
+    FIGURES,
+    StudyResult,
+    analysis,
+    avoidance,
+    collusion,
+    fan,
+    frontier,
+    governance,
+    misalignment,
+    phase,
+    write_text,
+)
 
 STUDIES = {
     "governance": (governance, 200),
@@ -28,10 +41,13 @@ STUDIES = {
     "avoidance": (avoidance, 200),
     "misalignment": (misalignment, 200),
     "fan": (fan, 300),
+    "frontier": (frontier, 60),
+    "analysis": (analysis, 256),
 }
 # The figures the README shows as images; the rest are listed with their one line.
 SHOWN = ("governance_llama31_70b_outcomes.png", "collusion.png", "collusion_off_safety_cost.png",
-         "misalignment.png", "phase_diagram.png", "fan_chart.png")
+         "misalignment.png", "phase_diagram.png", "fan_chart.png", "containment_frontier.png",
+         "analysis_sensitivity.png", "analysis_scenarios.png", "analysis_pareto.png")
 
 
 def readme(results: list[StudyResult], timings: dict[str, float], command: str) -> str:

@@ -408,6 +408,10 @@ def _main_job(dcfg) -> None:
         cfg = to_config(hydra_compose(config_name=config_name, overrides=regime_overrides(user, name)))
         # the user's overrides travel in each job's marker, so the report can say what was fixed
         run_job(cfg, out / name, {**_pairs(user), "governance": name}, progress=True, order=k)
+        if cfg.outcome.drivers:  # what drives this regime's outcome: a small Sobol analysis (resumed if there)
+            from .exploration import drivers
+
+            drivers(cfg, cfg.outcome.drivers, out / name / "drivers", progress=True)
     bar.close()
     aggregate(out, title=f"Governance regimes on scenario '{base.scenario}' ({base.runs} runs each)")
 

@@ -83,6 +83,21 @@ def _chunk_path(outdir: Path, position: int, start: int) -> Path:
     return outdir / "runs" / f"position{position:03d}_runs{start:07d}.parquet"
 
 
+def _claim(runs_dir: Path, cfg: Config, seed: int) -> None:
+    """Tie ``runs_dir`` to this configuration and seed (``digest.txt``): chunks left there by another
+    configuration are removed before any is reused (their design values could match while the world differs)."""
+    from .sweep import config_digest
+
+    digest = f"{config_digest(cfg)} seed={seed}"
+    mark = runs_dir / "digest.txt"
+    if mark.is_file() and mark.read_text() == digest:
+        return
+    for old in runs_dir.glob("*.parquet"):
+        old.unlink()
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    _write_text(digest, mark)
+
+
 def _verified(path: Path, expected: pd.DataFrame) -> pd.DataFrame | None:
     """A chunk written before, if it holds exactly the expected runs and design values (else None: rerun)."""
     try:
@@ -107,6 +122,8 @@ def run_design(cfg: Config, frame: pd.DataFrame, seed: int, outdir: Path | None 
     keys = [c for c in frame.columns if c != "run"]
     width = len(keys) + 2
     fixed = dataclasses.replace(cfg, uncertain={})
+    if outdir is not None:
+        _claim(Path(outdir) / "runs", cfg, seed)
     wanted = list(dict.fromkeys([*outcomes, "loss_of_control", "extinct", "final_replicas"]))
     result = pd.DataFrame(index=frame.index, columns=wanted, dtype=np.float64)
     bar = run_bar(len(frame), progress)
@@ -188,9 +205,12 @@ def discover(runs: pd.DataFrame, keys: list[str], case: str) -> dict:
     Returns ``{"case", "cases", "runs", "trajectory", "box", "coverage", "density", "mass", "limits"}`` where
     ``limits`` maps each restricted key to (low, high); ``box`` is None when no run, or every run, is a case
     (nothing to separate), with ``note`` saying which."""
+    import logging
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from ema_workbench.analysis import prim
+    logging.getLogger("EMA").setLevel(logging.WARNING)  # PRIM logs every box at INFO, into the run's own log
 
     y = (runs["loss_of_control"] > 0) if case == "loss_of_control" else (runs["extinct"] == 0)
     y = y.to_numpy(bool)
@@ -231,7 +251,7 @@ def scenarios_table(found: list[dict], regime: str) -> pd.DataFrame:
 
 
 def explore(cfg: Config, samples: int = 256, seed: int | None = None, outdir=None, outcomes=DEFAULT_OUTCOMES,
-            progress: bool = False) -> pd.DataFrame:
+            progress: bool = False, figures: bool = True) -> pd.DataFrame:
     """Global sensitivity and scenario discovery over ``cfg``'s uncertain keys; returns the sensitivity table.
 
     ``samples``: Saltelli's base samples N (a power of 2): N x (keys + 2) parameter sets, one run each.
@@ -265,6 +285,8 @@ def explore(cfg: Config, samples: int = 256, seed: int | None = None, outdir=Non
                "uncertain": {k: {f: v for f, v in dataclasses.asdict(s).items() if v is not None}
                              for k, s in uncertainty.specs(cfg).items()}}
     _write_text(json.dumps(summary, indent=2), outdir / "explore.json")
+    if not figures:
+        return table
     from .plots import exploration_figures
 
     figdir = outdir / "figures"
@@ -277,6 +299,29 @@ def explore(cfg: Config, samples: int = 256, seed: int | None = None, outdir=Non
 
         plt.close(fig)
     return table
+
+
+def drivers(cfg: Config, samples: int, outdir, progress: bool = False) -> pd.DataFrame:
+    """The main job's "what drives this": ``explore`` of one regime over its uncertain keys (the ``uncertainty``
+    group's default file when the configuration has none), on loss of control and the peak, without figures."""
+    from .config.compose import with_uncertain
+
+    ucfg = cfg if cfg.uncertain else with_uncertain(cfg, uncertainty.group_file("default"))
+    return explore(ucfg, samples=samples, outdir=outdir, outcomes=("loss_of_control", "peak_replicas"),
+                   progress=progress, figures=False)
+
+
+def drivers_lines(table: pd.DataFrame, top: int = 3) -> list[str]:
+    """One line per outcome: the ``top`` keys by total-order index with their intervals."""
+    lines = []
+    for outcome, part in table.groupby("outcome", sort=False):
+        if part["ST"].isna().all():
+            lines.append(f"{outcome}: {part['note'].iloc[0]}, nothing to share out")
+            continue
+        best = part.sort_values("ST", ascending=False).head(top)
+        lines.append(f"{outcome}: " + ", ".join(f"`{r.parameter}` {r.ST:.2f} [{r.ST - r.ST_conf:.2f}, "
+                                                f"{r.ST + r.ST_conf:.2f}]" for r in best.itertuples()))
+    return lines
 
 
 def _write_text(text: str, path: Path) -> None:

@@ -449,7 +449,8 @@ def sensitivity_bars(table: pd.DataFrame) -> Figure:
         ax.axvline(0, color="0.5", lw=0.8)
         ax.set_title(outcome, fontsize=10)
         ax.set_xlim(min(-0.05, float(np.nanmin(part["S1"] - part["S1_conf"]))), 1.05)
-    axes[0].legend(fontsize=8, loc="lower right")
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=8, loc="lower right")
     axes[-1].set_xlabel("Sobol index (share of the outcome's variance)")
     fig.tight_layout()
     return fig

@@ -41,7 +41,8 @@ DONE = "done.json"
 TABLE = "table"  # table.parquet and table.csv at the sweep root
 # Settings that change how fast a job runs but not its numbers: excluded from the digest, so that resuming
 # with another thread count still skips finished jobs.
-NOT_IN_DIGEST = {"sim": ("threads",)}
+# threads cannot change results; outcome.drivers is the size of the report's extra analysis, not of the runs
+NOT_IN_DIGEST = {"sim": ("threads",), "outcome": ("drivers",)}
 
 
 def config_digest(cfg: Config) -> str:
@@ -342,6 +343,7 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
                                notes=_notes(frame, comparison, markers))
     else:
         text = f"# {title}\n\n{_markdown_table(summary)}\n"
+    text += _drivers_section(dirs)
     if figures:
         text += "\n## Figures\n\n" + "".join(f"![{n}]({p})\n" for n, p in figures.items())
     if notes:
@@ -353,6 +355,28 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
         print(f"replisim: wrote {root / (TABLE + '.parquet')}, {TABLE}.csv, report.md"
               + (f" and {len(figures)} figures" if figures else ""), file=sys.stderr)
     return frame
+
+
+def _drivers_section(dirs: dict) -> str:
+    """The main job's "what drives this" section, from each job's ``drivers/`` (``exploration.drivers``)."""
+    from .exploration import drivers_lines
+
+    parts = []
+    for label, d in dirs.items():
+        path = Path(d) / "drivers" / "sensitivity.csv"
+        if not path.is_file():
+            continue
+        meta = json.loads((path.parent / "explore.json").read_text())
+        lines = drivers_lines(pd.read_csv(path))
+        parts.append(f"- **{label}** ({meta['parameter_sets']:,} runs): " + "; ".join(lines))
+    if not parts:
+        return ""
+    return ("\n## What drives this\n\nTotal-order Sobol indices (the share of an outcome's variance a key accounts "
+            "for, interactions included) with 95% bootstrap intervals, from a small Saltelli sample per regime over "
+            "the uncertain keys (`outcome.drivers` base samples; `outcome.drivers=0` leaves this out; `replisim "
+            "explore` for a full analysis, docs/analysis.md for how to read it). A small sample gives wide intervals: a key "
+            "whose interval reaches 0 is not shown to matter. The three largest:\n\n"
+            + "\n".join(parts) + "\n")
 
 
 def _context(markers: list[dict]) -> list[str]:

@@ -34,6 +34,17 @@ from .config.units import DURATIONS, RATES, per_step
 SKILL_KEY = "replica.success"
 
 
+def group_file(name: str = "default") -> dict:
+    """The ``uncertain`` mapping of a file of the ``uncertainty`` config group (conf/uncertainty/NAME.yaml), read
+    without Hydra (for code running inside the Hydra app, where composing anew would reset Hydra's state)."""
+    from importlib.resources import files
+
+    from omegaconf import OmegaConf
+
+    text = (files("replisim.conf") / "uncertainty" / f"{name}.yaml").read_text()
+    return OmegaConf.to_container(OmegaConf.create(text)).get("uncertain") or {}
+
+
 def specs(cfg: Config) -> dict:
     """The resolved distribution of each uncertain key (defaults filled in), in the mapping's order."""
     return {key: resolved(key, spec, key_field(key, cfg)) for key, spec in cfg.uncertain.items()}

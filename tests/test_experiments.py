@@ -4,7 +4,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import avoidance, collusion, fan, governance, governance_presets, make_figures, misalignment, phase
+from experiments import (
+    analysis,
+    avoidance,
+    collusion,
+    fan,
+    frontier,
+    governance,
+    governance_presets,
+    make_figures,
+    misalignment,
+    phase,
+)
 
 TINY = dict(runs=4, steps=12, nodes=30)
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -74,6 +85,20 @@ def test_fan_study(tmp_path):
     _check(tmp_path, res, {"fan_chart.csv": ["label", "hours", "median", "mean", "ode"]})
     table = pd.read_csv(tmp_path / "fan_chart.csv")
     assert table["ode"].notna().all()  # the minimal scenario is covered by the theory
+
+
+def test_frontier_study(tmp_path):
+    res = frontier.run(tmp_path, **TINY)
+    _check(tmp_path, res, {"containment_frontier.csv": ["regime", "replica.attempt_rate", "p", "low", "high"],
+                           "containment_frontier_lines.csv": ["regime", "value", "low", "high", "note"]})
+    assert set(pd.read_csv(tmp_path / "containment_frontier.csv")["regime"]) == set(governance_presets())
+
+
+def test_analysis_study(tmp_path):
+    res = analysis.run(tmp_path, runs=4, steps=12, nodes=30, worlds=4, nfe=8)
+    _check(tmp_path, res, {"analysis_sensitivity.csv": ["outcome", "parameter", "S1", "ST", "ST_conf"],
+                           "analysis_pareto.csv": ["p_loss", "collateral_p90"],
+                           "analysis_presets.csv": ["preset", "p_loss", "dominated_by"]})
 
 
 def test_make_figures_writes_readme_and_leaves_demo_and_bench_alone(tmp_path):

@@ -69,6 +69,10 @@ REGISTRY: dict[str, Entry] = {
         "share of compute", "0.01 - 0.5",
         "what counts as loss of control is a definition, not a measurement: 10% of all compute held by replicas "
         "at the horizon is far beyond what any operator would tolerate unnoticed; 1% and 50% bracket it"),
+    "outcome.drivers": _set("base samples", "0 or a power of 2", "the main job's 'what drives this' section: a "
+                            "Sobol analysis per regime over the configured uncertain keys (uncertainty=default when "
+                            "none): samples x (keys + 2) runs; 32 adds about one main job's time again; 0 switches it "
+                            "off"),
     # --- the network -----------------------------------------------------------------------------------------
     "network.kind": _set("choice", "complete, random_regular, scale_free, small_world, datacenter",
                          "topology; complete = any node reachable (internet-scale reach of a copy)"),

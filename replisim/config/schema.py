@@ -214,6 +214,8 @@ class SimCfg:
 class OutcomeCfg:
     loss_of_control_share: float = _f(0.1, range=PROB, doc="compute share held at the horizon = loss of control "
                                                             "(every live replica counts: replisim.results.LOSS_OF_CONTROL)")
+    drivers: int = _f(32, range=(0, 4096), doc="main job: Saltelli base samples per regime of the report's 'what "
+                                                "drives this' section (a power of 2; 0: no section)")
 
 
 @dataclass

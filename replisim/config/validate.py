@@ -128,6 +128,10 @@ def validate(cfg: Config) -> Config:
     share = sum(r.share for r in regions.values())
     if abs(share - 1.0) > 1e-6:
         raise ConfigError(f"jurisdictions.regions shares sum to {share:g}; allowed: shares summing to 1")
+    d = cfg.outcome.drivers
+    if d and d & (d - 1):
+        raise ConfigError(f"outcome.drivers={d} is not allowed; allowed: 0 (no 'what drives this' section) or a power "
+                          "of 2 (Saltelli base samples)")
     if cfg.replica.trial_successes > cfg.replica.trial_total:
         raise ConfigError(
             f"replica.trial_successes={cfg.replica.trial_successes} exceeds replica.trial_total={cfg.replica.trial_total}"
