@@ -24,7 +24,7 @@ FIGURE_NAMES = {"sensitivity": "analysis_sensitivity.png", "drivers": "analysis_
 
 
 def run(out_dir: Path = FIGURES, runs: int = 256, steps: int = WORLD_STEPS, nodes: int = WORLD_NODES, seed: int = 0,
-        worlds: int = 64, nfe: int = 400) -> StudyResult:
+        worlds: int = 32, nfe: int = 200) -> StudyResult:
     """``runs``: Saltelli's base samples (rounded down to a power of 2)."""
     out_dir = Path(out_dir)
     result = StudyResult("analysis")

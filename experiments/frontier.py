@@ -19,7 +19,7 @@ from replisim.thresholds import frontier
 from . import FIGURES, WORLD_NODES, WORLD_STEPS, StudyResult, governance_presets, save_figure, size_overrides, write_csv
 
 KEY = "replica.attempt_rate"
-RATES = np.geomspace(0.001, 0.5, 10)
+RATES = np.geomspace(0.001, 0.5, 8)
 TARGET = 0.95
 
 

@@ -41,7 +41,7 @@ STUDIES = {
     "avoidance": (avoidance, 200),
     "misalignment": (misalignment, 200),
     "fan": (fan, 300),
-    "frontier": (frontier, 60),
+    "frontier": (frontier, 40),
     "analysis": (analysis, 256),
 }
 # The figures the README shows as images; the rest are listed with their one line.
