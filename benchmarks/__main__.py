@@ -27,13 +27,13 @@ FULL = dict(repeats=3, head_repeats=7, head_replicas=1_000_000, head_steps=30, m
             populations=(10**3, 10**4, 10**5, 10**6, 10**7), scaling_work=1e8,
             big_replicas=10**7, big_steps=4, ens_runs=16, ens_replicas=10**4, ens_steps=300,
             sweep_jobs=10, sweep_runs=100, sweep_replicas=10**4, sweep_steps=500,
-            mem_replicas=10**7, mem_steps=5, unc_runs=32, unc_steps=720)
+            mem_replicas=10**7, mem_steps=5, unc_runs=32, unc_steps=720, unc_explore=64)
 QUICK = dict(repeats=1, head_repeats=1, head_replicas=5_000, head_steps=5, mesa_runs=1, numba_runs=2,
              mesa_replicas=2000, mesa_steps=3,
              populations=(10**3, 10**4), scaling_work=2e5,
              big_replicas=20_000, big_steps=3, ens_runs=4, ens_replicas=1000, ens_steps=10,
              sweep_jobs=2, sweep_runs=2, sweep_replicas=400, sweep_steps=10,
-             mem_replicas=20_000, mem_steps=2, unc_runs=2, unc_steps=10)
+             mem_replicas=20_000, mem_steps=2, unc_runs=2, unc_steps=10, unc_explore=2)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -69,7 +69,7 @@ def measure(sections, p: dict, command: str) -> dict:
         elif name == "memory":
             results[name] = suite.memory_and_big_run(p["mem_replicas"], p["mem_steps"])
         elif name == "uncertainty":
-            results[name] = suite.uncertainty_cost(p["unc_runs"], p["unc_steps"], p["repeats"])
+            results[name] = suite.uncertainty_cost(p["unc_runs"], p["unc_steps"], p["repeats"], p["unc_explore"])
         results[name]["measured"] = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
                                      f"{os.getloadavg()[0]:.1f}, `{command}`")
         print(f"[bench] {name} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)

@@ -127,6 +127,10 @@ def lines(r: dict) -> list[str]:
             _ok(u["cost_share"] <= GOALS["uncertainty_cost"] and u["identical_when_fixed"]))
         row("h", f"the {u['keys']} keys drawn over their ranges (other dynamics; for information)",
             f"{u['drawn_cpu_Mps']:.1f} M replica-steps/s")
+        if "explore_sets_per_s" in u:
+            row("h", f"`replisim.explore`, {u['explore_samples']} base samples = {u['explore_sets']:,} parameter sets, "
+                     "all threads, design to figures", f"{u['explore_sets_per_s']:.0f} parameter sets/s "
+                     f"({u['explore_wall_s']:.1f} s)")
     return out
 
 

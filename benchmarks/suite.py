@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import replisim
 from replisim.engine import state
@@ -292,12 +293,13 @@ UNCERTAIN_KEYS = ("replica.attempt_rate", "replica.success", "replica.evasion", 
                   "network.types.enterprise.monitoring", "governance.response_latency")
 
 
-def uncertainty_cost(runs: int, steps: int, repeats: int) -> dict:
+def uncertainty_cost(runs: int, steps: int, repeats: int, explore_samples: int = 64) -> dict:
     """The default world, one thread, ``runs`` runs, three ensembles in one process: no uncertain key; the same
     ten keys uncertain but each ``fixed`` at its configured value (the same dynamics, so the difference is the
     cost of the per-run machinery: parameter matrix, a governed world per run, the draws; the outcomes must be
     identical, which is checked); and the ten keys drawn over their plausible ranges (other dynamics, reported
-    for information)."""
+    for information). Then ``replisim.explore`` of the same ten keys with ``explore_samples`` base samples on all
+    threads: parameter sets per second, design to sensitivity table and figures."""
     from replisim import uncertainty
 
     base = replisim.compose([f"sim.steps={steps}", "sim.threads=1"])
@@ -321,6 +323,16 @@ def uncertainty_cost(runs: int, steps: int, repeats: int) -> dict:
         out[f"{name}_fingerprint"] = fingerprint_without(ens, UNCERTAIN_KEYS)
     out["identical_when_fixed"] = out["none_fingerprint"] == out["fixed_fingerprint"]
     out["cost_share"] = 1 - out["fixed_cpu_Mps"] / out["none_cpu_Mps"]
+    # explore's throughput: a Saltelli design of the ten keys on the same world, all threads, chunks and analysis
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = replisim.compose([f"sim.steps={steps}", "sim.threads=0"],
+                               uncertain={k: drawn.uncertain[k] for k in UNCERTAIN_KEYS})
+        w0 = time.perf_counter()
+        table = replisim.explore(cfg, samples=explore_samples, seed=0, outdir=tmp)
+        wall = time.perf_counter() - w0
+        runs_done = pd.read_parquet(Path(tmp) / "runs.parquet")
+    out.update({"explore_samples": explore_samples, "explore_sets": len(runs_done), "explore_wall_s": wall,
+                "explore_sets_per_s": len(runs_done) / wall, "explore_rows": len(table)})
     return out
 
 

@@ -30,8 +30,9 @@ def run(out_dir: Path = FIGURES, runs: int = 60, steps: int = WORLD_STEPS, nodes
     cfg = compose(size_overrides(steps, nodes))
     regimes = governance_presets()
     table, lines = frontier(cfg, KEY, RATES, regimes=regimes, runs=runs, target=TARGET, log=True, seed=seed)
-    fig = plots.containment_frontier(table, lines, KEY, TARGET, log=True)
-    fig.suptitle(f"Default world, {nodes} nodes, {steps} h, {runs} runs per point", fontsize=9)
+    fig = plots.containment_frontier(table, lines, KEY, TARGET, log=True,
+                                     title=f"Containment frontier: default world, {nodes} nodes, {steps} h, {runs} "
+                                           "runs per point")
     save_figure(fig, out_dir / "containment_frontier.png")
     write_csv(table, out_dir / "containment_frontier.csv")
     write_csv(lines, out_dir / "containment_frontier_lines.csv")

@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--regimes", default=None, help="comma-separated governance presets, or 'all' (default: the "
                                                    "configured regime)")
     p.add_argument("--out", default=None, help="output directory (default: outputs/explore/DATE/TIME)")
+    p.add_argument("--launcher", default=None,
+                   help="run the design's chunks as the jobs of a Hydra multirun with this launcher (basic, joblib, "
+                        "ray, submitit_local, submitit_slurm; docs/sweeps.md); default: in this process")
+    p.add_argument("--launcher-arg", action="append", default=[], metavar="OVERRIDE",
+                   help="a Hydra override for the launcher, e.g. hydra.launcher.n_jobs=2 (repeatable)")
     p.add_argument("--key", default=None, help="threshold: the key to search")
     p.add_argument("--low", type=float, default=None, help="threshold: lower end of the search")
     p.add_argument("--high", type=float, default=None, help="threshold: upper end of the search")
@@ -67,12 +72,17 @@ def _regime_list(value: str | None, overrides: list[str]) -> list[str | None]:
     return names
 
 
-def _compose(overrides: list[str], regime: str | None):
+def _overrides(overrides: list[str], regime: str | None, seed: int | None) -> list[str]:
+    """The overrides of one regime's exploration: uncertainty=default unless the user chose, the regime, the seed."""
+    extra = [] if any(o.startswith("uncertainty=") for o in overrides) else ["uncertainty=default"]
+    return [*extra, *overrides, *([f"governance={regime}"] if regime else []),
+            *([f"seed={seed}"] if seed is not None else [])]
+
+
+def _compose(overrides: list[str], regime: str | None, seed: int | None = None):
     from .config import compose
 
-    extra = [] if any(o.startswith("uncertainty=") for o in overrides) else ["uncertainty=default"]
-    cfg = compose([*extra, *overrides, *([f"governance={regime}"] if regime else [])])
-    return cfg
+    return compose(_overrides(overrides, regime, seed))
 
 
 def main(argv: list[str]) -> int:
@@ -84,7 +94,10 @@ def main(argv: list[str]) -> int:
         if args.mode == "threshold":
             return _threshold(args)
         names = _regime_list(args.regimes, args.overrides)
-        cfgs = [(name, _compose(args.overrides, name)) for name in names]  # every config checked before any run
+        # every config checked before any run
+        cfgs = [(name, _compose(args.overrides, name, args.seed)) for name in names]
+        if args.launcher is not None and args.launcher not in LAUNCHERS:
+            raise ConfigError(f"--launcher={args.launcher}: no such launcher; allowed: {', '.join(LAUNCHERS)}")
         from .exploration import _check_samples
 
         _check_samples(args.samples)
@@ -106,7 +119,11 @@ def _sensitivity(args, cfgs, out: Path) -> int:
         print(f"{PROG}: regime '{cfg.governance.name}', {keys} uncertain keys, {args.samples} x {keys + 2} = "
               f"{args.samples * (keys + 2):,} runs -> {where}", file=sys.stderr)
         try:
-            table = explore(cfg, samples=args.samples, seed=args.seed, outdir=where, progress=True)
+            if args.launcher is not None:
+                code = _launch(args, name, cfg, where)
+                if code:
+                    return code
+            table = explore(cfg, samples=args.samples, outdir=where, progress=True)
         except ConfigError as exc:
             return _fail(str(exc))
         tables.append(table.assign(regime=cfg.governance.name))
@@ -119,6 +136,25 @@ def _sensitivity(args, cfgs, out: Path) -> int:
         _write_csv(pd.concat(scenarios, ignore_index=True), out / "scenarios.csv")
     print(f"{PROG}: wrote sensitivity.csv, scenarios.csv, runs.parquet and figures/ under {out}", file=sys.stderr)
     return 0
+
+
+LAUNCHERS = ("basic", "joblib", "ray", "submitit_local", "submitit_slurm")
+
+
+def _launch(args, regime: str | None, cfg, where: Path) -> int:
+    """The design's chunks as the jobs of a Hydra multirun (``hydra/launcher=...``): each job runs one chunk
+    into ``where/runs`` (``exploration.chunk_job``); explore then finds every chunk verified and analyses."""
+    from . import cli
+    from .exploration import DIR_ENV, chunks, prepare
+
+    frame = prepare(cfg, args.samples, cfg.seed, where)
+    n = len(chunks(frame))
+    where = where.resolve()
+    argv = ["-m", *_overrides(args.overrides, regime, args.seed), f"+hydra.job.env_set.{DIR_ENV}={where}",
+            f"sim.chunk={','.join(map(str, range(n)))}", f"hydra/launcher={args.launcher}",
+            f"hydra.sweep.dir={where / 'jobs'}", *args.launcher_arg]
+    print(f"{PROG}: {n} chunks as the jobs of a multirun with hydra/launcher={args.launcher}", file=sys.stderr)
+    return cli.main(argv)
 
 
 def _print_summary(table, scenarios) -> None:

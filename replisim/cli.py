@@ -420,7 +420,12 @@ def _app(dcfg) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    if HydraConfig.get().mode == RunMode.MULTIRUN:
+    from .exploration import DIR_ENV, chunk_job
+
+    if os.environ.get(DIR_ENV):  # a job of ``replisim explore --launcher``: chunk sim.chunk of the design
+        cfg = to_config(dcfg)
+        chunk_job(cfg, os.environ[DIR_ENV], cfg.sim.chunk)
+    elif HydraConfig.get().mode == RunMode.MULTIRUN:
         _sweep_job(dcfg)
     else:
         _main_job(dcfg)

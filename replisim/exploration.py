@@ -98,55 +98,115 @@ def _claim(runs_dir: Path, cfg: Config, seed: int) -> None:
     _write_text(digest, mark)
 
 
-def _verified(path: Path, expected: pd.DataFrame) -> pd.DataFrame | None:
-    """A chunk written before, if it holds exactly the expected runs and design values (else None: rerun)."""
+def _verified(path: Path, expected: pd.DataFrame, wanted: list[str]) -> pd.DataFrame | None:
+    """A chunk written before, if it holds exactly the expected runs and design values and every wanted outcome
+    (else None: rerun)."""
     try:
         done = pd.read_parquet(path)
     except Exception:  # noqa: BLE001 - a truncated or corrupt file is rerun, not trusted
         return None
     cols = list(expected.columns)
-    if len(done) != len(expected) or not set(cols) <= set(done.columns):
+    if len(done) != len(expected) or not set(cols) | set(wanted) <= set(done.columns):
         return None
     if not np.array_equal(done[cols].to_numpy(np.float64), expected[cols].to_numpy(np.float64)):
         return None
     return done
 
 
-def run_design(cfg: Config, frame: pd.DataFrame, seed: int, outdir: Path | None = None,
-               outcomes=DEFAULT_OUTCOMES, progress: bool = False) -> pd.DataFrame:
-    """The outcomes of every parameter set of ``frame`` (``design``), one row each, in the design's order."""
-    from .ensemble import write_parquet_atomic
-    from .progress import run_bar
-    from .simulate import simulate
-
-    keys = [c for c in frame.columns if c != "run"]
-    width = len(keys) + 2
-    fixed = dataclasses.replace(cfg, uncertain={})
-    if outdir is not None:
-        _claim(Path(outdir) / "runs", cfg, seed)
-    wanted = list(dict.fromkeys([*outcomes, "loss_of_control", "extinct", "final_replicas"]))
-    result = pd.DataFrame(index=frame.index, columns=wanted, dtype=np.float64)
-    bar = run_bar(len(frame), progress)
+def chunks(frame: pd.DataFrame) -> list[tuple[int, int, pd.DataFrame]]:
+    """The design's chunks, in order: (position in the base sample's rows, first base sample, the rows). Each
+    chunk's rows have consecutive base samples, so one ``simulate`` call runs them on their own streams."""
+    width = (frame.shape[1] - 1) + 2  # keys + 2 rows per base sample (the columns: the keys and "run")
+    out = []
     for position in range(width):
         rows = frame.iloc[position::width]
         for start in range(0, len(rows), CHUNK):
-            part = rows.iloc[start:start + CHUNK]
-            path = _chunk_path(outdir, position, start) if outdir is not None else None
-            done = _verified(path, part.reset_index(drop=True)) if path is not None and path.exists() else None
-            if done is None:
-                ens = simulate(fixed, runs=len(part), seed=seed, first_run=int(part["run"].iloc[0]),
-                               design={key: part[key].to_numpy() for key in keys})
-                if not np.array_equal(ens.outcomes["run"].to_numpy(), part["run"].to_numpy()):
-                    raise AssertionError("explore: a chunk's run indices are not consecutive")  # by construction
-                done = pd.concat([part.reset_index(drop=True), ens.outcomes[wanted].reset_index(drop=True)],
-                                 axis=1)
-                if path is not None:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    write_parquet_atomic(done, path)
-            result.loc[part.index, wanted] = done[wanted].to_numpy(np.float64)
-            bar.update(len(part))
+            out.append((position, start, rows.iloc[start:start + CHUNK]))
+    return out
+
+
+def _wanted(outcomes) -> list[str]:
+    return list(dict.fromkeys([*DEFAULT_OUTCOMES, *outcomes, "loss_of_control", "extinct", "final_replicas"]))
+
+
+def run_chunk(cfg: Config, part: pd.DataFrame, seed: int, outdir: Path | None, position: int, start: int,
+              outcomes=DEFAULT_OUTCOMES) -> pd.DataFrame:
+    """One chunk's design values and outcomes: read back from ``outdir`` if a verified copy is there, else run
+    (one ``simulate`` call) and written atomically."""
+    from .ensemble import write_parquet_atomic
+    from .simulate import simulate
+
+    wanted = _wanted(outcomes)
+    keys = [c for c in part.columns if c != "run"]
+    path = _chunk_path(outdir, position, start) if outdir is not None else None
+    expected = part.reset_index(drop=True)
+    done = _verified(path, expected, wanted) if path is not None and path.exists() else None
+    if done is not None:
+        return done
+    ens = simulate(dataclasses.replace(cfg, uncertain={}), runs=len(part), seed=seed,
+                   first_run=int(part["run"].iloc[0]), design={key: part[key].to_numpy() for key in keys})
+    if not np.array_equal(ens.outcomes["run"].to_numpy(), part["run"].to_numpy()):
+        raise AssertionError("explore: a chunk's run indices are not consecutive")  # by construction
+    done = pd.concat([expected, ens.outcomes[wanted].reset_index(drop=True)], axis=1)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_parquet_atomic(done, path)
+    return done
+
+
+def run_design(cfg: Config, frame: pd.DataFrame, seed: int, outdir: Path | None = None,
+               outcomes=DEFAULT_OUTCOMES, progress: bool = False) -> pd.DataFrame:
+    """The outcomes of every parameter set of ``frame`` (``design``), one row each, in the design's order."""
+    from .progress import run_bar
+
+    if outdir is not None:
+        _claim(Path(outdir) / "runs", cfg, seed)
+    wanted = _wanted(outcomes)
+    result = pd.DataFrame(index=frame.index, columns=wanted, dtype=np.float64)
+    bar = run_bar(len(frame), progress)
+    for position, start, part in chunks(frame):
+        done = run_chunk(cfg, part, seed, outdir, position, start, outcomes)
+        result.loc[part.index, wanted] = done[wanted].to_numpy(np.float64)
+        bar.update(len(part))
     bar.close()
     return pd.concat([frame, result], axis=1)
+
+
+# --- explore through Hydra's launchers: the design's chunks as the jobs of a multirun -------------------------
+# A job learns its exploration from an environment variable that Hydra sets for the job alone (hydra.job.env_set),
+# and its chunk from sim.chunk, the key the multirun sweeps (Hydra sweeps configuration keys, not its own): every
+# launcher ships both with the job. sim.chunk is outside the configuration's digest.
+DIR_ENV = "REPLISIM_EXPLORE_DIR"
+DESIGN = "design.parquet"
+
+
+def prepare(cfg: Config, samples: int, seed: int, outdir) -> pd.DataFrame:
+    """Write the design (``design.parquet``) and tie ``outdir/runs`` to the configuration: what the jobs read."""
+    from .ensemble import write_parquet_atomic
+
+    outdir = Path(outdir)
+    frame = design(cfg, samples, seed)
+    outdir.mkdir(parents=True, exist_ok=True)
+    _claim(outdir / "runs", cfg, seed)
+    write_parquet_atomic(frame, outdir / DESIGN)
+    return frame
+
+
+def chunk_job(cfg: Config, outdir, k: int) -> None:
+    """Run chunk ``k`` of the exploration prepared in ``outdir`` (a job of ``replisim explore --launcher``). The
+    job's configuration must be the one the exploration was prepared for (its digest), else nothing runs."""
+    from .sweep import config_digest
+
+    outdir = Path(outdir)
+    mark = (outdir / "runs" / "digest.txt").read_text()
+    if mark != f"{config_digest(dataclasses.replace(cfg, sim=dataclasses.replace(cfg.sim, chunk=None)))} seed={cfg.seed}":
+        raise ConfigError(f"{outdir}: prepared for another configuration; allowed: the overrides it was prepared with")
+    frame = pd.read_parquet(outdir / DESIGN)
+    parts = chunks(frame)
+    if k is None or not 0 <= k < len(parts):
+        raise ConfigError(f"sim.chunk={k}: allowed: 0 .. {len(parts) - 1} (the chunks of {outdir / DESIGN})")
+    position, start, part = parts[k]
+    run_chunk(cfg, part, cfg.seed, outdir, position, start)
 
 
 def outcome_values(runs: pd.DataFrame, outcome: str, horizon_hours: float) -> np.ndarray:

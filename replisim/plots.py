@@ -23,11 +23,11 @@ from .stats import kaplan_meier, pareto_front, wilson
 # Readable axis labels (with units) of the parameters the experiments sweep; unknown keys show as given.
 LABELS = {
     "replica.success": "replication success per attempt (probability)",
-    "governance.detection": "detection probability per replica per step",
+    "governance.detection": "detection probability per replica per hour",
     "governance.kill_switch": "kill-switch success (probability)",
     "replica.misalignment_rate": "emergent misalignment rate per copy (probability)",
     "replica.shutdown_avoidance": "shutdown avoidance (probability of a last copy)",
-    "replica.attempt_rate": "replication attempts per replica per step",
+    "replica.attempt_rate": "replication attempts per replica per hour",
 }
 
 
@@ -535,7 +535,7 @@ def exploration_figures(table: pd.DataFrame, runs: pd.DataFrame, found: list, cf
 
 
 def containment_frontier(table: pd.DataFrame, lines: pd.DataFrame, key: str, target: float,
-                         outcome: str = "contained", log: bool = False) -> Figure:
+                         outcome: str = "contained", log: bool = False, title: str = "") -> Figure:
     """P(``outcome``) of each regime against the capability ``key`` (Wilson 95% bands), each regime's red line
     (the capability at which it falls through ``target``, with its interval) marked on its curve."""
     fig = Figure(figsize=(7.5, 4.6))
@@ -544,7 +544,7 @@ def containment_frontier(table: pd.DataFrame, lines: pd.DataFrame, key: str, tar
     for color, regime in zip(_colors(len(regimes)), regimes):
         part = table[table["regime"] == regime].sort_values(key)
         ax.plot(part[key], part["p"], "o-", color=color, ms=3, lw=1.2, label=regime)
-        ax.fill_between(part[key], part["low"], part["high"], color=color, alpha=0.12, lw=0)
+        ax.fill_between(part[key], part["low"], part["high"], color=color, alpha=0.06, lw=0)
         line = lines[lines["regime"] == regime].iloc[0]
         if np.isfinite(line["value"]):
             ax.axvline(line["value"], color=color, ls="--", lw=1)
@@ -556,8 +556,8 @@ def containment_frontier(table: pd.DataFrame, lines: pd.DataFrame, key: str, tar
     ax.set_xlabel(label_of(key))
     ax.set_ylabel(f"P({outcome}) (Wilson 95%)")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title("Containment frontier: dashed, where each regime stops containing (logistic fit, 95% band)",
-                 fontsize=9)
+    ax.set_title((title + "\n" if title else "") + "dashed: where each regime stops containing (logistic fit, 95% "
+                 "band)", fontsize=9)
     ax.legend(fontsize=7, ncol=2, loc="best")
     fig.tight_layout()
     return fig

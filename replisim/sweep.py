@@ -41,8 +41,9 @@ DONE = "done.json"
 TABLE = "table"  # table.parquet and table.csv at the sweep root
 # Settings that change how fast a job runs but not its numbers: excluded from the digest, so that resuming
 # with another thread count still skips finished jobs.
-# threads cannot change results; outcome.drivers is the size of the report's extra analysis, not of the runs
-NOT_IN_DIGEST = {"sim": ("threads",), "outcome": ("drivers",)}
+# threads cannot change results; outcome.drivers is the size of the report's extra analysis, not of the runs;
+# sim.chunk is which part of an exploration a job runs
+NOT_IN_DIGEST = {"sim": ("threads", "chunk"), "outcome": ("drivers",)}
 
 
 def config_digest(cfg: Config) -> str:
@@ -410,6 +411,10 @@ class AggregateCallback(Callback):
     """
 
     def on_multirun_end(self, config, **kwargs) -> None:
+        from .exploration import DIR_ENV
+
+        if DIR_ENV in (config.hydra.job.get("env_set") or {}):
+            return  # the jobs of ``replisim explore --launcher``: explore analyses its chunks itself
         try:
             aggregate(Path(config.hydra.sweep.dir))
         except Exception as exc:  # noqa: BLE001 - reported, and the sweep's job results stay on disk

@@ -88,7 +88,7 @@ def test_an_interrupted_exploration_resumes_and_distrusts_a_bad_chunk(explored, 
     import shutil
 
     shutil.copytree(out / "runs", tmp_path / "runs")
-    chunks = sorted((tmp_path / "runs").iterdir())
+    chunks = sorted((tmp_path / "runs").glob("*.parquet"))
     chunks[0].write_bytes(chunks[0].read_bytes()[:100])  # a truncated write
     chunks[1].unlink()  # a chunk never written
     calls = []

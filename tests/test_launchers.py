@@ -97,3 +97,39 @@ def test_ray_cluster_agrees_with_the_basic_launcher(reference, tmp_path, ray_clu
     address, env = ray_cluster
     table = sweep(tmp_path / "sweep", "hydra/launcher=ray", f"hydra.launcher.ray.init.address={address}", env=env)
     pd.testing.assert_frame_equal(table, reference)
+
+
+# --- replisim explore: the design's chunks as the jobs of a multirun -------------------------------------------
+EXPLORE = ["explore", "--samples", "8", "scenario=minimal", "network.nodes=100", "sim.steps=30"]
+
+
+def explore(out: Path, *launcher: str, env: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    res = subprocess.run([str(BIN / "replisim"), *EXPLORE, "--out", str(out), *launcher], cwd=out.parent,
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return pd.read_csv(out / "sensitivity.csv"), pd.read_parquet(out / "runs.parquet")
+
+
+@pytest.fixture(scope="module")
+def explored_in_process(tmp_path_factory):
+    return explore(tmp_path_factory.mktemp("explore") / "in_process")
+
+
+@pytest.mark.parametrize("launcher", [
+    ["--launcher", "basic"],
+    ["--launcher", "joblib", "--launcher-arg", "hydra.launcher.n_jobs=2"],
+    ["--launcher", "submitit_local", "--launcher-arg", "hydra.launcher.timeout_min=10"],
+], ids=["basic", "joblib", "submitit_local"])
+def test_explore_through_a_launcher_agrees_with_explore_in_process(explored_in_process, tmp_path, launcher):
+    table, runs = explore(tmp_path / "x", *launcher)
+    pd.testing.assert_frame_equal(table, explored_in_process[0])
+    pd.testing.assert_frame_equal(runs, explored_in_process[1])
+    assert len(list((tmp_path / "x" / "jobs").iterdir())) >= 13  # one job per chunk (13 here), Hydra's files
+
+
+def test_explore_on_a_ray_cluster_agrees(explored_in_process, tmp_path, ray_cluster):
+    address, env = ray_cluster
+    table, runs = explore(tmp_path / "x", "--launcher", "ray", "--launcher-arg",
+                          f"hydra.launcher.ray.init.address={address}", env=env)
+    pd.testing.assert_frame_equal(table, explored_in_process[0])
+    pd.testing.assert_frame_equal(runs, explored_in_process[1])

@@ -64,6 +64,8 @@ REGISTRY: dict[str, Entry] = {
     "sim.memory_limit_gb": _set("GB", "> 0", "refuse configurations whose memory estimate exceeds it"),
     "sim.validate": _set("switch", "on/off", "check the engine's invariants after every step (slow)"),
     "sim.threads": _set("threads", ">= 0", "0: all cores; results do not depend on it"),
+    "sim.chunk": _set("index", ">= 0", "set by 'replisim explore --launcher': which chunk of the design a job "
+                                      "runs; not part of the configuration's digest"),
     "sim.parallel": _set("choice", "auto, ensemble, within_run", "how threads share the work; same distribution"),
     "outcome.loss_of_control_share": _a(
         "share of compute", "0.01 - 0.5",

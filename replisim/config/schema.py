@@ -205,6 +205,8 @@ class SimCfg:
     memory_limit_gb: Optional[float] = _f(None, range=(0.0, None), doc="refuse configs above this estimate")
     validate: bool = _f(False, doc="check invariants every step (slow)")
     threads: int = _f(0, range=NONNEG, doc="threads (0 = all cores)")
+    chunk: Optional[int] = _f(None, range=NONNEG, doc="set by 'replisim explore --launcher' for its jobs: the chunk of "
+                                                       "the design a job runs (results do not depend on it)")
     parallel: str = _f("auto", choices=PARALLEL_MODES,
                        doc="threads share out whole runs (ensemble) or one run's replicas (within_run); "
                            "auto: within_run for runs of >= 2^22 replica slots")
