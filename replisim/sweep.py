@@ -74,14 +74,35 @@ def read_marker(job_dir: Path) -> dict | None:
         return None
 
 
+RESULT_FILES = ("outcomes.parquet", "series.parquet")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def damaged_files(job_dir: Path, marker: dict | None = None) -> list[str]:
+    """The result files of a finished job that are missing or differ from the SHA-256 its ``done.json``
+    recorded when they were written (a truncated copy, flipped bytes, a file replaced by hand). A marker
+    without checksums (written before they were recorded) vouches for nothing: every file counts as damaged."""
+    marker = read_marker(job_dir) if marker is None else marker
+    sums = (marker or {}).get("sha256") or {}
+    bad = []
+    for name in RESULT_FILES:
+        path = Path(job_dir) / name
+        if name not in sums or not path.is_file() or file_sha256(path) != sums[name]:
+            bad.append(name)
+    return bad
+
+
 def is_done(job_dir: Path, digest: str) -> bool:
+    """A job of this configuration finished and its results are intact (checksums verified)."""
     marker = read_marker(job_dir)
-    return (
-        marker is not None
-        and marker.get("config_digest") == digest
-        and (Path(job_dir) / "outcomes.parquet").is_file()
-        and (Path(job_dir) / "series.parquet").is_file()
-    )
+    return marker is not None and marker.get("config_digest") == digest and not damaged_files(job_dir, marker)
 
 
 def run_job(cfg: Config, job_dir: str | os.PathLike, overrides: Mapping[str, str], progress: bool = False,
@@ -116,6 +137,8 @@ def run_job(cfg: Config, job_dir: str | os.PathLike, overrides: Mapping[str, str
     if order is not None:
         marker["order"] = order
     marker["what_it_would_take"] = what_it_would_take_line(cfg)
+    # the marker vouches for these exact bytes: resuming and aggregating verify them before trusting them
+    marker["sha256"] = {name: file_sha256(job_dir / name) for name in RESULT_FILES}
     write_text_atomic(job_dir / DONE, json.dumps(marker, indent=2, sort_keys=True) + "\n")
     return True
 
@@ -161,6 +184,13 @@ def collect(root: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Path], lis
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such sweep directory")
     done, unfinished = finished_jobs(root)
+    damaged = [d for d in done if damaged_files(d)]
+    if damaged:
+        print(f"replisim: warning: {len(damaged)} job(s) whose results differ from the checksums in their "
+              f"{DONE} left out: {', '.join(f'{p.name} ({", ".join(damaged_files(p))})' for p in damaged)}; "
+              "re-run the sweep to redo them", file=sys.stderr)
+        done = [d for d in done if d not in damaged]
+        unfinished = unfinished + damaged
     if unfinished:
         print(f"replisim: warning: {len(unfinished)} unfinished job(s) left out: "
               f"{', '.join(p.name for p in unfinished)}; re-run the sweep to complete them", file=sys.stderr)
@@ -189,7 +219,9 @@ def collect(root: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Path], lis
         head = pd.DataFrame({k: [v] * len(outcomes) for k, v in front.items()})
         body = outcomes.drop(columns=[c for c in outcomes.columns if c in front])
         frames.append(pd.concat([head, body.reset_index(drop=True)], axis=1))
-    return pd.concat(frames, ignore_index=True), dirs, swept
+    table = pd.concat(frames, ignore_index=True)
+    table.attrs["left_out"] = [p.name for p in unfinished]  # aggregate marks the table and report partial
+    return table, dirs, swept
 
 
 CONFIG_GROUPS = ("governance", "scenario", "network", "jurisdictions", "collusion")
@@ -295,7 +327,8 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
     """
     root = Path(root)
     frame, dirs, keys = collect(root)
-    write_parquet_atomic(frame, root / f"{TABLE}.parquet")
+    left_out = frame.attrs.pop("left_out", [])
+    write_parquet_atomic(frame, root / f"{TABLE}.parquet", {"partial": bool(left_out), "left_out": left_out})
     write_text_atomic(root / f"{TABLE}.csv", frame.to_csv(index=False))
     summary = summary_table(frame)
     write_text_atomic(root / "summary.csv", summary.to_csv(index=False))
@@ -304,6 +337,10 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
             print(summary.to_string(index=False, formatters=_formats(summary)))
     title = title or f"replisim sweep {root.name}"
     notes = []
+    if left_out:
+        title += f" (partial: {len(left_out)} job(s) left out)"
+        notes.append(f"PARTIAL: job(s) {', '.join(left_out)} unfinished or damaged and left out of every table, "
+                     "figure and comparison here; re-run the sweep to complete them, then aggregate again.")
     comparison = None
     if find_spec("replisim.report") is not None:
         from . import report
@@ -329,9 +366,15 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
         # of different scenarios are never pooled in one violin or curve
         for name, fig in plots.regime_figures(frame, ensembles, by="label").items():
             path = fig_dir / f"{name}.png"
-            tmp = fig_dir / f".{name}.tmp.png"
-            fig.savefig(tmp, dpi=150)
-            os.replace(tmp, path)
+            # a temporary name of its own: two aggregations of one directory never write the same file
+            fd, tmp = tempfile.mkstemp(dir=fig_dir, prefix=f".{name}.", suffix=".tmp.png")
+            os.close(fd)
+            try:
+                fig.savefig(tmp, dpi=150)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
             figures[name] = path.relative_to(root)
             plt.close(fig)
     else:

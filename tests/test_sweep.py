@@ -82,3 +82,31 @@ def test_job_labels_name_what_varies():
     overrides = {"governance": "if_then", "replica.success": "0.5", "runs": "4"}
     assert job_label(overrides, ["governance", "replica.success"]) == "if_then / success=0.5"
     assert job_label(overrides, ["governance"]) == "if_then"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_damaged_results_are_not_trusted(tmp_path, cfg, capsys, damage):
+    """A truncated outcomes.parquet or flipped bytes in series.parquet no longer match the SHA-256 the marker
+    recorded: resuming reruns the job, and aggregation leaves it out and marks the table and report partial."""
+    for k in range(2):
+        run_job(compose(TINY + [f"seed={k}"]), tmp_path / str(k), {"seed": str(k)})
+    if damage == "truncate":
+        path = tmp_path / "1" / "outcomes.parquet"
+        path.write_bytes(path.read_bytes()[:200])
+    else:
+        path = tmp_path / "1" / "series.parquet"
+        data = bytearray(path.read_bytes())
+        middle = len(data) // 2
+        data[middle:middle + 400] = bytes(b ^ 0xFF for b in data[middle:middle + 400])
+        path.write_bytes(bytes(data))
+    one = compose(TINY + ["seed=1"])
+    assert not is_done(tmp_path / "1", config_digest(one))
+    frame = aggregate(tmp_path, echo=False)
+    assert "left out: 1" in capsys.readouterr().err and set(frame["job"]) == {"0"}
+    import pyarrow.parquet as pq
+
+    meta = json.loads(pq.read_schema(tmp_path / "table.parquet").metadata[b"replisim"])
+    assert meta["partial"] and meta["left_out"] == ["1"]
+    assert "partial" in (tmp_path / "report.md").read_text().splitlines()[0]
+    assert run_job(one, tmp_path / "1", {"seed": "1"})  # resuming redoes it
+    assert is_done(tmp_path / "1", config_digest(one))
