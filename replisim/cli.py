@@ -262,6 +262,30 @@ def _check_objects(node, path: str) -> None:
             _check_objects(value, f"{path}[{k}]")
 
 
+def _check_no_deletions(overrides: list[str]) -> None:
+    """``~key`` deletes a key from the composition; for a schema key Hydra then falls back to the schema's default
+    without a word, so the run is not what the user typed. Refused, with what to do instead."""
+    for o in overrides:
+        if o.startswith("~"):
+            key = o[1:].partition("=")[0]
+            raise ConfigError(f"{o}: deleting a key is not allowed (the schema would put back its default "
+                              f"unannounced); allowed: set a value, e.g. {key}=<value>")
+
+
+def _check_output_dir(key: str, value: str) -> None:
+    """The run's or sweep's directory can be created: its nearest existing ancestor is a writable directory."""
+    path = Path(os.path.expanduser(str(value)))
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    ok = probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+    if ok and str(probe.resolve()).startswith(("/proc", "/sys")):
+        ok = False  # kernel file systems refuse new directories whatever their permissions say
+    if not ok:
+        raise ConfigError(f"{key}={value}: cannot create a directory there ({probe} is not a writable directory); "
+                          "allowed: a path under a writable directory")
+
+
 def _check_output_subdir(value) -> None:
     """``hydra.output_subdir`` is where Hydra writes ``.hydra/``: a relative path inside the run directory."""
     if value is None or str(value) in ("null", "None", ""):
@@ -340,9 +364,12 @@ def prevalidate(argv: list[str]) -> None:
     if any(getattr(args, f, None) for f in _INFO_FLAGS):
         return  # Hydra prints help and exits
     _check_no_objects(list(args.overrides))
+    _check_no_deletions(list(args.overrides))
     for key, value in _pairs(list(args.overrides)).items():
         if key == "hydra.output_subdir":
             _check_output_subdir(value)
+        if key in ("hydra.run.dir", "hydra.sweep.dir") and not args.cfg:
+            _check_output_dir(key, value)
     if args.experimental_rerun:  # Hydra reruns a job from its config.pickle: a pickle can build any object
         raise ConfigError(f"--experimental-rerun={args.experimental_rerun}: not supported (it loads a pickle); "
                           "allowed: rerun a job with its overrides from .hydra/overrides.yaml")

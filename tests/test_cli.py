@@ -87,6 +87,9 @@ BAD = {
     ".hydra outside the run": (["hydra.output_subdir=../x", "runs=1"], "hydra.output_subdir=../x: outside"),
     "an absolute .hydra": (["hydra.output_subdir=/tmp/x", "runs=1"], "hydra.output_subdir=/tmp/x: outside"),
     "infinite hours": (["governance.shutdown_cost_hours=inf"], "is not a finite number"),
+    "a deleted key": (["~runs"], "~runs: deleting a key is not allowed"),
+    "a run dir nobody can create": (["hydra.run.dir=/proc/replisim-x", "runs=1"], "cannot create a directory there"),
+    "an odd small-world degree": (["network.kind=small_world", "network.degree=7"], "network.degree=7 is odd"),
     "nan": (["replica.attempt_rate=nan"], "replica.attempt_rate=nan"),
 }
 

@@ -120,6 +120,10 @@ def validate(cfg: Config) -> Config:
     _check_node_type_keys("governance.kill_switch_mandate", cfg.governance.kill_switch_mandate)
     if net.kind == "random_regular" and (net.nodes * net.degree) % 2:
         raise ConfigError(f"network.degree={net.degree} with network.nodes={net.nodes}: random_regular needs nodes x degree even")
+    if net.kind in ("small_world", "scale_free") and net.degree % 2:
+        raise ConfigError(f"network.degree={net.degree} is odd; a {net.kind} network gives each node degree / 2 links "
+                          f"{'on each side' if net.kind == 'small_world' else 'as it attaches'}, so it would be "
+                          f"{net.degree - 1}; allowed: an even degree")
     if net.kind in ("random_regular", "small_world", "scale_free") and net.degree >= net.nodes:
         raise ConfigError(f"network.degree={net.degree} must be below network.nodes={net.nodes} for a {net.kind} network")
     regions = cfg.jurisdictions.regions
