@@ -43,6 +43,25 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def cpu_description() -> str:
+    """The CPU model and its L2 and L3 caches, read from Linux (figures are only comparable on one machine)."""
+    model, caches = platform.processor() or platform.machine(), []
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+            level = (index / "level").read_text().strip()
+            if level in ("2", "3"):
+                size = (index / "size").read_text().strip()
+                kib = int(size[:-1]) if size.endswith("K") and size[:-1].isdigit() else None
+                caches.append(f"L{level} " + (f"{kib // 1024} MiB" if kib and kib % 1024 == 0 else size))
+    except OSError:
+        pass
+    return model + (f" ({', '.join(caches)})" if caches else "")
+
+
 def measure(sections, p: dict, command: str) -> dict:
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": command,
                "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -70,8 +89,8 @@ def measure(sections, p: dict, command: str) -> dict:
             results[name] = suite.memory_and_big_run(p["mem_replicas"], p["mem_steps"])
         elif name == "uncertainty":
             results[name] = suite.uncertainty_cost(p["unc_runs"], p["unc_steps"], p["repeats"], p["unc_explore"])
-        results[name]["measured"] = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
-                                     f"{os.getloadavg()[0]:.1f}, `{command}`")
+        results[name]["measured"] = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {cpu_description()}, "
+                                     f"load average {os.getloadavg()[0]:.1f}, `{command}`")
         print(f"[bench] {name} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     return results
 
