@@ -8,8 +8,6 @@ The helpers here are the only code that writes files.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,17 +30,10 @@ class StudyResult:
 
 
 def _atomic(path: Path, write) -> None:
-    """Call ``write(tmp_path)``, then rename over ``path``: readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix + ".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``replisim.files.atomic``: readers never see a half-written file."""
+    from replisim.files import atomic
+
+    atomic(path, write)
 
 
 def save_figure(fig, path: Path) -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from replisim import compose, explore, optimize
+from replisim.files import atomic
 
 from . import FIGURES, WORLD_NODES, WORLD_STEPS, StudyResult, size_overrides, write_csv
 
@@ -35,14 +36,13 @@ def run(out_dir: Path = FIGURES, runs: int = 256, steps: int = WORLD_STEPS, node
         for name, target in FIGURE_NAMES.items():
             src = Path(tmp) / "figures" / f"{name}.png"
             if src.exists():
-                shutil.copyfile(src, out_dir / f".{target}.tmp")
-                (out_dir / f".{target}.tmp").replace(out_dir / target)
+                atomic(out_dir / target, lambda dst, src=src: shutil.copyfile(src, dst))
                 result.files.append(target)
         scen = pd.read_csv(Path(tmp) / "scenarios.csv")
         pareto = optimize(cfg, worlds=worlds, nfe=nfe, seed=seed, outdir=Path(tmp) / "optimize")
         presets = pd.read_csv(Path(tmp) / "optimize" / "presets.csv")
-        shutil.copyfile(Path(tmp) / "optimize" / "figures" / "pareto.png", out_dir / ".analysis_pareto.png.tmp")
-        (out_dir / ".analysis_pareto.png.tmp").replace(out_dir / "analysis_pareto.png")
+        atomic(out_dir / "analysis_pareto.png",
+               lambda dst: shutil.copyfile(Path(tmp) / "optimize" / "figures" / "pareto.png", dst))
     write_csv(table, out_dir / "analysis_sensitivity.csv")
     write_csv(scen, out_dir / "analysis_scenarios.csv")
     write_csv(pareto, out_dir / "analysis_pareto.csv")

@@ -368,8 +368,22 @@ def prevalidate(argv: list[str]) -> None:
     for key, value in _pairs(list(args.overrides)).items():
         if key == "hydra.output_subdir":
             _check_output_subdir(value)
+        if key == "hydra.launcher.ray.init.address" and args.multirun and value not in ("", "null", "None"):
+            # a head that does not answer: one line within seconds, before any job is launched
+            from hydra_plugins.replisim_ray_launcher.ray_launcher import _check_reachable
+
+            try:
+                _check_reachable(value)
+            except RuntimeError as exc:
+                raise ConfigError(str(exc)) from None
         if key in ("hydra.run.dir", "hydra.sweep.dir") and not args.cfg:
             _check_output_dir(key, value)
+            if (key == "hydra.sweep.dir") == bool(args.multirun):  # the directory this command will write
+                from .files import holder_message
+
+                busy = holder_message(value)
+                if busy:
+                    raise ConfigError(busy)
     if args.experimental_rerun:  # Hydra reruns a job from its config.pickle: a pickle can build any object
         raise ConfigError(f"--experimental-rerun={args.experimental_rerun}: not supported (it loads a pickle); "
                           "allowed: rerun a job with its overrides from .hydra/overrides.yaml")
@@ -418,10 +432,14 @@ def _main_job(dcfg) -> None:
     from hydra.core.hydra_config import HydraConfig
     from tqdm.auto import tqdm
 
+    from .files import lock, stray_temporaries
     from .sweep import aggregate, run_job
 
     hc = HydraConfig.get()
     out = Path(hc.runtime.output_dir)
+    lock(out)  # a second main job into this directory stops at once (files.Locked: one line, exit 2)
+    for stray in stray_temporaries(out):  # left by a killed writer; no writer of ours runs here now
+        stray.unlink(missing_ok=True)
     user = list(hc.overrides.task)
     config_name = hc.job.config_name or "config"  # --config-name: the user's own primary config
     names = main_job_regimes(user)
@@ -524,7 +542,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     try:
-        return _run_hydra(argv)
+        code = _run_hydra(argv)
+        from .sweep import AGGREGATION_FAILURES
+
+        return 1 if AGGREGATION_FAILURES else code  # already said on stderr, one line each
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted: every finished job keeps its results (done.json); run the same command "
               "with the same output directory to resume", file=sys.stderr)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .files import atomic
 from .results import N_OUTCOMES, OUTCOME_NAMES, SERIES_NAMES, placement_names
 
 
@@ -80,21 +80,15 @@ class Ensemble:
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path, meta: dict | None = None) -> None:
-    """Write to a temporary file in the same directory, then rename: readers never see half a file."""
+    """Write the frame as Parquet through ``files.atomic`` (readers never see half a file), with ``meta`` as JSON in
+    the schema's metadata under ``replisim``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     if meta is not None:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"replisim": json.dumps(meta, default=str).encode()})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 # outcome columns that are flags or counts (the engines fill every column as float64)

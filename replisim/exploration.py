@@ -347,17 +347,11 @@ def explore(cfg: Config, samples: int = 256, seed: int | None = None, outdir=Non
     _write_text(json.dumps(summary, indent=2), outdir / "explore.json")
     if not figures:
         return table
+    from .files import save_figure
     from .plots import exploration_figures
 
-    figdir = outdir / "figures"
-    figdir.mkdir(exist_ok=True)
     for name, fig in exploration_figures(table, runs, found, cfg).items():
-        tmp = figdir / f".{name}.tmp.png"
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        tmp.replace(figdir / f"{name}.png")
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+        save_figure(fig, outdir / "figures" / f"{name}.png", dpi=110, bbox_inches="tight")
     return table
 
 
@@ -385,9 +379,9 @@ def drivers_lines(table: pd.DataFrame, top: int = 3) -> list[str]:
 
 
 def _write_text(text: str, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    from .files import write_text
+
+    write_text(path, text)
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -151,13 +151,11 @@ def optimize(cfg: Config, levers: dict | None = None, worlds: int = 64, nfe: int
                             "uncertain": list(cfg.uncertain), "levers_taken_out_of_the_uncertainty": set_by_policy,
                             "scenario": cfg.scenario}, indent=2),
                 outdir / "optimize.json")
+    from .files import save_figure
     from .plots import pareto_figure
 
-    fig = pareto_figure(every, pareto, preset_table)
-    (outdir / "figures").mkdir(exist_ok=True)
-    tmp = outdir / "figures" / ".pareto.tmp.png"
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    tmp.replace(outdir / "figures" / "pareto.png")
+    save_figure(pareto_figure(every, pareto, preset_table), outdir / "figures" / "pareto.png", dpi=110,
+                bbox_inches="tight")
     return pareto
 
 

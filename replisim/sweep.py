@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from importlib.util import find_spec
@@ -34,6 +33,7 @@ from hydra.experimental.callback import Callback
 from . import __version__
 from .config import Config
 from .ensemble import Ensemble, write_parquet_atomic
+from .files import save_figure, write_text
 from .simulate import simulate
 from .stats import wilson
 
@@ -44,6 +44,9 @@ TABLE = "table"  # table.parquet and table.csv at the sweep root
 # threads cannot change results; outcome.drivers is the size of the report's extra analysis, not of the runs;
 # sim.chunk is which part of an exploration a job runs
 NOT_IN_DIGEST = {"sim": ("threads", "chunk"), "outcome": ("drivers",)}
+# overrides that change how a job runs, not what it computes: never columns of the table, never "swept" (a sweep
+# resumed with sim.threads=1 added must not look like a sweep over threads)
+RUNTIME_KEYS = ("sim.threads", "sim.chunk", "outcome.drivers")
 
 
 def config_digest(cfg: Config) -> str:
@@ -56,15 +59,8 @@ def config_digest(cfg: Config) -> str:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``files.write_text``: whole, synced and group-readable, or not at all."""
+    write_text(path, text)
 
 
 def read_marker(job_dir: Path) -> dict | None:
@@ -199,7 +195,7 @@ def collect(root: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Path], lis
     markers = [read_marker(d) for d in done]
     keys: list[str] = []
     for m in markers:
-        keys += [k for k in m["overrides"] if k not in keys]
+        keys += [k for k in m["overrides"] if k not in keys and k not in RUNTIME_KEYS]
     # the keys whose value differs between jobs name the jobs; fixed overrides are columns too
     swept = [k for k in keys if len({str(m["overrides"].get(k, "")) for m in markers}) > 1]
     frames, dirs = [], {}
@@ -283,7 +279,8 @@ def fixed_overrides(markers: list[dict]) -> list[str]:
     common: dict[str, str] = {}
     for m in markers:
         for k, v in m["overrides"].items():
-            common.setdefault(k, v)
+            if k not in RUNTIME_KEYS:
+                common.setdefault(k, v)
     return [f"{k}={v}" for k, v in common.items()
             if all(str(m["overrides"].get(k, "\0")) == str(v) for m in markers)]
 
@@ -366,15 +363,7 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
         # of different scenarios are never pooled in one violin or curve
         for name, fig in plots.regime_figures(frame, ensembles, by="label").items():
             path = fig_dir / f"{name}.png"
-            # a temporary name of its own: two aggregations of one directory never write the same file
-            fd, tmp = tempfile.mkstemp(dir=fig_dir, prefix=f".{name}.", suffix=".tmp.png")
-            os.close(fd)
-            try:
-                fig.savefig(tmp, dpi=150)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            save_figure(fig, path, dpi=150)  # a temporary of its own: two writers never share one
             figures[name] = path.relative_to(root)
             plt.close(fig)
     else:
@@ -446,6 +435,9 @@ def _notes(frame: pd.DataFrame, comparison: pd.DataFrame, markers: dict[str, dic
     return out
 
 
+AGGREGATION_FAILURES: list[str] = []  # end-of-sweep aggregations that failed in this process
+
+
 class AggregateCallback(Callback):
     """Hydra callback (``hydra.callbacks`` in conf/config.yaml): aggregate the sweep when the multirun ends.
 
@@ -461,5 +453,10 @@ class AggregateCallback(Callback):
         try:
             aggregate(Path(config.hydra.sweep.dir))
         except Exception as exc:  # noqa: BLE001 - reported, and the sweep's job results stay on disk
-            print(f"replisim: error: aggregation of {config.hydra.sweep.dir} failed: {exc}", file=sys.stderr)
+            # Hydra turns a callback's exception into a warning and exits 0: the command line reads this list
+            # after Hydra returns and exits 1 (replisim.cli.main)
+            message = (f"aggregation of {config.hydra.sweep.dir} failed ({type(exc).__name__}: {exc}); the jobs' "
+                       f"results are intact; redo it with: replisim aggregate {config.hydra.sweep.dir}")
+            AGGREGATION_FAILURES.append(message)
+            print(f"replisim: error: {message}", file=sys.stderr)
             raise

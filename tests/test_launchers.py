@@ -133,3 +133,36 @@ def test_explore_on_a_ray_cluster_agrees(explored_in_process, tmp_path, ray_clus
                           f"hydra.launcher.ray.init.address={address}", env=env)
     pd.testing.assert_frame_equal(table, explored_in_process[0])
     pd.testing.assert_frame_equal(runs, explored_in_process[1])
+
+
+# --- launchers that fail fast ---------------------------------------------------------------------------------
+
+
+def test_ray_without_an_address_ignores_a_stale_cluster_file(reference, tmp_path):
+    """A ray_current_cluster file left by an ended local cluster names a head that is gone: with no address the
+    launcher starts a fresh local instance instead of waiting for it (it waited 14 minutes before)."""
+    import shutil
+    import tempfile
+
+    ray_tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
+    try:
+        (Path(ray_tmp) / "ray").mkdir()
+        (Path(ray_tmp) / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{_free_port()}")
+        env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)}
+        env.update(RAY_TMPDIR=ray_tmp, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16))
+        start = time.time()
+        table = sweep(tmp_path / "sweep", "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2", env=env)
+        assert time.time() - start < 300
+        pd.testing.assert_frame_equal(table, reference)
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def test_ray_with_an_unreachable_address_fails_in_seconds(tmp_path):
+    start = time.time()
+    res = subprocess.run([str(BIN / "replisim"), *SWEEP, f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                          "hydra/launcher=ray", f"hydra.launcher.ray.init.address=127.0.0.1:{_free_port()}"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and time.time() - start < 60
+    assert res.stderr.count("\n") == 1 and "no Ray head answered" in res.stderr, res.stderr
+    assert not (tmp_path / "sweep").exists()

@@ -8,7 +8,8 @@ from hydra.core.config_store import ConfigStore
 
 @dataclass
 class RayConf:
-    # keyword arguments of ray.init: address=None starts a local Ray instance, "HOST:PORT" or "auto" joins a cluster
+    # keyword arguments of ray.init: address=None starts a fresh local Ray instance (never a stale cluster named in
+    # Ray's temporary directory), "HOST:PORT" joins a cluster (checked to answer within 15 s), "auto" lets Ray find one
     init: Dict[str, Any] = field(default_factory=lambda: {"address": None})
     # keyword arguments of each job's task options (resources one job reserves)
     remote: Dict[str, Any] = field(default_factory=lambda: {"num_cpus": 1})

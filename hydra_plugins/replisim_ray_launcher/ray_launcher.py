@@ -36,6 +36,25 @@ def _execute(hydra_context: HydraContext, sweep_config: DictConfig, task_functio
                    job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
 
 
+REACH_TIMEOUT_S = 15.0  # how long a HOST:PORT address may take to accept a connection before the sweep stops
+
+
+def _check_reachable(address: str, timeout: float = REACH_TIMEOUT_S) -> None:
+    """Fail within ``timeout`` seconds, in one line, when a ``HOST:PORT`` address has no Ray head listening
+    ("local", "auto" and ray:// client addresses are left to Ray)."""
+    import socket
+
+    if address in ("local", "auto") or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(f"hydra.launcher.ray.init.address={address}: no Ray head answered within {timeout:g} s "
+                           f"({exc}); allowed: the address of a running head (ray start --head), or no address "
+                           "for a fresh local instance") from None
+
+
 class RayLauncher(Launcher):
     def __init__(self, ray: DictConfig) -> None:
         self.ray_cfg = ray
@@ -61,6 +80,11 @@ class RayLauncher(Launcher):
         remote: dict[str, Any] = OmegaConf.to_container(self.ray_cfg.remote, resolve=True)
         started = not ray.is_initialized()
         if started:
+            # no address: a fresh local instance. Ray's own default would join the cluster named in the
+            # ray_current_cluster file of its temporary directory, and a stale one (left by an ended local
+            # cluster) made a sweep wait 14 minutes for a head that was gone.
+            init["address"] = init.get("address") or "local"
+            _check_reachable(str(init["address"]))
             ray.init(**init)
         log.info(f"Ray ({init.get('address', 'local instance')}) is launching {len(job_overrides)} jobs into {sweep_dir}")
         task = ray.remote(_execute).options(**remote)
