@@ -301,3 +301,30 @@ def test_global_detection_and_kill_switch_override_every_node(network):
     assert gov.monitoring.shape == (300,) and gov.kill_switch.shape == (300,)
     assert np.all(gov.monitoring == np.float32(0.3))
     assert np.all(gov.kill_switch == np.float32(0.7))
+
+
+def test_count_bounds_are_the_engines_own_widths():
+    """config.limits names the dtypes the engine stores counts in; the engine's arrays must still use them, so the
+    bounds validate() enforces are the engine's (a wider array here would leave a stale, too strict bound; a
+    narrower one, a count that wraps)."""
+    from replisim.config.limits import LINEAGE, NODE_COUNT, NODE_INDEX
+    from replisim.engine import state
+    from replisim.world import setup
+
+    cfg = replisim.compose(["scenario=minimal", "network.nodes=50"])
+    net, gov = setup(cfg, 0)
+    frame = state.new_frame(state.world_of(net, gov), 200, cfg.replica.initial, 1)
+    assert frame.table.node.dtype == NODE_INDEX and frame.links.indices.dtype == NODE_INDEX
+    assert frame.table.lineage.dtype == LINEAGE
+    assert gov.capacity.dtype == NODE_COUNT and frame.nodes.occ.dtype == NODE_COUNT
+
+
+@pytest.mark.parametrize("override,key", [
+    ("network.capacity=3000000000", "network.capacity=3000000000"),
+    ("network.nodes=3000000000", "network.nodes=3000000000"),
+    ("network.types.frontier_lab.capacity=2147483648", "network.types.frontier_lab: slots per node=2147483648"),
+])
+def test_counts_past_the_engines_widths_are_refused(override, key):
+    with pytest.raises(replisim.ConfigError, match="the engine counts it in 32 bits") as err:
+        replisim.compose(["sim.memory_limit_gb=100000000", override])
+    assert key in str(err.value)

@@ -113,3 +113,42 @@ def test_a_sweep_killed_mid_run_resumes_to_the_same_numbers(tmp_path):
     assert run(killed) == 0
     assert files.stray_temporaries(killed) == []
     pd.testing.assert_frame_equal(pd.read_parquet(killed / "table.parquet"), pd.read_parquet(reference / "table.parquet"))
+
+
+@pytest.mark.slow
+def test_the_demo_answers_only_requests_addressed_to_this_machine():
+    """DNS rebinding: a page may make the teacher's browser send requests to 127.0.0.1 under another host name.
+    The demo's server answers those with 400 and serves Host 127.0.0.1 and localhost."""
+    import http.client
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def status(host: str, path: str = "/") -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("GET", path, headers={"Host": host})
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    proc = subprocess.Popen([str(BIN / "replisim"), "demo", "--no-open", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while True:
+            try:
+                if status(f"127.0.0.1:{port}", "/readyz") == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.time() < deadline, "the demo did not start"
+            time.sleep(1)
+        assert status(f"127.0.0.1:{port}") == 200
+        assert status(f"localhost:{port}") == 200
+        assert status(f"rebound.example:{port}") == 400
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

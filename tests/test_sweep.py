@@ -67,8 +67,10 @@ def test_aggregate_writes_one_row_per_job_and_run(tmp_path, capsys):
     assert frame.groupby("job")["run"].apply(list).tolist() == [[0, 1, 2, 3]] * 3
     assert frame.loc[frame["job"] == "1", "governance"].eq("if_then").all()
     assert frame["label"].drop_duplicates().tolist() == ["none / minimal", "if_then / minimal", "none / default"]
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "table.parquet"), frame)
-    csv = pd.read_csv(tmp_path / "table.csv")
+    # job 3 never finished: the table is partial, and its name says so
+    assert not (tmp_path / "table.parquet").exists()
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "table.partial.parquet"), frame)
+    csv = pd.read_csv(tmp_path / "table.partial.csv")
     assert len(csv) == len(frame) and list(csv.columns) == list(frame.columns)
     assert (tmp_path / "report.md").read_text().startswith("#")
 
@@ -105,8 +107,10 @@ def test_damaged_results_are_not_trusted(tmp_path, cfg, capsys, damage):
     assert "left out: 1" in capsys.readouterr().err and set(frame["job"]) == {"0"}
     import pyarrow.parquet as pq
 
-    meta = json.loads(pq.read_schema(tmp_path / "table.parquet").metadata[b"replisim"])
+    meta = json.loads(pq.read_schema(tmp_path / "table.partial.parquet").metadata[b"replisim"])
     assert meta["partial"] and meta["left_out"] == ["1"]
     assert "partial" in (tmp_path / "report.md").read_text().splitlines()[0]
     assert run_job(one, tmp_path / "1", {"seed": "1"})  # resuming redoes it
     assert is_done(tmp_path / "1", config_digest(one))
+    aggregate(tmp_path, echo=False)  # complete again: the partial table gives way to the whole one
+    assert (tmp_path / "table.parquet").exists() and not (tmp_path / "table.partial.parquet").exists()

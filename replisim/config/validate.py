@@ -12,6 +12,7 @@ import math
 import os
 
 from .errors import ConfigError
+from .limits import LINEAGE, NODE_COUNT, NODE_INDEX, most
 from .schema import NODE_TYPES, Config, node_slots
 from .uncertain import check as check_uncertain
 from .units import check_step_counts
@@ -63,6 +64,19 @@ def _check_node_type_keys(key: str, mapping: dict) -> None:
             raise ConfigError(f"{key}.{name}: unknown node type; allowed: {', '.join(NODE_TYPES)}{did_you_mean(name, NODE_TYPES)}")
         if not 0.0 <= float(v) <= 1.0:
             raise ConfigError(f"{key}.{name}={v!r} is out of range; allowed: in [0.0, 1.0]")
+
+
+def _check_widths(cfg: Config) -> None:
+    """Counts the engine stores in 32 bits (``config.limits``): past them an index or a slot count would wrap."""
+    net = cfg.network
+    checks = [("network.nodes", net.nodes, most(NODE_INDEX)), ("replica.initial", cfg.replica.initial, most(LINEAGE))]
+    if net.capacity is not None:
+        checks.append(("network.capacity", net.capacity, most(NODE_COUNT)))
+    for name, t in net.types.items():
+        checks.append((f"network.types.{name}: slots per node", node_slots(t, cfg.replica.footprint_gb), most(NODE_COUNT)))
+    for key, value, bound in checks:
+        if value > bound:
+            raise ConfigError(f"{key}={value} is out of range; allowed: <= {bound} (the engine counts it in 32 bits)")
 
 
 def total_capacity_estimate(cfg: Config) -> int:
@@ -159,4 +173,5 @@ def validate(cfg: Config) -> Config:
             f"{what}: the ensemble needs about {need / (1 << 30):.1f} GiB, "
             f"more than the {limit / (1 << 30):.1f} GiB allowed (half the machine or sim.memory_limit_gb)"
         )
+    _check_widths(cfg)  # after the memory estimate, which names the larger problem first
     return cfg

@@ -1,7 +1,9 @@
 """``replisim demo [--port N] [--no-open]``: serve the classroom page on http://127.0.0.1:N (default 8765).
 
 The page is a Solara app (``replisim.demo.app``) run by ``solara run`` in a child process of this Python. It
-binds to 127.0.0.1 only: the demo is for the machine at the front of the classroom, not for the network.
+binds to 127.0.0.1 only: the demo is for the machine at the front of the classroom, not for the network; and it
+answers only requests addressed to 127.0.0.1 or localhost (``replisim.demo.serve``), so a web page cannot drive
+it through DNS rebinding.
 Production mode (no auto-reload, no check-in with solara.dev), no usage telemetry and no web-font download: the
 demo runs offline, from the web assets that the ``solara-assets`` package installs.
 """
@@ -43,7 +45,8 @@ def parse(argv: list[str]) -> tuple[int, bool] | None:
 
 def command(port: int, open_browser: bool) -> list[str]:
     """The ``solara run`` command line of the demo."""
-    return [sys.executable, "-m", "solara", "run", "replisim.demo.app", "--host", HOST, "--port", str(port),
+    # replisim.demo.serve: Solara's run, answering only requests addressed to 127.0.0.1 or localhost
+    return [sys.executable, "-m", "replisim.demo.serve", "run", "replisim.demo.app", "--host", HOST, "--port", str(port),
             "--open" if open_browser else "--no-open", "--production", "--log-level", "warning"]
 
 
