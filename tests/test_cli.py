@@ -89,6 +89,8 @@ BAD = {
     "infinite hours": (["governance.shutdown_cost_hours=inf"], "is not a finite number"),
     "a deleted key": (["~runs"], "~runs: deleting a key is not allowed"),
     "a run dir nobody can create": (["hydra.run.dir=/proc/replisim-x", "runs=1"], "cannot create a directory there"),
+    "a sweep dir under a file": (["-m", "hydra.sweep.dir=/etc/hostname/sweep", "runs=1,2"],
+                                 "cannot create a directory there"),
     "an odd small-world degree": (["network.kind=small_world", "network.degree=7"], "network.degree=7 is odd"),
     "nan": (["replica.attempt_rate=nan"], "replica.attempt_rate=nan"),
 }
