@@ -525,6 +525,11 @@ def _aggregate(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["--version"], ["-V"]):  # replisim's own version (Hydra's --version prints Hydra's)
+        from . import __version__
+
+        print(f"{PROG} {__version__}")
+        return 0
     if argv[:1] == ["demo"]:
         return _demo(argv[1:])
     if argv[:1] == ["aggregate"]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import replisim
 from replisim import cli
 from replisim.config import register_schema, to_config
 
@@ -361,3 +362,8 @@ def test_console_script_from_a_wheel_install(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     table = pd.read_parquet(tmp_path / "run" / "table.parquet")
     assert list(table["governance"].unique()) == ["none", "if_then"] and len(table) == 4
+
+
+def test_version_is_replisims(capsys):
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"replisim {replisim.__version__}"

@@ -2,7 +2,8 @@
 
 Starts ``replisim demo --port <free port> --no-open`` (through ``python -m replisim.demo.cli``), opens the page,
 moves the replication-success slider, resets (sliders apply on Reset), presses play, and checks that the step
-counter advances and the population chart changes. Saves a screenshot to figures/demo.png.
+counter advances and the population chart changes. Saves a screenshot (outputs/screenshots/demo.png; figures/demo.png
+under `make figures`).
 
 Playwright only drives /usr/bin/chromium (it never downloads a browser). Without chromium the test skips, except
 when the environment variable CI is set: there a missing browser is a failure (.ci/run installs it).
@@ -26,7 +27,10 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]
-SCREENSHOT = Path(__file__).resolve().parents[1] / "figures" / "demo.png"
+# outputs/screenshots/ (ignored by git) unless REPLISIM_SCREENSHOT_DIR names another folder: `make figures` points
+# it at figures/, so `make test` leaves the tree clean and figures/demo.png changes only when the figures do
+SCREENSHOT = Path(os.environ.get("REPLISIM_SCREENSHOT_DIR") or Path(__file__).resolve().parents[1] / "outputs"
+                  / "screenshots") / "demo.png"
 START_TIMEOUT = 240  # s: a cold start imports solara, mesa, numba and hydra; shared CI machines are slow
 STEP = re.compile(r"Step (\d+) of (\d+)")
 
@@ -136,10 +140,10 @@ def test_demo_slider_play_and_charts(demo_url):
             after = chart_image(page, "replicas")
             assert after != before, "the population chart did not change while the model played"
 
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            tmp = SCREENSHOT.with_name(".demo.png.tmp")
-            tmp.write_bytes(page.screenshot(type="png"))
-            os.replace(tmp, SCREENSHOT)  # atomic: a reader never sees half a picture
+            from replisim.files import atomic
+
+            shot = page.screenshot(type="png")
+            atomic(SCREENSHOT, lambda tmp: Path(tmp).write_bytes(shot))  # a reader never sees half a picture
         finally:
             browser.close()
 
