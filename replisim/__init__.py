@@ -15,6 +15,7 @@ Public API::
     replisim.optimize(cfg, outdir="optimize")                      # the non-dominated policies (DataFrame)
 """
 
+from .batch import batch
 from .config import Config, ConfigError, compose, validate
 from .ensemble import Ensemble
 from .exploration import explore
@@ -22,6 +23,6 @@ from .optimization import optimize
 from .simulate import simulate
 from .thresholds import what_it_takes
 
-__all__ = ["Config", "ConfigError", "Ensemble", "compose", "explore", "optimize", "simulate", "validate",
+__all__ = ["Config", "ConfigError", "Ensemble", "batch", "compose", "explore", "optimize", "simulate", "validate",
            "what_it_takes"]
 __version__ = "0.1.0"

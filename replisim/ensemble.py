@@ -18,13 +18,16 @@ from .results import N_OUTCOMES, OUTCOME_NAMES, SERIES_NAMES, placement_names
 class Ensemble:
     """Outcomes and series of ``runs`` runs of one configuration.
 
-    ``outcomes``: DataFrame, one row per run. ``series(name)``: array of shape (runs, steps + 1).
+    ``outcomes``: DataFrame, one row per run. ``series(name)``: array of shape (runs, steps + 1). ``config``: the
+    validated Config the runs were made from (kept through ``to_parquet`` / ``from_parquet``; None for an ensemble
+    assembled by hand or by ``concat`` of different configurations).
     """
 
     outcomes: pd.DataFrame
     series_data: dict[str, np.ndarray]
     hours_per_step: float = 1.0
     meta: dict = field(default_factory=dict)
+    config: object | None = None
 
     @property
     def runs(self) -> int:
@@ -55,6 +58,10 @@ class Ensemble:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"hours_per_step": self.hours_per_step, **self.meta}
+        if self.config is not None:  # the whole configuration, so the results can be read on their own
+            import dataclasses
+
+            meta["config"] = dataclasses.asdict(self.config)
         out = self.outcomes.copy()
         out.attrs = {}
         write_parquet_atomic(out, directory / "outcomes.parquet", meta)
@@ -76,7 +83,38 @@ class Ensemble:
         width = int(frame["step"].max()) + 1
         series = {c: frame[c].to_numpy().reshape(-1, width) for c in frame.columns if c not in ("run", "step")}
         hours = meta.pop("hours_per_step", 1.0)
-        return cls(outcomes=outcomes, series_data=series, hours_per_step=hours, meta=meta)
+        config = meta.pop("config", None)
+        return cls(outcomes=outcomes, series_data=series, hours_per_step=hours, meta=meta,
+                   config=None if config is None else config_from_dict(config))
+
+    @classmethod
+    def concat(cls, ensembles) -> Ensemble:
+        """One Ensemble of several, runs in the given order (e.g. runs 0-99 and 100-199 of one configuration, made
+        apart). Their series must have the same steps and step length; ``config`` is kept when every part has the
+        same one, else None."""
+        parts = list(ensembles)
+        if not parts:
+            raise ValueError("Ensemble.concat of nothing: allowed: one Ensemble or more")
+        steps = {(e.steps, e.hours_per_step) for e in parts}
+        if len(steps) > 1:
+            raise ValueError(f"Ensemble.concat: the ensembles' (steps, hours per step) differ: {sorted(steps)}; "
+                             "allowed: ensembles of one horizon and step length")
+        names = list(parts[0].series_data)
+        series = {name: np.concatenate([e.series(name) for e in parts]) for name in names}
+        outcomes = pd.concat([e.outcomes for e in parts], ignore_index=True)
+        configs = [e.config for e in parts]
+        same = all(c is not None and c == configs[0] for c in configs)
+        return cls(outcomes=outcomes, series_data=series, hours_per_step=parts[0].hours_per_step,
+                   meta=dict(parts[0].meta), config=configs[0] if same else None)
+
+
+def config_from_dict(values: dict):
+    """A validated Config from ``dataclasses.asdict`` of one (the configuration kept in results' metadata)."""
+    from omegaconf import OmegaConf
+
+    from .config import to_config
+
+    return to_config(OmegaConf.create(values))
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path, meta: dict | None = None) -> None:

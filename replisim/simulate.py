@@ -148,6 +148,7 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     _raise_if_broken(status, run_index)
     meta = {"engine": "numba", "scenario": cfg.scenario, "governance": cfg.governance.name, "parallel": mode}
     ens = from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta, net, gov)
+    ens.config = cfg
     return uncertainty.annotate(ens, cfg, values, governed)
 
 

@@ -139,3 +139,33 @@ def test_bad_runs_and_engine():
         replisim.simulate(cfg, runs=0)
     with pytest.raises(replisim.ConfigError, match="engine='gpu'.*numba"):
         replisim.simulate(cfg, runs=1, engine="gpu")
+
+
+def test_batch_and_concat_refuse_what_they_cannot_do():
+    import pytest
+
+    import replisim
+
+    cfg = replisim.compose(["scenario=minimal", "network.nodes=50", "sim.steps=10"])
+    with pytest.raises(replisim.ConfigError, match="did you mean 'replica.success'"):
+        replisim.batch(cfg, grid={"replica.sucess": [0.3]})
+    with pytest.raises(replisim.ConfigError, match="replica.success=3.0 is out of range"):
+        replisim.batch(cfg, grid={"replica.success": [0.5, 3.0]})
+    with pytest.raises(replisim.ConfigError, match="a non-empty list"):
+        replisim.batch(cfg, grid={"replica.success": []})
+    a = replisim.simulate(cfg, runs=2)
+    b = replisim.simulate(replisim.compose(["scenario=minimal", "network.nodes=50", "sim.steps=12"]), runs=2)
+    with pytest.raises(ValueError, match="steps, hours per step"):
+        replisim.Ensemble.concat([a, b])
+
+
+def test_a_grid_over_the_network_size_is_its_own_ensemble_each():
+    import replisim
+
+    cfg = replisim.compose(["scenario=minimal", "sim.steps=10"])
+    table = replisim.batch(cfg, grid={"network.nodes": [40, 80]}, runs=2, seed=3)
+    assert list(table.columns[:1]) == ["network.nodes"] and len(table) == 4
+    # a combination equals the ensemble of its own configuration, run for run
+    alone = replisim.simulate(replisim.compose(["scenario=minimal", "sim.steps=10", "network.nodes=80"]), runs=2, seed=3)
+    mine = table[table["network.nodes"] == 80].drop(columns=["network.nodes"]).reset_index(drop=True)
+    assert mine.equals(alone.outcomes)

@@ -51,4 +51,5 @@ def simulate_mesa(cfg: Config, runs: int, seed: int, progress: bool = False, fir
     bar.close()
     meta = {"engine": "mesa", "scenario": cfg.scenario, "governance": cfg.governance.name}
     ens = from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta, *network)
+    ens.config = cfg
     return uncertainty.annotate(ens, cfg, values, governed)
