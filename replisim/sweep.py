@@ -365,7 +365,9 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
         fig_dir.mkdir(exist_ok=True)
         # "label" names each job by its swept values (the regime alone when only governance varies), so jobs
         # of different scenarios are never pooled in one violin or curve
-        for name, fig in plots.regime_figures(frame, ensembles, by="label").items():
+        made = dict(plots.regime_figures(frame, ensembles, by="label"))
+        made.update(heat_maps(frame, keys))
+        for name, fig in made.items():
             path = fig_dir / f"{name}.png"
             save_figure(fig, path, dpi=150)  # a temporary of its own: two writers never share one
             figures[name] = path.relative_to(root)
@@ -392,6 +394,41 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
         print(f"replisim: wrote {root / (name + '.parquet')}, {name}.csv, report.md"
               + (f" and {len(figures)} figures" if figures else ""), file=sys.stderr)
     return frame
+
+
+def numeric_keys(frame: pd.DataFrame, keys: list[str]) -> list[str]:
+    """The swept keys whose every value is a number (e.g. replica.success, not governance)."""
+    out = []
+    for k in keys:
+        if k in frame.columns and frame[k].nunique() > 1:
+            values = pd.to_numeric(frame[k], errors="coerce")
+            if values.notna().all():
+                out.append(k)
+    return out
+
+
+def heat_maps(frame: pd.DataFrame, keys: list[str]) -> dict:
+    """P(loss of control) over the first two numeric swept keys, one heat map per combination of the other swept
+    keys (``heatmap`` alone when there are none), so no cell pools jobs of different regimes or scenarios."""
+    from . import plots
+
+    numeric = numeric_keys(frame, keys)
+    if len(numeric) < 2:
+        return {}
+    x, y = numeric[:2]
+    rest = [k for k in keys if k not in (x, y) and k in frame.columns and frame[k].nunique() > 1]
+    data = frame.assign(**{x: pd.to_numeric(frame[x]), y: pd.to_numeric(frame[y])})
+    groups = data.groupby(rest, sort=False) if rest else [((), data)]
+    figs = {}
+    for combo, g in groups:
+        combo = combo if isinstance(combo, tuple) else (combo,)
+        fig = plots.phase_diagram(g, x, y)
+        if combo:
+            fig.axes[0].set_title(fig.axes[0].get_title() + "\n" + ", ".join(f"{k}={v}" for k, v in zip(rest, combo)),
+                                  fontsize=9)
+        name = "heatmap" + "".join(f"_{v}" for v in combo)
+        figs["".join(c if c.isalnum() or c in "._-" else "_" for c in name)] = fig
+    return figs
 
 
 def _drivers_section(dirs: dict) -> str:

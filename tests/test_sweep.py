@@ -114,3 +114,20 @@ def test_damaged_results_are_not_trusted(tmp_path, cfg, capsys, damage):
     assert is_done(tmp_path / "1", config_digest(one))
     aggregate(tmp_path, echo=False)  # complete again: the partial table gives way to the whole one
     assert (tmp_path / "table.parquet").exists() and not (tmp_path / "table.partial.parquet").exists()
+
+
+def test_two_numeric_swept_keys_get_a_heat_map_per_regime(tmp_path):
+    """A sweep over two numbers and the regime: one heat map of P(loss of control) per regime, never pooling the
+    regimes in one cell."""
+    k = 0
+    for g in ("none", "if_then"):
+        for s in ("0.3", "0.7"):
+            for d in ("0.1", "0.3"):
+                run_job(compose(TINY + ["scenario=minimal", f"governance={g}", f"replica.success={s}",
+                                        f"governance.detection={d}"]),
+                        tmp_path / str(k), {"governance": g, "replica.success": s, "governance.detection": d})
+                k += 1
+    aggregate(tmp_path, echo=False)
+    names = sorted(p.name for p in (tmp_path / "figures").glob("heatmap*.png"))
+    assert names == ["heatmap_if_then.png", "heatmap_none.png"]
+    assert "heatmap_none.png" in (tmp_path / "report.md").read_text()
