@@ -159,3 +159,80 @@ def build_network(cfg: Config, rng: np.random.Generator) -> Network:
         indices=indices,
         position=position.astype(np.float32),
     )
+
+
+NODE_ATTRIBUTES = ("type", "capacity", "security", "monitoring", "kill_switch", "jurisdiction")
+
+
+def from_graph(cfg: Config, graph, rng: np.random.Generator) -> Network:
+    """A Network from a user's graph: a networkx graph, or an edge list (pairs of node labels).
+
+    Nodes are taken in the graph's order. Each node may carry the attributes of ``NODE_ATTRIBUTES``: ``type`` (a
+    node type, else drawn by ``network.mix`` shares), ``capacity`` (slots, else the type's), ``security``,
+    ``monitoring`` (per hour) and ``kill_switch`` (else the type's), ``jurisdiction`` (a name of
+    ``jurisdictions.regions``, else drawn by the regions' shares). Edges are undirected. A bad attribute is a
+    ConfigError naming the node, the attribute and what is allowed.
+    """
+    from .config import ConfigError
+
+    if not isinstance(graph, nx.Graph):
+        try:
+            pairs = [tuple(e) for e in graph]
+        except TypeError:
+            raise ConfigError(f"network={type(graph).__name__}: allowed: a networkx graph or a list of (node, node) "
+                              "edges") from None
+        if any(len(p) != 2 for p in pairs):
+            raise ConfigError("network: an edge list holds pairs (node, node); allowed: [(0, 1), (1, 2), ...]")
+        graph = nx.Graph(pairs)
+    labels = list(graph.nodes)
+    n = len(labels)
+    if n == 0:
+        raise ConfigError("network: the graph has no node; allowed: a graph of at least one node")
+    index = {v: k for k, v in enumerate(labels)}
+    attrs = [graph.nodes[v] for v in labels]
+    unknown = sorted({a for d in attrs for a in d} - set(NODE_ATTRIBUTES))
+    if unknown:
+        raise ConfigError(f"network: node attribute {unknown[0]!r} is not read; allowed: {', '.join(NODE_ATTRIBUTES)}")
+    # node types: given, or drawn like the built-in networks'
+    names = list(cfg.network.mix)
+    drawn = np.repeat([NODE_TYPES.index(t) for t in names],
+                      _counts(np.array([cfg.network.mix[t] for t in names], float), n)).astype(np.int8)
+    rng.shuffle(drawn)
+    type_idx = drawn.copy()
+    for k, d in enumerate(attrs):
+        if "type" in d:
+            if d["type"] not in NODE_TYPES or d["type"] not in cfg.network.types:
+                raise ConfigError(f"network: node {labels[k]!r} type={d['type']!r}; allowed: "
+                                  f"{', '.join(t for t in NODE_TYPES if t in cfg.network.types)}")
+            type_idx[k] = NODE_TYPES.index(d["type"])
+    capacity, security, monitoring, kill_switch = node_values(cfg, type_idx)
+    for name, column, cast, low, high in (("capacity", capacity, int, 0, np.iinfo(np.int32).max),
+                                          ("security", security, float, 0.0, 1.0),
+                                          ("monitoring", monitoring, float, 0.0, 1.0),
+                                          ("kill_switch", kill_switch, float, 0.0, 1.0)):
+        for k, d in enumerate(attrs):
+            if name in d:
+                v = d[name]
+                ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and \
+                    low <= v <= high and (cast is float or float(v).is_integer())
+                if not ok:
+                    raise ConfigError(f"network: node {labels[k]!r} {name}={v!r} is out of range; allowed: "
+                                      f"{'an integer' if cast is int else 'a number'} in [{low}, {high}]")
+                column[k] = cast(v)
+    regions = cfg.jurisdictions.regions
+    jnames = tuple(regions)
+    jurisdiction = np.repeat(np.arange(len(jnames)),
+                             _counts(np.array([regions[j].share for j in jnames], float), n)).astype(np.int16)
+    rng.shuffle(jurisdiction)
+    for k, d in enumerate(attrs):
+        if "jurisdiction" in d:
+            if d["jurisdiction"] not in jnames:
+                raise ConfigError(f"network: node {labels[k]!r} jurisdiction={d['jurisdiction']!r}; allowed: "
+                                  f"{', '.join(jnames)} (jurisdictions={cfg.jurisdictions.name})")
+            jurisdiction[k] = jnames.index(d["jurisdiction"])
+    edges = np.array([(index[a], index[b]) for a, b in graph.edges if a != b], dtype=np.int64).reshape(-1, 2)
+    indptr, indices = _csr(edges[:, 0], edges[:, 1], n)
+    angle = 2 * np.pi * np.arange(n) / max(n, 1)
+    return Network(node_type=type_idx, capacity=capacity, security=security, monitoring=monitoring,
+                   kill_switch=kill_switch, jurisdiction=jurisdiction, jurisdiction_names=jnames, indptr=indptr,
+                   indices=indices, position=np.stack([np.cos(angle), np.sin(angle)], axis=1).astype(np.float32))

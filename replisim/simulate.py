@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from . import uncertainty
@@ -24,6 +26,19 @@ WITHIN_RUN_SLOTS = 1 << 22
 WORLDS_CHUNK = 1024
 
 
+
+
+def _as_graph(network):
+    """A networkx graph of ``simulate``'s ``network`` argument (an edge list becomes one)."""
+    import networkx as nx
+
+    if isinstance(network, nx.Graph):
+        return network
+    try:
+        return nx.Graph([tuple(e) for e in network])
+    except (TypeError, ValueError, nx.NetworkXError):
+        raise ConfigError(f"network={type(network).__name__}: allowed: a networkx graph or a list of (node, node) "
+                          "edges") from None
 
 
 def _check_count(name: str, value, low: int) -> None:
@@ -50,13 +65,17 @@ def parallel_mode(cfg: Config, slots: int, parallel: str | None = None) -> str:
 
 def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engine: str = "numba",
              progress: bool = False, first_run: int = 0, parallel: str | None = None,
-             design: dict | None = None) -> Ensemble:
+             design: dict | None = None, network=None) -> Ensemble:
     """Simulate ``runs`` independent runs of ``cfg``; run k uses the random stream of (seed, first_run + k).
 
     Uncertain keys (``cfg.uncertain``): each run draws its own value of each (``replisim.uncertainty``); the
     outcome table gets a column per key, named by the key, with the run's value. ``design`` (a mapping of key
     to one value per run) sets the values instead, for a sampling design chosen by the caller (``explore``);
     its keys may vary per run as uncertain keys do.
+
+    ``network``: your own network instead of the configured kind: a networkx graph (node attributes ``type``,
+    ``capacity``, ``security``, ``monitoring``, ``kill_switch``, ``jurisdiction``, each optional:
+    ``replisim.network.from_graph``) or a list of edges. ``network.nodes`` becomes the graph's node count.
 
     Parallelism (``parallel``, default ``cfg.sim.parallel``, else ``auto``):
 
@@ -71,6 +90,9 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     """
     if not isinstance(cfg, Config):
         raise ConfigError(f"cfg={type(cfg).__name__}: not a Config; allowed: a Config from replisim.compose(...)")
+    if network is not None:  # the graph's own size, so every check and estimate sees the network that runs
+        network = _as_graph(network)
+        cfg = dataclasses.replace(cfg, network=dataclasses.replace(cfg.network, nodes=network.number_of_nodes()))
     validate(cfg)  # again: a Config changed after compose (dataclasses.replace, theory.with_params) is checked here
     runs = cfg.runs if runs is None else runs
     seed = cfg.seed if seed is None else seed
@@ -92,11 +114,12 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     if engine == "mesa":
         from .mesa.run import simulate_mesa
 
-        return simulate_mesa(cfg, runs=runs, seed=seed, progress=progress, first_run=first_run, values=values)
+        return simulate_mesa(cfg, runs=runs, seed=seed, progress=progress, first_run=first_run, values=values,
+                             graph=network)
     from .engine.run import run_ensemble
     from .engine.state import world_of, worlds_of
 
-    net, gov = setup(cfg, seed)
+    net, gov = setup(cfg, seed, network)
     world = world_of(net, gov)
     params = uncertainty.param_matrix(cfg, values, runs)
     skill0 = draw_skills(cfg, seed, run_index)
@@ -146,7 +169,8 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
         bar.update(stop - start)
     bar.close()
     _raise_if_broken(status, run_index)
-    meta = {"engine": "numba", "scenario": cfg.scenario, "governance": cfg.governance.name, "parallel": mode}
+    meta = {"engine": "numba", "scenario": cfg.scenario, "governance": cfg.governance.name, "parallel": mode,
+            **({"network": f"custom: {net.nodes} nodes, {net.indices.size // 2} edges"} if network is not None else {})}
     ens = from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta, net, gov)
     ens.config = cfg
     return uncertainty.annotate(ens, cfg, values, governed)

@@ -10,7 +10,7 @@ import numpy as np
 
 from .config import Config, ConfigError
 from .governance import apply_governance
-from .network import build_network
+from .network import build_network, from_graph
 
 NETWORK_STREAM = 0x6E6574  # spawn key of the network's generator: apart from every run's stream
 SKILL_STREAM = 0x736B6C
@@ -24,9 +24,11 @@ def draw_skills(cfg: Config, seed: int, runs: np.ndarray) -> np.ndarray:
     return np.array([np.random.default_rng([seed, SKILL_STREAM, int(k)]).beta(a, b) for k in runs])
 
 
-def setup(cfg: Config, seed: int):
-    """Network and governed node arrays of an ensemble (shared by every run of it)."""
-    net = build_network(cfg, np.random.default_rng([seed, NETWORK_STREAM]))
+def setup(cfg: Config, seed: int, graph=None):
+    """Network and governed node arrays of an ensemble (shared by every run of it); ``graph``: a user's own network
+    (``network.from_graph``) instead of the configured kind."""
+    rng = np.random.default_rng([seed, NETWORK_STREAM])
+    net = build_network(cfg, rng) if graph is None else from_graph(cfg, graph, rng)
     gov = apply_governance(cfg, net, seed)
     if cfg.replica.initial > int(gov.capacity.sum()):
         raise ConfigError(

@@ -22,7 +22,7 @@ def run_model(model: ReplicationModel) -> ReplicationModel:
 
 
 def simulate_mesa(cfg: Config, runs: int, seed: int, progress: bool = False, first_run: int = 0,
-                  values: dict | None = None) -> Ensemble:
+                  values: dict | None = None, graph=None) -> Ensemble:
     """Runs first_run .. first_run + runs - 1 of ``cfg``, one after another; run k is seeded with [seed, k].
 
     All runs share one network (built from (cfg, seed) exactly as the Numba engine builds it) and the per-run
@@ -31,7 +31,7 @@ def simulate_mesa(cfg: Config, runs: int, seed: int, progress: bool = False, fir
     uncertain keys, the same draws as the Numba engine's; run k is built from its own Config and node arrays.
     """
     values = values or {}
-    network = setup(cfg, seed)
+    network = setup(cfg, seed, graph)
     run_index = np.arange(first_run, first_run + runs, dtype=np.int64)
     skill0 = draw_skills(cfg, seed, run_index)
     if uncertainty.SKILL_KEY in values:
