@@ -457,6 +457,14 @@ def _context(markers: list[dict]) -> list[str]:
     fixed = [o for o in fixed_overrides(markers) if not o.startswith("governance=") or len(markers) == 1]
     steps = sorted({m.get("steps") for m in markers if m.get("steps") is not None})
     lines = [f"fixed overrides: {', '.join(f'`{o}`' for o in fixed)}" if fixed else "fixed overrides: none"]
+    swept: dict[str, list[str]] = {}
+    for m in markers:
+        for k, v in m["overrides"].items():
+            if k not in RUNTIME_KEYS and f"{k}={v}" not in fixed and str(v) not in swept.setdefault(k, []):
+                swept[k].append(str(v))
+    swept = {k: v for k, v in swept.items() if len(v) > 1}
+    if swept:  # every override is in the header, fixed or swept, so the report can be read without the command
+        lines.append("swept: " + "; ".join(f"`{k}` = {', '.join(v)}" for k, v in swept.items()))
     if steps:
         lines.append(f"horizon: {', '.join(map(str, steps))} steps")
     return lines

@@ -131,3 +131,12 @@ def test_two_numeric_swept_keys_get_a_heat_map_per_regime(tmp_path):
     names = sorted(p.name for p in (tmp_path / "figures").glob("heatmap*.png"))
     assert names == ["heatmap_if_then.png", "heatmap_none.png"]
     assert "heatmap_none.png" in (tmp_path / "report.md").read_text()
+
+
+def test_the_report_header_names_every_override_fixed_or_swept(tmp_path):
+    for k, s in enumerate(("0.3", "0.7")):
+        run_job(compose(TINY + ["scenario=minimal", f"replica.success={s}"]), tmp_path / str(k),
+                {"scenario": "minimal", "replica.success": s})
+    aggregate(tmp_path, echo=False)
+    head = (tmp_path / "report.md").read_text().split("##")[0]
+    assert "`scenario=minimal`" in head and "swept: `replica.success` = 0.3, 0.7" in head
