@@ -215,8 +215,8 @@ def test_validate_mode_stops_a_broken_run(monkeypatch, validate):
     sim_module = importlib.import_module("replisim.simulate")  # the module; replisim.simulate is the function
     real_setup = sim_module.setup
 
-    def broken_setup(cfg, seed):
-        net, gov = real_setup(cfg, seed)
+    def broken_setup(cfg, seed, graph=None):
+        net, gov = real_setup(cfg, seed, graph)
         capacity = np.zeros_like(gov.capacity)
         capacity[0] = 2  # 5 replicas, 2 slots: placement has to overfill
         return net, dataclasses.replace(gov, capacity=capacity)
