@@ -130,10 +130,10 @@ def _sensitivity(args, cfgs, out: Path) -> int:
         scenarios.append(pd.read_csv(where / "scenarios.csv"))
         _print_summary(table, scenarios[-1])
     if len(cfgs) > 1:
-        from .exploration import _write_csv
+        from .files import write_csv
 
-        _write_csv(pd.concat(tables, ignore_index=True), out / "sensitivity.csv")
-        _write_csv(pd.concat(scenarios, ignore_index=True), out / "scenarios.csv")
+        write_csv(out / "sensitivity.csv", pd.concat(tables, ignore_index=True))
+        write_csv(out / "scenarios.csv", pd.concat(scenarios, ignore_index=True))
     print(f"{PROG}: wrote sensitivity.csv, scenarios.csv, runs.parquet and figures/ under {out}", file=sys.stderr)
     return 0
 

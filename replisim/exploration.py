@@ -37,6 +37,7 @@ import pandas as pd
 from . import uncertainty
 from .config import Config, ConfigError
 from .config.uncertain import key_field
+from .files import save_figure, write_csv, write_text
 
 DEFAULT_OUTCOMES = ("loss_of_control", "hours_to_10pct_compute", "peak_replicas", "collateral_node_hours")
 # what scenario discovery looks for: the runs that lost control, and the runs with survivors at the horizon
@@ -86,16 +87,21 @@ def _chunk_path(outdir: Path, position: int, start: int) -> Path:
 def _claim(runs_dir: Path, cfg: Config, seed: int) -> None:
     """Tie ``runs_dir`` to this configuration and seed (``digest.txt``): chunks left there by another
     configuration are removed before any is reused (their design values could match while the world differs)."""
-    from .sweep import config_digest
-
-    digest = f"{config_digest(cfg)} seed={seed}"
+    digest = _digest(cfg, seed)
     mark = runs_dir / "digest.txt"
     if mark.is_file() and mark.read_text() == digest:
         return
     for old in runs_dir.glob("*.parquet"):
         old.unlink()
     runs_dir.mkdir(parents=True, exist_ok=True)
-    _write_text(digest, mark)
+    write_text(mark, digest)
+
+
+def _digest(cfg: Config, seed: int) -> str:
+    """What ties a runs directory to a configuration and seed (``sim.chunk`` is outside the digest)."""
+    from .sweep import config_digest
+
+    return f"{config_digest(cfg)} seed={seed}"
 
 
 def _verified(path: Path, expected: pd.DataFrame, wanted: list[str]) -> pd.DataFrame | None:
@@ -195,11 +201,8 @@ def prepare(cfg: Config, samples: int, seed: int, outdir) -> pd.DataFrame:
 def chunk_job(cfg: Config, outdir, k: int) -> None:
     """Run chunk ``k`` of the exploration prepared in ``outdir`` (a job of ``replisim explore --launcher``). The
     job's configuration must be the one the exploration was prepared for (its digest), else nothing runs."""
-    from .sweep import config_digest
-
     outdir = Path(outdir)
-    mark = (outdir / "runs" / "digest.txt").read_text()
-    if mark != f"{config_digest(dataclasses.replace(cfg, sim=dataclasses.replace(cfg.sim, chunk=None)))} seed={cfg.seed}":
+    if (outdir / "runs" / "digest.txt").read_text() != _digest(cfg, cfg.seed):
         raise ConfigError(f"{outdir}: prepared for another configuration; allowed: the overrides it was prepared with")
     frame = pd.read_parquet(outdir / DESIGN)
     parts = chunks(frame)
@@ -338,16 +341,15 @@ def explore(cfg: Config, samples: int = 256, seed: int | None = None, outdir=Non
     scen = scenarios_table(found, cfg.governance.name)
     outdir.mkdir(parents=True, exist_ok=True)
     write_parquet_atomic(runs, outdir / "runs.parquet")
-    _write_csv(table, outdir / "sensitivity.csv")
-    _write_csv(scen, outdir / "scenarios.csv")
+    write_csv(outdir / "sensitivity.csv", table)
+    write_csv(outdir / "scenarios.csv", scen)
     summary = {"regime": cfg.governance.name, "scenario": cfg.scenario, "samples": samples,
                "parameter_sets": len(frame), "seed": seed, "keys": keys, "outcomes": list(outcomes),
                "uncertain": {k: {f: v for f, v in dataclasses.asdict(s).items() if v is not None}
                              for k, s in uncertainty.specs(cfg).items()}}
-    _write_text(json.dumps(summary, indent=2), outdir / "explore.json")
+    write_text(outdir / "explore.json", json.dumps(summary, indent=2))
     if not figures:
         return table
-    from .files import save_figure
     from .plots import exploration_figures
 
     for name, fig in exploration_figures(table, runs, found, cfg).items():
@@ -376,13 +378,3 @@ def drivers_lines(table: pd.DataFrame, top: int = 3) -> list[str]:
         lines.append(f"{outcome}: " + ", ".join(f"`{r.parameter}` {r.ST:.2f} [{r.ST - r.ST_conf:.2f}, "
                                                 f"{r.ST + r.ST_conf:.2f}]" for r in best.itertuples()))
     return lines
-
-
-def _write_text(text: str, path: Path) -> None:
-    from .files import write_text
-
-    write_text(path, text)
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    _write_text(frame.to_csv(index=False), path)

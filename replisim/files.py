@@ -72,6 +72,11 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
+def write_csv(path: str | os.PathLike, frame) -> Path:
+    """A DataFrame as CSV (no index), atomically."""
+    return write_text(path, frame.to_csv(index=False))
+
+
 def save_figure(fig, path: str | os.PathLike, **kwargs) -> Path:
     """A Matplotlib Figure as a PNG, atomically (``savefig`` keyword arguments pass through)."""
     return atomic(path, lambda tmp: fig.savefig(tmp, format="png", **kwargs))
@@ -83,6 +88,12 @@ def stray_temporaries(root: str | os.PathLike) -> list[Path]:
     if not root.is_dir():
         return []
     return [p for p in root.rglob(f".*{TEMP_MARK}*") if p.is_file()]
+
+
+def _busy(directory: Path) -> str:
+    return (f"{directory}: another replisim run or sweep is writing into this directory (it holds "
+            f"{directory / '.replisim.lock'}); allowed: wait for it to end, or give this one its own directory "
+            "(hydra.sweep.dir=... or hydra.run.dir=...)")
 
 
 class Locked(Exception):
@@ -105,7 +116,7 @@ def lock(directory: str | os.PathLike) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise Locked(holder_message(directory) or f"{directory}: locked by another replisim process") from None
+        raise Locked(_busy(directory)) from None
     _HELD[str(directory)] = fd
 
 
@@ -120,9 +131,7 @@ def holder_message(directory: str | os.PathLike) -> str | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return (f"{directory}: another replisim run or sweep is writing into this directory (it holds {path}); "
-                "allowed: wait for it to end, or give this one its own directory (hydra.sweep.dir=... or "
-                "hydra.run.dir=...)")
+        return _busy(directory)
     finally:
         os.close(fd)  # closing the descriptor releases a lock taken here
     return None

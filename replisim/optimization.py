@@ -140,17 +140,17 @@ def optimize(cfg: Config, levers: dict | None = None, worlds: int = 64, nfe: int
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     preset_table = judge_presets(cfg, judge, pareto, presets)
-    from .exploration import _write_csv, _write_text
+    from .files import write_csv, write_text
 
-    _write_csv(pareto, outdir / "pareto.csv")
-    _write_csv(every, outdir / "evaluated.csv")
-    _write_csv(preset_table, outdir / "presets.csv")
-    _write_text(json.dumps({"levers": levers, "worlds": worlds, "nfe": nfe, "population": population, "seed": seed,
-                            "objectives": {"p_loss": "share of sampled worlds that lose control",
-                                           "collateral_p90": "90th percentile of collateral node-hours over worlds"},
-                            "uncertain": list(cfg.uncertain), "levers_taken_out_of_the_uncertainty": set_by_policy,
-                            "scenario": cfg.scenario}, indent=2),
-                outdir / "optimize.json")
+    write_csv(outdir / "pareto.csv", pareto)
+    write_csv(outdir / "evaluated.csv", every)
+    write_csv(outdir / "presets.csv", preset_table)
+    summary = {"levers": levers, "worlds": worlds, "nfe": nfe, "population": population, "seed": seed,
+               "objectives": {"p_loss": "share of sampled worlds that lose control",
+                              "collateral_p90": "90th percentile of collateral node-hours over worlds"},
+               "uncertain": list(cfg.uncertain), "levers_taken_out_of_the_uncertainty": set_by_policy,
+               "scenario": cfg.scenario}
+    write_text(outdir / "optimize.json", json.dumps(summary, indent=2))
     from .files import save_figure
     from .plots import pareto_figure
 
@@ -163,13 +163,11 @@ def judge_presets(cfg: Config, judge: Evaluator, pareto: pd.DataFrame, presets=N
     """Each governance preset on the judge's worlds, with the indices (rows of ``pareto``) of the found policies
     that dominate it."""
     from .cli import regimes
-    from .thresholds import _with_regime
+    from .thresholds import with_regime
 
     rows = []
-    from .config import compose
-
     for name in regimes() if presets is None else presets:
-        result = judge({}, _with_regime(cfg, name, compose))
+        result = judge({}, with_regime(cfg, name))
         row = pd.Series(result)
         beaten_by = [int(i) for i, p in pareto.iterrows() if _dominates(p, row)]
         rows.append({"preset": name, **result, "dominated_by": " ".join(map(str, beaten_by))})

@@ -58,11 +58,6 @@ def config_digest(cfg: Config) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """``files.write_text``: whole, synced and group-readable, or not at all."""
-    write_text(path, text)
-
-
 def read_marker(job_dir: Path) -> dict | None:
     try:
         return json.loads((Path(job_dir) / DONE).read_text())
@@ -135,7 +130,7 @@ def run_job(cfg: Config, job_dir: str | os.PathLike, overrides: Mapping[str, str
     marker["what_it_would_take"] = what_it_would_take_line(cfg)
     # the marker vouches for these exact bytes: resuming and aggregating verify them before trusting them
     marker["sha256"] = {name: file_sha256(job_dir / name) for name in RESULT_FILES}
-    write_text_atomic(job_dir / DONE, json.dumps(marker, indent=2, sort_keys=True) + "\n")
+    write_text(job_dir / DONE, json.dumps(marker, indent=2, sort_keys=True) + "\n")
     return True
 
 
@@ -180,10 +175,11 @@ def collect(root: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Path], lis
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such sweep directory")
     done, unfinished = finished_jobs(root)
-    damaged = [d for d in done if damaged_files(d)]
+    bad = {d: damaged_files(d) for d in done}  # every file hashed once
+    damaged = [d for d in done if bad[d]]
     if damaged:
         print(f"replisim: warning: {len(damaged)} job(s) whose results differ from the checksums in their "
-              f"{DONE} left out: {', '.join(f'{p.name} ({", ".join(damaged_files(p))})' for p in damaged)}; "
+              f"{DONE} left out: {', '.join(f'{p.name} ({", ".join(bad[p])})' for p in damaged)}; "
               "re-run the sweep to redo them", file=sys.stderr)
         done = [d for d in done if d not in damaged]
         unfinished = unfinished + damaged
@@ -330,9 +326,9 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
     for suffix in (".parquet", ".csv"):
         (root / f"{other}{suffix}").unlink(missing_ok=True)
     write_parquet_atomic(frame, root / f"{name}.parquet", {"partial": bool(left_out), "left_out": left_out})
-    write_text_atomic(root / f"{name}.csv", frame.to_csv(index=False))
+    write_text(root / f"{name}.csv", frame.to_csv(index=False))
     summary = summary_table(frame)
-    write_text_atomic(root / "summary.csv", summary.to_csv(index=False))
+    write_text(root / "summary.csv", summary.to_csv(index=False))
     if echo:
         with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
             print(summary.to_string(index=False, formatters=_formats(summary)))
@@ -348,7 +344,7 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
 
         comparison = _comparison(frame, keys or ["governance"], report.compare)
         if comparison is not None:
-            write_text_atomic(root / "comparison.csv", comparison.to_csv(index=False))
+            write_text(root / "comparison.csv", comparison.to_csv(index=False))
     else:
         notes.append("replisim.report is not installed: no comparison against the baseline regime.")
     figures = {}
@@ -387,7 +383,7 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
         text += "\n## Figures\n\n" + "".join(f"![{n}]({p})\n" for n, p in figures.items())
     if notes:
         text += "\n" + "".join(f"- {n}\n" for n in notes)
-    write_text_atomic(root / "report.md", text)
+    write_text(root / "report.md", text)
     if echo:
         for n in notes:
             print(f"replisim: note: {n}", file=sys.stderr)

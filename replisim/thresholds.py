@@ -68,6 +68,19 @@ def _crossing(beta, target: float, scale: float, lo: float) -> float:
     return lo + scale * (math.log(target / (1 - target)) - a) / b
 
 
+def _bootstrap_crossings(x: np.ndarray, y: np.ndarray, target: float, scale: float, lo: float,
+                         rng: np.random.Generator) -> np.ndarray:
+    """The fitted crossing of ``target`` in each of BOOTSTRAP resamples of the runs (x, y); resamples with one
+    class only, or with a flat fit, give none."""
+    boot = []
+    for _ in range(BOOTSTRAP):
+        k = rng.integers(0, x.size, x.size)
+        bb = _fit(x[k], y[k], scale, lo)
+        if bb is not None:
+            boot.append(_crossing(bb, target, scale, lo))
+    return np.array([v for v in boot if math.isfinite(v)])
+
+
 def _theory_guess(cfg: Config, key: str, lo: float, hi: float, target: float) -> float | None:
     """The theory's value of the key at which P(extinct by the horizon) reaches the target, where it covers the
     configuration (None otherwise)."""
@@ -159,15 +172,7 @@ def what_it_takes(cfg: Config, key: str, lo: float, hi: float, target: float = 0
     if beta is None:
         beta = _fit(x, y, scale, lo)
     value = _crossing(beta, target, scale, lo)
-    rng = np.random.default_rng([seed, 0x746872])
-    xi, yi = x[inside], y[inside]
-    boot = []
-    for _ in range(BOOTSTRAP):
-        k = rng.integers(0, xi.size, xi.size)
-        bb = _fit(xi[k], yi[k], scale, lo)
-        if bb is not None:
-            boot.append(_crossing(bb, target, scale, lo))
-    boot = np.array([v for v in boot if math.isfinite(v)])
+    boot = _bootstrap_crossings(x[inside], y[inside], target, scale, lo, np.random.default_rng([seed, 0x746872]))
     low, high = (np.quantile(boot, [0.025, 0.975]) if boot.size >= BOOTSTRAP // 2 else (math.nan, math.nan))
     note = (f"logistic fit to {int(inside.sum()):,} runs in [{a:.4g}, {b:.4g}], 95% bootstrap interval over runs"
             + (f"; theory (branching process, extinction by the horizon): {guess:.4g}" if guess is not None else
@@ -192,7 +197,6 @@ def frontier(cfg: Config, key: str, values, regimes=None, runs: int = 100, targe
     import pandas as pd
 
     from . import uncertainty
-    from .config import compose
     from .simulate import simulate
     from .stats import wilson
 
@@ -204,7 +208,7 @@ def frontier(cfg: Config, key: str, values, regimes=None, runs: int = 100, targe
     transform = np.log if log else (lambda v: v)
     rows, lines = [], []
     for regime in regimes:
-        reg_cfg = cfg if regime == cfg.governance.name else _with_regime(cfg, regime, compose)
+        reg_cfg = cfg if regime == cfg.governance.name else with_regime(cfg, regime)
         design = np.repeat(values, runs)
         ens = simulate(uncertainty.with_values(reg_cfg, {}), runs=design.size, seed=seed,
                        design={key: design}, progress=progress)
@@ -217,9 +221,11 @@ def frontier(cfg: Config, key: str, values, regimes=None, runs: int = 100, targe
     return pd.DataFrame(rows), pd.DataFrame(lines)
 
 
-def _with_regime(cfg: Config, regime: str, compose) -> Config:
+def with_regime(cfg: Config, regime: str) -> Config:
     """``cfg`` under another governance preset: the preset's governance section, everything else kept."""
     import dataclasses
+
+    from .config import compose
 
     return dataclasses.replace(cfg, governance=compose([f"governance={regime}"]).governance)
 
@@ -235,14 +241,7 @@ def _red_line(x: np.ndarray, y: np.ndarray, target: float, grid: np.ndarray, log
                 "note": f"P {where} {target} at every value: no crossing in the range"}
     beta = _fit(x, y, scale, lo)
     value = _crossing(beta, target, scale, lo)
-    rng = np.random.default_rng([seed, 0x667274])
-    boot = []
-    for _ in range(BOOTSTRAP):
-        k = rng.integers(0, x.size, x.size)
-        bb = _fit(x[k], y[k], scale, lo)
-        if bb is not None:
-            boot.append(_crossing(bb, target, scale, lo))
-    boot = np.array([v for v in boot if math.isfinite(v)])
+    boot = _bootstrap_crossings(x, y, target, scale, lo, np.random.default_rng([seed, 0x667274]))
     qlo, qhi = np.quantile(boot, [0.025, 0.975]) if boot.size else (math.nan, math.nan)
     return {"value": float(back(np.clip(value, lo, hi))), "low": float(back(np.clip(qlo, lo, hi))),
             "high": float(back(np.clip(qhi, lo, hi))), "note": "logistic fit, 95% bootstrap interval over runs"}
