@@ -322,11 +322,11 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
     frame, dirs, keys = collect(root)
     left_out = frame.attrs.pop("left_out", [])
     # a table without every job says so in its name (table.partial.*), and no table of the other kind stays beside it
-    name, other = (f"{TABLE}.partial", TABLE) if left_out else (TABLE, f"{TABLE}.partial")
+    table_name, other = (f"{TABLE}.partial", TABLE) if left_out else (TABLE, f"{TABLE}.partial")
     for suffix in (".parquet", ".csv"):
         (root / f"{other}{suffix}").unlink(missing_ok=True)
-    write_parquet_atomic(frame, root / f"{name}.parquet", {"partial": bool(left_out), "left_out": left_out})
-    write_text(root / f"{name}.csv", frame.to_csv(index=False))
+    write_parquet_atomic(frame, root / f"{table_name}.parquet", {"partial": bool(left_out), "left_out": left_out})
+    write_text(root / f"{table_name}.csv", frame.to_csv(index=False))
     summary = summary_table(frame)
     write_text(root / "summary.csv", summary.to_csv(index=False))
     if echo:
@@ -387,7 +387,7 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
     if echo:
         for n in notes:
             print(f"replisim: note: {n}", file=sys.stderr)
-        print(f"replisim: wrote {root / (name + '.parquet')}, {name}.csv, report.md"
+        print(f"replisim: wrote {root / (table_name + '.parquet')}, {table_name}.csv, report.md"
               + (f" and {len(figures)} figures" if figures else ""), file=sys.stderr)
     return frame
 

@@ -116,7 +116,7 @@ def test_damaged_results_are_not_trusted(tmp_path, cfg, capsys, damage):
     assert (tmp_path / "table.parquet").exists() and not (tmp_path / "table.partial.parquet").exists()
 
 
-def test_two_numeric_swept_keys_get_a_heat_map_per_regime(tmp_path):
+def test_two_numeric_swept_keys_get_a_heat_map_per_regime(tmp_path, capsys):
     """A sweep over two numbers and the regime: one heat map of P(loss of control) per regime, never pooling the
     regimes in one cell."""
     k = 0
@@ -127,7 +127,9 @@ def test_two_numeric_swept_keys_get_a_heat_map_per_regime(tmp_path):
                                         f"governance.detection={d}"]),
                         tmp_path / str(k), {"governance": g, "replica.success": s, "governance.detection": d})
                 k += 1
-    aggregate(tmp_path, echo=False)
+    aggregate(tmp_path)
+    # the closing line names the table it wrote (not the last figure: a variable once shadowed it)
+    assert f"wrote {tmp_path / 'table.parquet'}, table.csv, report.md" in capsys.readouterr().err
     names = sorted(p.name for p in (tmp_path / "figures").glob("heatmap*.png"))
     assert names == ["heatmap_if_then.png", "heatmap_none.png"]
     assert "heatmap_none.png" in (tmp_path / "report.md").read_text()
