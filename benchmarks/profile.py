@@ -65,16 +65,16 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
     for t in range(1, steps + 2):
         tallies[:] = 0.0
         c0 = time.thread_time()
-        act.act(t, n, rkey, params, int(params[P.RESPONSE_LATENCY]), 0.0, frame)
+        act.act(t, n, rkey, params, int(params[P.RESPONSE_LATENCY]), 0.0, frame, False)
         c1 = time.thread_time()
         if count_listed and t > 1:  # the replicas resolve will list (resolve.resolve); evicts caches it reads
             free = np.where(nodes_.quar_until >= t, 0, cap - nodes_.occ + nodes_.freed)
             tg = table.target[:n]
             listed += int(np.count_nonzero(((tg >= 0) & (free[np.maximum(tg, 0)] > 0))
                                            | ((table.flags[:n] & (state.DEAD | state.MOVING)) != 0)))
-        m = resolve.resolve(t, n, rkey, params, frame, arrivals, bufs)
+        m = resolve.resolve(t, n, rkey, params, frame, arrivals, bufs, False)
         c2 = time.thread_time()
-        record(series, t, m, table.flags, nodes_.occ, gov.total_compute, 0.0, 0.0, 0.0, 0.0)
+        record(series, t, m, table.flags, nodes_.occ, frame.listed, False, gov.total_compute, 0.0, 0.0, 0.0, 0.0)
         c3 = time.thread_time()
         if t > 1:
             for k, dt in zip(spent, (c1 - c0, c2 - c1, c3 - c2)):

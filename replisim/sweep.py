@@ -41,12 +41,12 @@ DONE = "done.json"
 TABLE = "table"  # table.parquet and table.csv at the sweep root
 # Settings that change how fast a job runs but not its numbers: excluded from the digest, so that resuming
 # with another thread count still skips finished jobs.
-# threads cannot change results; outcome.drivers is the size of the report's extra analysis, not of the runs;
-# sim.chunk is which part of an exploration a job runs
-NOT_IN_DIGEST = {"sim": ("threads", "chunk"), "outcome": ("drivers",)}
+# threads and the sparse-step share cannot change results; outcome.drivers is the size of the report's extra
+# analysis, not of the runs; sim.chunk is which part of an exploration a job runs
+NOT_IN_DIGEST = {"sim": ("threads", "chunk", "sparse_share"), "outcome": ("drivers",)}
 # overrides that change how a job runs, not what it computes: never columns of the table, never "swept" (a sweep
 # resumed with sim.threads=1 added must not look like a sweep over threads)
-RUNTIME_KEYS = ("sim.threads", "sim.chunk", "outcome.drivers")
+RUNTIME_KEYS = ("sim.threads", "sim.chunk", "sim.sparse_share", "outcome.drivers")
 
 
 def config_digest(cfg: Config) -> str:

@@ -249,8 +249,7 @@ def act(
         else:
             target[i] = -1
 
-    prop_left[:] = 0
-    rng = Stream(rkey, t, PHASE_ACT)
+    rng = Stream(rkey, t, PHASE_ACT)  # prop_left: zero, as the last resolve left it
     for start in range(0, n, BLOCK):
         block = range(start, min(n, start + BLOCK))
         rng.enter(start)
@@ -430,6 +429,7 @@ def resolve(
     for v in np.flatnonzero(warned):
         warn_until[v] = max(warn_until[v], t + int(params[P.WARNING_STEPS]))
     warned[:] = 0
+    prop_left[:] = 0  # the proposal counts are spent: zero for the next act pass
     return len(table)
 
 

@@ -169,10 +169,11 @@ def test_compute_share_series_matches_replicas():
 
 
 # --- validate mode can fail -----------------------------------------------------------------------------------
-def _state(capacity, occ, node, flags, node_coal=None, coal_forest=None):
-    """Arguments of check_invariants: an engine frame (``state.new_frame``) holding the given table and node
-    counts, each replica its own lineage and coalition (``coal_forest`` all -1: roots, see
-    mechanisms.collusion.find); with ``node_coal``, collusion is on."""
+def _state(capacity, occ, node, flags, node_coal=None, coal_forest=None, edit=None):
+    """Arguments of check_invariants after step 1: an engine frame (``state.new_frame``) holding the given table
+    and node counts, each replica its own lineage and coalition (``coal_forest`` all -1: roots, see
+    mechanisms.collusion.find), the occupied nodes listed; with ``node_coal``, collusion is on; ``edit(frame)``
+    breaks something else."""
     a = np.asarray
     nodes, n = len(capacity), len(node)
     zeros = np.zeros(nodes)
@@ -187,7 +188,22 @@ def _state(capacity, occ, node, flags, node_coal=None, coal_forest=None):
     collusion = node_coal is not None
     frame.nodes.node_coal[:] = node_coal if collusion else -1
     frame.coal.forest[:] = coal_forest if coal_forest is not None else -1
-    return (n, frame, collusion, 10)
+    for v in np.flatnonzero(np.asarray(occ) > 0):
+        frame.listed.nodes[frame.listed.count[0]] = v
+        frame.listed.mark[v] = 1
+        frame.listed.count[0] += 1
+    if edit is not None:
+        edit(frame)
+    return (n, 1, frame, collusion, 10)
+
+
+def _unlist(frame):
+    frame.listed.mark[:] = 0
+    frame.listed.count[0] = 0
+
+
+def _quarantine_unlisted(frame):
+    frame.nodes.quar_until[1] = 5  # node 1 (empty) quarantined until step 5, but not listed
 
 
 @pytest.mark.parametrize("broken, state", [
@@ -197,6 +213,14 @@ def _state(capacity, occ, node, flags, node_coal=None, coal_forest=None):
     # two misaligned replicas on node 0 in coalitions that never merged: the act pass would misread one of them
     ("a misaligned replica outside its node's coalition",
      _state([2, 2], [2, 0], [0, 0], [1, 1], node_coal=[0, -1])),
+    # the next act pass would add its proposals to a count left over
+    ("proposal counts left on a node after the step",
+     _state([2, 2], [1, 0], [0], [0], edit=lambda f: f.nodes.prop_left.__setitem__(1, 1))),
+    # a sparse step would skip a node with replicas, or leave a quarantined one's record row stale
+    ("an occupied or quarantined node missing from the list of nodes a sparse step visits",
+     _state([2, 2], [1, 0], [0], [0], edit=_unlist)),
+    ("an occupied or quarantined node missing from the list of nodes a sparse step visits",
+     _state([2, 2], [1, 0], [0], [0], edit=_quarantine_unlisted)),
 ])
 def test_check_invariants_rejects_broken_states(broken, state):
     assert INVARIANTS[check_invariants(*state)] == broken

@@ -80,6 +80,8 @@ class State:
                     self.node_coal[v] = reference.merge(self.coal_parent, self.node_coal[v],
                                                         self.lineage[i])
         self.coal_forest[:] = forest_of(self.coal_parent)
+        for v in np.flatnonzero(self.occ > 0):  # run_one lists the occupied nodes (state.Listed)
+            estate.enlist(self.frame.listed, v)
 
     def __getattr__(self, name):
         if name in FRAME_NAMES:
@@ -161,14 +163,18 @@ def assert_same(k: State, r: State, where: str, table_rows: int, scratch=()):
     np.testing.assert_array_equal(roots_k, roots_r, err_msg=f"coalitions differ {where}")
 
 
-def step_both(k: State, t: int, kill_floor=0.0):
-    """One step by the kernels on ``k`` and by the reference on a copy; compare after each pass."""
+def step_both(k: State, t: int, kill_floor=0.0, sparse=False):
+    """One step by the kernels on ``k`` and by the reference on a copy; compare after each pass. ``sparse``: the
+    kernels' per-node passes visit only the listed nodes where run_one would allow it (not in step 1, not when a
+    monitoring factor changes); the reference always visits every node."""
     r = k.copy()
+    before = k.frame.jur.factor.copy()
     k.jur_factor(t)
-    act.act(t, k.n, k.rkey, k.params, int(k.params[P.RESPONSE_LATENCY]), kill_floor, k.frame)
+    sparse = sparse and t > 1 and np.array_equal(before, k.frame.jur.factor)
+    act.act(t, k.n, k.rkey, k.params, int(k.params[P.RESPONSE_LATENCY]), kill_floor, k.frame, sparse)
     reference.act(*r.act_ref_args(t, kill_floor))
     assert_same(k, r, f"after act of step {t}", k.n)
-    n_k = resolve.resolve(t, k.n, k.rkey, k.params, k.frame, k.arrivals, k.bufs)
+    n_k = resolve.resolve(t, k.n, k.rkey, k.params, k.frame, k.arrivals, k.bufs, sparse)
     n_r = reference.resolve(*r.resolve_ref_args(t))
     assert n_k == n_r, f"replica count differs after resolve of step {t}: kernels {n_k}, reference {n_r}"
     k.n = r.n = n_k
@@ -176,7 +182,7 @@ def step_both(k: State, t: int, kill_floor=0.0):
     return r
 
 
-def run_both(overrides, steps, seed=0, run=0, kill_floor=0.0, edit=None):
+def run_both(overrides, steps, seed=0, run=0, kill_floor=0.0, edit=None, sparse=False):
     """Compare kernels and reference for ``steps`` steps; return what happened, to show the test was not idle."""
     cfg = replisim.compose(overrides)
     if edit is not None:
@@ -189,7 +195,7 @@ def run_both(overrides, steps, seed=0, run=0, kill_floor=0.0, edit=None):
         k.tallies[:] = 0.0
         n = k.n
         seen[9:] += collusion_in_force(k, t)
-        step_both(k, t, kill_floor)
+        step_both(k, t, kill_floor, sparse)
         seen[:8] += k.tallies
         seen[8] += overflow(n, k)
     return dict(zip(["detections", "shutdowns", "avoidance", "proposals", "skill", "births", "flights",
@@ -259,10 +265,11 @@ SYNCHRONOUS_CASES = {
 }
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
 @pytest.mark.parametrize("case", list(SYNCHRONOUS_CASES))
-def test_kernels_match_reference(case):
+def test_kernels_match_reference(case, sparse):
     overrides, steps, kwargs, must_happen = SYNCHRONOUS_CASES[case]
-    seen, _ = run_both(overrides, steps, **kwargs)
+    seen, _ = run_both(overrides, steps, sparse=sparse, **kwargs)
     for what in must_happen:
         assert seen[what] > 0, f"no {what} in {steps} steps: the comparison did not exercise that path"
 
@@ -286,10 +293,11 @@ NEXT_STEP_CASES = {
 }
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
 @pytest.mark.parametrize("case", list(NEXT_STEP_CASES))
-def test_kernels_match_reference_with_next_step_effects(case):
+def test_kernels_match_reference_with_next_step_effects(case, sparse):
     overrides, must_happen = NEXT_STEP_CASES[case]
-    seen, _ = run_both(overrides, 30)
+    seen, _ = run_both(overrides, 30, sparse=sparse)
     for what in must_happen:
         assert seen[what] > 0
 

@@ -56,44 +56,68 @@ def acting(params, latency, kill_floor):
                   latency, kill_floor)
 
 
+# What node_record reads from the parameters, read once (inside the loop a store to the record could alias
+# ``params`` for the compiler).
+Blinding = namedtuple("Blinding", ("on", "dominance", "min_members", "blinding", "warning_evasion"))
+
+
+@jit(inline="always")
+def blinding_of(params):
+    return Blinding(params[P.COLLUSION] > 0, params[P.DOMINANCE], params[P.MIN_MEMBERS], params[P.BLINDING],
+                    params[P.WARNING_EVASION])
+
+
+@jit(inline="always")
+def write_row(v, t, how, frame):
+    """Row v of the node record from start-of-step state (the act pass writes none of its inputs)."""
+    nodes, record = frame.nodes, frame.record
+    j = nodes.jurisdiction[v]
+    watch = detection.watched(nodes, frame.jur.factor, v)
+    det = min(collusion.blinded(watch, nodes, v, how.on, how.dominance, how.min_members, how.blinding), 1.0)
+    coal = collusion.node_coalition(frame.coal.forest, nodes.node_coal, v, how.on)
+    record[v, R_DETECT] = det
+    # the misaligned replicas here are mates of coalition ``coal``; warned, they evade better
+    record[v, R_DETECT_MIS] = collusion.warned_detection(det, frame.coal, v, t, how.warning_evasion)
+    record[v, R_WATCH] = watch
+    record[v, R_SECURITY] = nodes.security[v]
+    record[v, R_KILL] = nodes.kill_switch[v] * frame.jur.kill[j]
+    record[v, R_FREE] = 1.0 if nodes.occ[v] < nodes.capacity[v] else 0.0
+    record[v, R_QUARANTINED] = 1.0 if quarantine.quarantined(nodes, v, t) else 0.0
+    coalitions(record)[v, R_COAL] = coal
+
+
 @jit(refcount=False)
 def node_record(lo, hi, t, params, frame):
-    """Rows lo..hi-1 of the node record from start-of-step state (the act pass writes none of its inputs);
-    also clears the nodes' proposal counters for the act pass."""
-    on = params[P.COLLUSION] > 0
-    dominance = params[P.DOMINANCE]
-    min_members = params[P.MIN_MEMBERS]
-    blinding = params[P.BLINDING]
-    warn_ev = params[P.WARNING_EVASION]
-    nodes, record, forest, jur_factor = frame.nodes, frame.record, frame.coal.forest, frame.jur.factor
-    coal_of = coalitions(record)
+    """Rows lo..hi-1 of the node record (every row: a dense step, or a chunk of them in the parallel pass)."""
+    how = blinding_of(params)
     for v in range(lo, hi):
-        j = nodes.jurisdiction[v]
-        watch = detection.watched(nodes, jur_factor, v)
-        det = min(collusion.blinded(watch, nodes, v, on, dominance, min_members, blinding), 1.0)
-        coal = collusion.node_coalition(forest, nodes.node_coal, v, on)
-        record[v, R_DETECT] = det
-        # the misaligned replicas here are mates of coalition ``coal``; warned, they evade better
-        record[v, R_DETECT_MIS] = collusion.warned_detection(det, frame.coal, v, t, warn_ev)
-        record[v, R_WATCH] = watch
-        record[v, R_SECURITY] = nodes.security[v]
-        record[v, R_KILL] = nodes.kill_switch[v] * frame.jur.kill[j]
-        record[v, R_FREE] = 1.0 if nodes.occ[v] < nodes.capacity[v] else 0.0
-        record[v, R_QUARANTINED] = 1.0 if quarantine.quarantined(nodes, v, t) else 0.0
-        coal_of[v, R_COAL] = coal
-        nodes.prop_left[v] = 0
+        write_row(v, t, how, frame)
 
 
 @jit(refcount=False)
-def act(t, n, rkey, params, latency, kill_floor, frame):
+def listed_record(t, params, frame):
+    """The rows of the listed nodes (a sparse step): the others hold no replicas, and their rows, last written
+    when they were listed, still hold (``state.Listed``)."""
+    how = blinding_of(params)
+    listed = frame.listed
+    for k in range(listed.count[0]):
+        write_row(listed.nodes[k], t, how, frame)
+
+
+@jit(refcount=False)
+def act(t, n, rkey, params, latency, kill_floor, frame, sparse):
     """The serial act pass over the table's n live rows; then this step's incident reports. ``frame.tallies``
-    receives detections, shutdowns, avoidance events, proposals and the detected replicas' skill (``T``)."""
+    receives detections, shutdowns, avoidance events, proposals and the detected replicas' skill (``T``).
+    ``sparse``: the node record is written for the listed nodes only (``state.Listed``)."""
     nodes = frame.nodes
-    node_record(0, nodes.capacity.shape[0], t, params, frame)
+    if sparse:
+        listed_record(t, params, frame)
+    else:
+        node_record(0, nodes.capacity.shape[0], t, params, frame)
     act_range(0, n, t, rkey, acting(params, latency, kill_floor), ActView(frame.table, frame.record, frame.links,
               frame.coal), Counters(nodes.freed, nodes.prop_left, nodes.incidents), frame.tallies)
     if params[P.REPORTING] > 0:
-        reporting.report(t, int(params[P.REPORTING_DELAY]), nodes, frame.jur)
+        reporting.report(t, int(params[P.REPORTING_DELAY]), nodes, frame.jur, frame.listed, sparse)
 
 
 @jit(refcount=False)

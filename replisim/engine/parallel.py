@@ -107,7 +107,7 @@ def act_par(t, n, rkey, params, latency, kill_floor, frame, bufs):
         for k in range(ACT_TALLIES):
             tallies[k] += block_tallies[b, k]
     if params[P.REPORTING] > 0:
-        reporting.report(t, int(params[P.REPORTING_DELAY]), nodes, frame.jur)
+        reporting.report(t, int(params[P.REPORTING_DELAY]), nodes, frame.jur, frame.listed, False)
 
 
 @jit(parallel=True)
@@ -162,7 +162,7 @@ def resolve_par(t, n, rkey, params, frame, arrivals, bufs):
     n_chunks = node_buf.shape[1]
     nodes, target = frame.nodes, frame.table.target
     occ, node_mis, prop_left, slots_left = nodes.occ, nodes.node_mis, nodes.prop_left, nodes.slots_left
-    frame.tallies[T.QUARANTINED] = free_slots(t, nodes)
+    frame.tallies[T.QUARANTINED] = free_slots(t, nodes, frame.listed, False)
     pkey = stream(rkey, t, PHASE_SELECT, 0)
     select_by_priority(n, pkey, target, nodes, bufs)
     prop_left[:] = 0
@@ -181,7 +181,7 @@ def resolve_par(t, n, rkey, params, frame, arrivals, bufs):
     for c in prange(n_chunks):
         table = Table(node, lineage, generation, skill, evasion, avoid, flags, order_left, target)
         overflow = Arrivals(a_node, a_lineage, a_generation, a_skill, a_evasion, a_avoid, a_flags)
-        sel = Selection(True, pkey, rule, threshold, prop_left, slots_left)
+        sel = Selection(True, pkey, rule, threshold, prop_left, slots_left, False)
         d_occ = node_buf[0, c]
         d_mis = node_buf[1, c]
         d_occ[:] = 0
@@ -197,8 +197,8 @@ def resolve_par(t, n, rkey, params, frame, arrivals, bufs):
             node_mis[v] += node_buf[1, c, v]
     # vacated slots, in table order, filled from the end of the table; arrivals moved down to follow (a serial
     # forward copy: the ranges overlap)
-    n_live = place(n, gather_holes(nb, block_counts, target), arrived, frame, arrivals, on)
-    consequences(t, params, frame)
+    n_live = place(n, gather_holes(nb, block_counts, target), arrived, frame, arrivals, on, False)
+    consequences(t, params, frame, False)
     flights = 0.0
     for b in range(nb):
         flights += block_tallies[b, T.FLIGHTS]

@@ -27,6 +27,7 @@ RUN_PARAMETERS = (
     ("HOURS_PER_STEP", "sim.hours_per_step"),
     ("LOSS_SHARE", "outcome.loss_of_control_share"),
     ("VALIDATE", "sim.validate"),
+    ("SPARSE_SHARE", "sim.sparse_share"),
 )
 
 PARAMETERS = RUN_PARAMETERS + tuple(entry for unit in UNITS for entry in unit.PARAMETERS)

@@ -15,7 +15,7 @@ Written so that a replica that stays put costs almost nothing:
 * retraining events come as geometric gaps between the survivors they hit (``misalignment.survive``), so the
   survivors between two listed replicas are passed over (``retrain_between``) with the same draws in the
   same order;
-* a node without free slots refuses a proposal at once (its remaining-proposal count is never needed again).
+* a node without free slots refuses a proposal at once, without a draw.
 """
 
 from collections import namedtuple
@@ -26,7 +26,7 @@ from .jit import jit
 from .mechanisms import collusion, misalignment, quarantine, replication
 from .params import P
 from .rng import BLOCK, GOLDEN, PHASE_RESOLVE, mix64, stream, uniform
-from .state import DEAD, MAX_GENERATION, MISALIGNED, MOVING, T, U
+from .state import DEAD, MAX_GENERATION, MISALIGNED, MOVING, T, U, enlist, visit, visited
 from .table import fill_holes, place_arrivals, put_arrival
 
 # The node counts a settled replica changes: the run's node arrays in the serial pass, a chunk's private
@@ -35,45 +35,65 @@ NodeCounts = namedtuple("NodeCounts", ("occ", "node_mis"))
 
 
 @jit(refcount=False)
-def free_slots(t, nodes):
+def free_slots(t, nodes, listed, sparse):
     """Free slots of each node for this step's copies: capacity - start-of-step occupancy + the slots freed by
-    this step's shutdowns; none on a quarantined node. Returns the quarantined capacity."""
+    this step's shutdowns; none on a quarantined node. Returns the quarantined capacity. A sparse step visits
+    the listed nodes only: every other node is empty and not quarantined, and its free slots, its capacity,
+    were written when it was last listed (``state.Listed``). Then nodes that are empty and not quarantined
+    leave the list: their record row (written at the start of this step) and free slots hold until a replica
+    arrives."""
     quarantined_cap = 0.0
-    for v in range(nodes.capacity.shape[0]):
+    for k in range(visited(listed, sparse, nodes.capacity.shape[0])):
+        v = visit(listed, sparse, k)
         if quarantine.quarantined(nodes, v, t):
             nodes.slots_left[v] = 0
             quarantined_cap += nodes.capacity[v]
         else:
             nodes.slots_left[v] = nodes.capacity[v] - nodes.occ[v] + nodes.freed[v]
         nodes.freed[v] = 0
+    kept = 0
+    for k in range(listed.count[0]):
+        v = listed.nodes[k]
+        if nodes.occ[v] > 0 or quarantine.quarantined(nodes, v, t):
+            listed.nodes[kept] = v
+            kept += 1
+        else:
+            listed.mark[v] = 0
+    listed.count[0] = kept
     return quarantined_cap
 
 
 @jit(refcount=False)
-def consequences(t, params, frame):
+def consequences(t, params, frame, sparse):
     """This step's detections take effect from the next step on: nodes with incidents are hardened and
-    quarantined, coalitions with a detected member warned."""
-    nodes = frame.nodes
+    quarantined, coalitions with a detected member warned. Incidents happen where replicas are: a sparse
+    step visits the listed nodes only."""
+    nodes, listed = frame.nodes, frame.listed
     hardening = params[P.HARDENING]
     quarantine_steps = int(params[P.QUARANTINE_STEPS])
-    for v in range(nodes.incidents.shape[0]):
+    for k in range(visited(listed, sparse, nodes.incidents.shape[0])):
+        v = visit(listed, sparse, k)
         quarantine.react(nodes, v, t, hardening, quarantine_steps)
         nodes.incidents[v] = 0
-    collusion.apply_warnings(t, int(params[P.WARNING_STEPS]), frame.coal)
+    collusion.apply_warnings(t, int(params[P.WARNING_STEPS]), frame.coal, listed, sparse)
 
 
 @jit(refcount=False)
-def resolve(t, n, rkey, params, frame, arrivals, bufs):
+def resolve(t, n, rkey, params, frame, arrivals, bufs, sparse):
     """The serial resolve pass: resolution of proposals by selection sampling, retraining, removal of the dead,
     node tallies, consequences of this step's incidents. Returns the new count. ``frame.tallies`` receives
     births, flights and the quarantined capacity (``T``); ``arrivals`` is the overflow buffer
     (``state.arrival_overflow``); ``bufs`` the parallel buffers (empty here). ``table.target`` is scratch
     afterwards (it lists the vacated slots during the pass). ``parallel.resolve_par`` is the same pass over
-    threads, by random priorities; both settle blocks with ``settle_block``."""
+    threads, by random priorities; both settle blocks with ``settle_block``.
+
+    The proposal counts (``nodes.prop_left``) are left at zero for the next act pass: a sparse step settles
+    every proposal, each counting its node down once; a dense one settles only proposals onto nodes with free
+    slots and then clears every count (``sparse``: see ``state.Listed``)."""
     on = params[P.COLLUSION] > 0
     nodes = frame.nodes
-    frame.tallies[T.QUARANTINED] = free_slots(t, nodes)
-    sel = Selection(False, np.uint64(0), bufs.rule, bufs.threshold, nodes.prop_left, nodes.slots_left)
+    frame.tallies[T.QUARANTINED] = free_slots(t, nodes, frame.listed, sparse)
+    sel = Selection(False, np.uint64(0), bufs.rule, bufs.threshold, nodes.prop_left, nodes.slots_left, sparse)
     counts = NodeCounts(nodes.occ, nodes.node_mis)
     arrived = 0  # newborns and replicas in flight, in table order (``table.put_arrival``)
     vacated = 0
@@ -84,8 +104,10 @@ def resolve(t, n, rkey, params, frame, arrivals, bufs):
         arrived += a
         vacated += v
         flights += f
-    n_live = place(n, vacated, arrived, frame, arrivals, on)
-    consequences(t, params, frame)
+    if not sparse:
+        nodes.prop_left[:] = 0
+    n_live = place(n, vacated, arrived, frame, arrivals, on, sparse)
+    consequences(t, params, frame, sparse)
     frame.tallies[T.BIRTHS] = arrived - flights
     frame.tallies[T.FLIGHTS] = flights
     return n_live
@@ -94,8 +116,10 @@ def resolve(t, n, rkey, params, frame, arrivals, bufs):
 # How a pass settles the proposals onto a node with fewer free slots than proposals, either way a uniformly
 # random subset of them: by selection sampling in table order (``by_priority`` False: the serial pass; it draws
 # from the block streams and counts ``prop_left`` and ``slots_left`` down) or by random priorities (the
-# within-run parallel pass: per node a ``rule`` and a priority ``threshold``, no draws; ``parallel``).
-Selection = namedtuple("Selection", ("by_priority", "pkey", "rule", "threshold", "prop_left", "slots_left"))
+# within-run parallel pass: per node a ``rule`` and a priority ``threshold``, no draws; ``parallel``). ``every``:
+# settle every proposal, also those onto nodes without free slots (a sparse step, whose proposal counts must
+# end at zero), instead of only those onto nodes that may accept some.
+Selection = namedtuple("Selection", ("by_priority", "pkey", "rule", "threshold", "prop_left", "slots_left", "every"))
 NONE_ACCEPTED, ALL_ACCEPTED, BY_PRIORITY = 0, 1, 2  # rule of a node; list_to_settle relies on NONE_ACCEPTED = 0
 
 
@@ -121,21 +145,22 @@ def select(state, i, tg, sel):
     """Resolution for the proposal of replica i onto node tg (-1: none). Returns (state, the node it is
     accepted on or -1). Selection sampling: each of the ``prop_left`` remaining proposals onto a node gets one
     of its ``slots_left`` slots with probability slots_left / prop_left (one draw when it is not certain); a
-    node without free slots refuses at once, and its remaining count is never needed again."""
+    node without free slots refuses at once (without a draw). Every proposal settled counts its node down."""
     if sel.by_priority:
         return state, tg if tg >= 0 and accepted(i, tg, sel.pkey, sel.rule, sel.threshold) else -1
     accepted_to = -1
-    sl = sel.slots_left[U(max(tg, 0))]
-    if tg >= 0 and sl > 0:
+    if tg >= 0:
+        sl = sel.slots_left[U(tg)]
         pl = sel.prop_left[U(tg)]
-        accept = sl >= pl
-        if not accept:
-            state, u = uniform(state)
-            accept = u * pl < sl
         sel.prop_left[U(tg)] = pl - 1
-        if accept:
-            sel.slots_left[U(tg)] = sl - 1
-            accepted_to = tg
+        if sl > 0:
+            accept = sl >= pl
+            if not accept:
+                state, u = uniform(state)
+                accept = u * pl < sl
+            if accept:
+                sel.slots_left[U(tg)] = sl - 1
+                accepted_to = tg
     return state, accepted_to
 
 
@@ -157,9 +182,9 @@ def settle_block(b, n, t, rkey, params, sel, row0, hole0, counts, table, arrival
     state, gap = misalignment.retraining_gap(state, log_keep)
     # slots only run out during the pass: a proposal onto a node without free slots now is refused anyway
     if sel.by_priority:
-        k = list_to_settle(start, stop, target, flags, sel.rule, events)
+        k = list_to_settle(start, stop, target, flags, sel.rule, events, sel.every)
     else:
-        k = list_to_settle(start, stop, target, flags, sel.slots_left, events)
+        k = list_to_settle(start, stop, target, flags, sel.slots_left, events, sel.every)
     arrived = 0
     vacated = 0
     flights = 0
@@ -180,33 +205,39 @@ def settle_block(b, n, t, rkey, params, sel, row0, hole0, counts, table, arrival
 
 
 @jit(refcount=False)
-def place(n, vacated, arrived, frame, arrivals, on):
+def place(n, vacated, arrived, frame, arrivals, on, sparse):
     """After settling: nodes left without misaligned replicas hold no coalition; the vacated slots (listed,
     ascending, at the front of ``table.target``) are filled from the end of the table, the arrivals moved to
-    follow the live rows and counted on their nodes, where coalitions that meet merge. Returns the new count."""
-    table, nodes = frame.table, frame.nodes
-    for v in range(nodes.node_coal.shape[0]):
+    follow the live rows and counted on their nodes, where coalitions that meet merge; their nodes join the
+    list of nodes a sparse step visits. Returns the new count. Only nodes that held replicas lose misaligned
+    ones: a sparse step visits the listed nodes only."""
+    table, nodes, listed = frame.table, frame.nodes, frame.listed
+    for k in range(visited(listed, sparse, nodes.node_coal.shape[0])):
+        v = visit(listed, sparse, k)
         if nodes.node_mis[v] == 0:
             nodes.node_coal[v] = -1
     w = fill_holes(n, vacated, table.target, table)
     place_arrivals(n, w, arrived, table, arrivals)
     forest = frame.coal.forest
     for r in range(w, w + arrived):
-        collusion.tally_node(table.node[r], table.lineage[r], table.flags[r], nodes, forest, on)
+        nd = table.node[r]
+        collusion.tally_node(nd, table.lineage[r], table.flags[r], nodes, forest, on)
+        enlist(listed, nd)
     return w + arrived
 
 
 @jit(inline="always")
-def list_to_settle(start, stop, target, flags, accepts, events):
+def list_to_settle(start, stop, target, flags, accepts, events, every):
     """List (in ``events``) the replicas of slots start..stop-1 with something to settle: a proposal onto a
-    node that may accept some (``accepts[node] > 0``), a death, a flight. Returns how many. The others (most)
-    only survive, and their one event, retraining, is reached by skipping (``retrain_between``). No branch:
-    every slot is written, the count advances only for the listed."""
+    node that may accept some (``accepts[node] > 0``; any proposal if ``every``), a death, a flight. Returns
+    how many. The others (most) only survive, and their one event, retraining, is reached by skipping
+    (``retrain_between``), which draws the same as visiting them. No branch: every slot is written, the count
+    advances only for the listed."""
     k = 0
     for i in range(U(start), U(stop)):
         tg = target[i]
         events[U(k)] = i
-        k += ((tg >= 0) & (accepts[U(max(tg, 0))] > 0)) | ((flags[i] & (DEAD | MOVING)) != 0)
+        k += ((tg >= 0) & (every | (accepts[U(max(tg, 0))] > 0))) | ((flags[i] & (DEAD | MOVING)) != 0)
     return k
 
 

@@ -21,10 +21,13 @@ from .state import (
     TRAIT_UNIT,
     T,
     arrival_overflow,
+    enlist,
     new_frame,
     new_parallel_buffers,
     to_trait,
     trait,
+    visit,
+    visited,
     world_row,
 )
 
@@ -75,16 +78,19 @@ INVARIANTS = (
     "node occupancy does not match the replica table",
     "node occupancy above capacity or negative",
     "initial replicas without a free slot",
+    "proposal counts left on a node after the step",
+    "an occupied or quarantined node missing from the list of nodes a sparse step visits",
 )
 UNPLACED = 6
 
 
 @jit
-def check_invariants(n, frame, on, max_slots):
-    """Validate mode: occupancy within capacity, counts conserved, no dead replica left in the table, and (with
-    collusion ``on``) every misaligned replica in the coalition its node records, which the act pass relies on.
-    Returns 0, or the index in ``INVARIANTS`` of the first broken invariant (an exception raised inside the
-    parallel ensemble loop would reach the caller as a bare SystemError)."""
+def check_invariants(n, t, frame, on, max_slots):
+    """Validate mode, after step t: occupancy within capacity, counts conserved, no dead replica left in the
+    table, (with collusion ``on``) every misaligned replica in the coalition its node records, which the act
+    pass relies on, no proposal count left for the next act pass, and every node a sparse step must visit
+    listed (``state.Listed``). Returns 0, or the index in ``INVARIANTS`` of the first broken invariant (an
+    exception raised inside the parallel ensemble loop would reach the caller as a bare SystemError)."""
     table, nodes, forest = frame.table, frame.nodes, frame.coal.forest
     capacity, occ = nodes.capacity, nodes.occ
     if n < 0 or n > max_slots:
@@ -98,23 +104,32 @@ def check_invariants(n, frame, on, max_slots):
             coal = nodes.node_coal[table.node[i]]
             if coal < 0 or collusion.find_root(forest, table.lineage[i]) != collusion.find_root(forest, coal):
                 return 3
+    listed = frame.listed
     for v in range(capacity.shape[0]):
         if seen[v] != occ[v]:
             return 4
         if occ[v] > capacity[v] or occ[v] < 0:
             return 5
+        if nodes.prop_left[v] != 0:
+            return 7
+        if (occ[v] > 0 or nodes.quar_until[v] >= t) and listed.mark[v] == 0:
+            return 8
+    for k in range(listed.count[0]):
+        if listed.mark[listed.nodes[k]] != 1:
+            return 8
     return 0
 
 
 @jit(refcount=False)
-def record(series, t, n, flags, occ, total_compute, det, shut, births, collateral):
-    """Series of step t; returns the misaligned replicas counted."""
+def record(series, t, n, flags, occ, listed, sparse, total_compute, det, shut, births, collateral):
+    """Series of step t; returns the misaligned replicas counted. Every occupied node is listed: a sparse step
+    counts the occupied among the listed."""
     mis = 0
     for i in range(n):
         mis += flags[i] & MISALIGNED
     occupied = 0
-    for v in range(occ.shape[0]):
-        occupied += occ[v] > 0
+    for k in range(visited(listed, sparse, occ.shape[0])):
+        occupied += occ[visit(listed, sparse, k)] > 0
     series[S.REPLICAS, t] = n
     series[S.MISALIGNED, t] = mis
     series[S.COMPUTE_SHARE, t] = n / total_compute
@@ -130,17 +145,20 @@ def record(series, t, n, flags, occ, total_compute, det, shut, births, collatera
 def update_governance(t, params, jur, strict):
     """The governance update of step t: each jurisdiction's monitoring factor in force (its own, raised once
     alerted by an incident report, raised again by if-then measures in force). Returns the false-positive
-    weight (monitoring in force times the jurisdiction's share of monitored capacity, summed)."""
+    weight (monitoring in force times the jurisdiction's share of monitored capacity, summed) and whether a
+    factor changed (every node's record row changes then: a dense step)."""
     reporting_on = params[P.REPORTING] > 0
     fp_weight = 0.0
+    changed = False
     for j in range(jur.monitoring.shape[0]):
         f = jur.monitoring[j]
         f *= reporting.alert_factor(jur, j, t, reporting_on, params[P.REPORTING_MONITORING])
         if strict:
             f *= params[P.IF_THEN_MONITORING]
+        changed |= jur.factor[j] != f
         jur.factor[j] = f
         fp_weight += f * jur.fp_weight[j]
-    return fp_weight
+    return fp_weight, changed
 
 
 @jit
@@ -191,7 +209,14 @@ def run_one(params, rkey, skill0, world, series, outcome, status, within=None):
         return
     # node tallies of step 0: each initial replica is its own coalition; misaligned ones placed on one node meet
     collusion.tally_initial(n, table, nodes, frame.coal.forest, on)
-    record(series, 0, n, table.flags, nodes.occ, total_compute, 0.0, 0.0, 0.0, 0.0)
+    n_nodes = nodes.capacity.shape[0]
+    for v in range(n_nodes):
+        if nodes.occ[v] > 0:
+            enlist(frame.listed, v)
+    record(series, 0, n, table.flags, nodes.occ, frame.listed, False, total_compute, 0.0, 0.0, 0.0, 0.0)
+    # a step's per-node passes visit only the listed nodes when they and the replicas are few (state.Listed);
+    # never in the first step (no record row written yet) or when a monitoring factor changes (every row does)
+    sparse_below = params[P.SPARSE_SHARE] * n_nodes
 
     peak = n
     peak_share = n / total_compute
@@ -215,18 +240,19 @@ def run_one(params, rkey, skill0, world, series, outcome, status, within=None):
     for t in range(1, steps + 1):
         status[2] = t - 1  # steps done
         if n == 0:
-            record(series, t, 0, table.flags, nodes.occ, total_compute, 0.0, 0.0, 0.0, 0.0)
+            record(series, t, 0, table.flags, nodes.occ, frame.listed, False, total_compute, 0.0, 0.0, 0.0, 0.0)
             continue
         replica_steps += n
         # governance: if-then measures in force, incident-report alerts -> monitoring, kill floor, latency
         strict = if_then.in_force(params[P.IF_THEN] > 0, trig_step, params[P.IF_THEN_DELAY], t)
         latency = min(int(params[P.IF_THEN_LATENCY]) if strict else base_latency, base_latency)
         kill_floor = params[P.IF_THEN_KILL] if strict else 0.0
-        fp_weight = update_governance(t, params, frame.jur, strict)
+        fp_weight, changed = update_governance(t, params, frame.jur, strict)
+        sparse = within is None and t > 1 and not changed and n + frame.listed.count[0] < sparse_below
         tallies[:] = 0.0
         # detection, shutdown, replication (one pass over the replicas), then the incidents' reports
         if within is None:
-            act(t, n, rkey, params, latency, kill_floor, frame)
+            act(t, n, rkey, params, latency, kill_floor, frame, sparse)
         else:
             act_par(t, n, rkey, params, latency, kill_floor, frame, within)
         det_total += tallies[T.DETECTIONS]
@@ -243,7 +269,7 @@ def run_one(params, rkey, skill0, world, series, outcome, status, within=None):
             arrivals = arrival_overflow(max(overflow, 2 * arrivals.node.shape[0]))
         # resolution, retraining, coalitions, consequences of the incidents (one pass over the replicas)
         if within is None:
-            n = resolve(t, n, rkey, params, frame, arrivals, serial)
+            n = resolve(t, n, rkey, params, frame, arrivals, serial, sparse)
         else:
             n = resolve_par(t, n, rkey, params, frame, arrivals, within)
         births_total += tallies[T.BIRTHS]
@@ -257,10 +283,10 @@ def run_one(params, rkey, skill0, world, series, outcome, status, within=None):
         cost_shutdowns += step_shutdowns
         cost_quarantine += step_quarantine
         cost_false_alarms += step_false_alarms
-        mis = record(series, t, n, table.flags, nodes.occ, total_compute, tallies[T.DETECTIONS],
-                     tallies[T.SHUTDOWNS], tallies[T.BIRTHS], collateral)
+        mis = record(series, t, n, table.flags, nodes.occ, frame.listed, sparse, total_compute,
+                     tallies[T.DETECTIONS], tallies[T.SHUTDOWNS], tallies[T.BIRTHS], collateral)
         if validate:
-            code = check_invariants(n, frame, on, slots)
+            code = check_invariants(n, t, frame, on, slots)
             if code != 0:
                 status[0] = code
                 status[1] = t

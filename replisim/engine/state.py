@@ -15,6 +15,7 @@ Parts of the frame (``Frame``):
 * ``record``: the per-step node record the act pass reads (``R_*`` columns, ``node_record_table``).
 * ``events``: resolve's list of one block's replicas with something to settle (one row per chunk).
 * ``tallies`` (``T``): the counts of the step just done.
+* ``listed`` (``Listed``): the nodes a sparse step visits (below).
 
 Beside the frame, ``run_one`` keeps the small overflow buffer (``Arrivals``) for a step's arrivals that find no
 row at the table's free end (``table.put_arrival``): it grows geometrically between steps, and a buffer outside
@@ -80,7 +81,15 @@ Nodes = namedtuple("Nodes", ("capacity", "security", "monitoring", "kill_switch"
 Links = namedtuple("Links", ("indptr", "indices"))
 Jurisdictions = namedtuple("Jurisdictions", ("monitoring", "kill", "reporting", "fp_weight", "factor", "alert_from"))
 Coalitions = namedtuple("Coalitions", ("forest", "warned", "warn_until"))
-Frame = namedtuple("Frame", ("table", "nodes", "links", "jur", "coal", "record", "events", "tallies"))
+# The listed nodes: every node that holds replicas, every quarantined one, and every node emptied or released
+# from quarantine since its row of the record and its free slots were last written. ``nodes[:count[0]]`` lists
+# them (each once: ``mark`` is 1 for a listed node). A node off the list holds no replicas, so nothing happens on
+# it: its record row and free slots stay as last written, and a step where the listed nodes and the replicas are
+# few (``sim.sparse_share``) visits only the listed ones in its per-node passes (``visited`` / ``visit``), so the
+# cost of a step follows the replicas, not the size of the network. Nodes join the list when a replica arrives
+# (``enlist``) and leave it in ``resolve.free_slots`` once empty and not quarantined.
+Listed = namedtuple("Listed", ("nodes", "mark", "count"))
+Frame = namedtuple("Frame", ("table", "nodes", "links", "jur", "coal", "record", "events", "tallies", "listed"))
 # The governed network of an ensemble, built once in Python (replisim.world) and shared by its runs.
 World = namedtuple("World", ("capacity", "security", "monitoring", "kill_switch", "jurisdiction", "indptr",
                              "indices", "jur_monitoring", "jur_kill", "jur_reporting", "jur_fp_weight",
@@ -179,6 +188,27 @@ def coalitions(record):
     return record.view(np.int32)
 
 
+@jit(inline="always")
+def visited(listed, sparse, n_nodes):
+    """How many nodes a per-node pass visits: the listed ones in a sparse step, else all ``n_nodes``."""
+    return listed.count[0] if sparse else n_nodes
+
+
+@jit(inline="always")
+def visit(listed, sparse, k):
+    """The k-th node a per-node pass visits (k < ``visited``)."""
+    return listed.nodes[U(k)] if sparse else k
+
+
+@jit(inline="always")
+def enlist(listed, v):
+    """Put node v on the list of nodes a sparse step visits, unless it is there already."""
+    if listed.mark[U(v)] == 0:
+        listed.mark[U(v)] = 1
+        listed.nodes[U(listed.count[0])] = v
+        listed.count[0] += 1
+
+
 @jit
 def arrival_overflow(size):
     """The arrivals' overflow buffer of ``size`` rows: the arrivals of a step that find no row at the table's
@@ -205,9 +235,10 @@ def new_frame(world, slots, n0, chunks):
                         np.ones(n_jur, np.float64), np.full(n_jur, NEVER, np.int32))
     # forest: -1 for a root; warned and warn_until per node (-1: never warned)
     coal = Coalitions(np.full(n0, -1, np.int32), np.zeros(n_nodes, np.uint8), np.full(n_nodes, -1, np.int32))
+    listed = Listed(np.empty(n_nodes, np.int32), np.zeros(n_nodes, np.uint8), np.zeros(1, np.int64))
     return Frame(table, nodes, Links(world.indptr, world.indices), jur, coal,
                  node_record_table(n_nodes), np.empty((max(chunks, 1), BLOCK), np.int32),
-                 np.zeros(N_TALLIES, np.float64))
+                 np.zeros(N_TALLIES, np.float64), listed)
 
 
 @jit

@@ -119,10 +119,15 @@ def tally_node(nd, c, f, nodes, forest, collusion):
 
 
 @jit
-def apply_warnings(t, warn_steps, coal):
+def apply_warnings(t, warn_steps, coal, listed, sparse):
     """Nodes where a misaligned replica was detected this step are warned from the next step on, for
-    ``warn_steps`` steps: the mates there lie low (a later warning a node has stays)."""
+    ``warn_steps`` steps: the mates there lie low (a later warning a node has stays). Detections happen where
+    replicas are, so a sparse step visits the listed nodes only (``state.Listed``)."""
     warned, warn_until = coal.warned, coal.warn_until
+    if sparse:
+        for k in range(listed.count[0]):
+            warn(t, warn_steps, listed.nodes[k], warned, warn_until)
+        return
     # the flags are read eight at a time: ``warned`` is as long as the network, and few are set
     whole = warned.shape[0] // 8 * 8
     words = warned[:whole].view(np.uint64)

@@ -5,6 +5,7 @@ Owns: ``jur.alert_from`` (first step each jurisdiction is alerted; NEVER: not ye
 """
 
 from ..jit import jit
+from ..state import visit, visited
 
 PARAMETERS = (
     ("REPORTING", "governance.reporting.enabled"),
@@ -20,16 +21,18 @@ def alert_factor(jur, j, t, on, factor):
 
 
 @jit
-def report(t, delay, nodes, jur):
+def report(t, delay, nodes, jur, listed, sparse):
     """Incident reports of this step's detections (``nodes.incidents``): the own jurisdiction is alerted from
     the next step, the other reporting jurisdictions after ``delay``.
 
     Nothing in the act pass reads ``alert_from``, so one loop over the nodes after the pass gives the same
-    result as updating at each detection, and it keeps the pass free of shared writes.
+    result as updating at each detection, and it keeps the pass free of shared writes. Incidents happen where
+    replicas are, so a sparse step visits the listed nodes only (``state.Listed``).
     """
     alert_from, reporting = jur.alert_from, jur.reporting
     n_jur = alert_from.shape[0]
-    for v in range(nodes.incidents.shape[0]):
+    for k in range(visited(listed, sparse, nodes.incidents.shape[0])):
+        v = visit(listed, sparse, k)
         j0 = nodes.jurisdiction[v]
         if nodes.incidents[v] > 0 and reporting[j0]:
             alert_from[j0] = min(alert_from[j0], t + 1)
