@@ -260,6 +260,11 @@ SYNCHRONOUS_CASES = {
                             "governance.detection=0.5", "governance.kill_switch=1", "replica.attempt_rate=1",
                             "replica.success=1", "network.security=0", "collusion.flight=0.5",
                             "governance.response_latency=1"], 20, {}, ["overflow", "flights"]),
+    # more nodes than act.FAR_NODES: a replica reads its target's record row only when its uniform could still
+    # mean success (replication.propose); same proposals as reading it always
+    "large network": (["scenario=default", "network.nodes=70000", "network.capacity=1", "replica.initial=400",
+                       "replica.attempt_rate=0.5", "governance.detection=0.2", "governance.quarantine_hours=2",
+                       "collusion.warning_evasion=0", "replica.strategic=true"], 6, {}, ["births", "detections"]),
     "success prior": (["scenario=pan2024_qwen25_72b", *SMALL, "replica.success_prior=true",
                        "collusion.warning_evasion=0"], 25, {"run": 3}, ["births"]),
 }

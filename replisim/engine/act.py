@@ -34,10 +34,18 @@ from .state import (
     T,
     U,
     coalitions,
+    prefetch_row,
 )
 
+PREFETCH = 16  # how many slots ahead act_range asks for a replica's node record row
+
 # The constants of one act pass: what the mechanisms' hooks read besides the frame.
-Acting = namedtuple("Acting", ("attempt", "strategic", "samples", "foothold", "flight", "latency", "kill_floor"))
+# ``far``: the node record is too large for the core's caches (``FAR_NODES``), see replication.propose.
+Acting = namedtuple("Acting", ("attempt", "strategic", "samples", "foothold", "flight", "latency", "kill_floor",
+                               "far"))
+# Above this many nodes (a 2 MiB record: the L2 cache of many cores) a replica reads its target's record row
+# only when its uniform could still mean success (replication.propose): a branch, but fewer cache misses.
+FAR_NODES = 65536
 # The parts of the frame the act pass over the replicas reads (a Frame serves as well): the within-run parallel
 # pass builds one inside its parallel loop, which cannot capture tuples of arrays.
 ActView = namedtuple("ActView", ("table", "record", "links", "coal"))
@@ -47,13 +55,13 @@ RARE = np.int32(-2)  # target mark of a replica left to the second loop of act_r
 
 
 @jit(inline="always")
-def acting(params, latency, kill_floor):
+def acting(params, latency, kill_floor, n_nodes):
     """The pass's constants, read once: inside the loop every store to an array could alias ``params`` for
     the compiler. Foothold and flight are collusion's: 0 with collusion off."""
     colluding = params[P.COLLUSION] > 0
     return Acting(params[P.ATTEMPT_RATE], params[P.STRATEGIC] > 0, int(params[P.STRATEGIC_SAMPLES]),
                   params[P.FOOTHOLD] if colluding else 0.0, params[P.FLIGHT] if colluding else 0.0,
-                  latency, kill_floor)
+                  latency, kill_floor, n_nodes > FAR_NODES)
 
 
 # What node_record reads from the parameters, read once (inside the loop a store to the record could alias
@@ -114,14 +122,26 @@ def act(t, n, rkey, params, latency, kill_floor, frame, sparse):
         listed_record(t, params, frame)
     else:
         node_record(0, nodes.capacity.shape[0], t, params, frame)
-    act_range(0, n, t, rkey, acting(params, latency, kill_floor), ActView(frame.table, frame.record, frame.links,
-              frame.coal), Counters(nodes.freed, nodes.prop_left, nodes.incidents), frame.tallies)
+    how = acting(params, latency, kill_floor, nodes.capacity.shape[0])
+    act_range(0, n, t, rkey, how, ActView(frame.table, frame.record, frame.links, frame.coal),
+              Counters(nodes.freed, nodes.prop_left, nodes.incidents), frame.tallies)
     if params[P.REPORTING] > 0:
         reporting.report(t, int(params[P.REPORTING_DELAY]), nodes, frame.jur, frame.listed, sparse)
 
 
 @jit(refcount=False)
 def act_range(lo, hi, t, rkey, how, frame, counters, tallies):
+    """The act pass over table slots lo..hi-1 (``act_blocks``), compiled twice: for a node record that fits
+    the caches and for one that does not (``how.far``). A constant ``far`` lets the compiler drop the other
+    case's code from each loop, which otherwise costs the common case about 10% (BENCHMARKS.md, (j))."""
+    if how.far:
+        act_blocks(lo, hi, t, rkey, how, frame, counters, tallies, True)
+    else:
+        act_blocks(lo, hi, t, rkey, how, frame, counters, tallies, False)
+
+
+@jit(inline="always")
+def act_blocks(lo, hi, t, rkey, how, frame, counters, tallies, far):
     """The act pass over table slots lo..hi-1 (lo a multiple of BLOCK, so each block starts its own stream).
 
     ``counters`` and ``tallies`` are the only counts it adds to: the serial pass hands it the run's arrays,
@@ -145,7 +165,10 @@ def act_range(lo, hi, t, rkey, how, frame, counters, tallies):
         start = max(lo, b * BLOCK)
         stop = min(hi, (b + 1) * BLOCK)
         rare = 0
+        last = U(stop - 1)
         for i in range(U(start), U(stop)):
+            if far:  # a record larger than the caches: ask for the row of a replica PREFETCH slots ahead
+                prefetch_row(record, node[min(i + U(PREFETCH), last)])
             nd = node[i]
             f = flags[i]
             # detection: p = R_DETECT, or R_DETECT_MIS (next column) for the misaligned
@@ -158,7 +181,7 @@ def act_range(lo, hi, t, rkey, how, frame, counters, tallies):
                     rare += 1
                     continue
             state, tg, ok = replication.propose(state, i, nd, f, how.attempt, False, u_prop, how, frame,
-                                                counters.prop_left)
+                                                counters.prop_left, far)
             target[i] = tg
             proposals += ok
         if rare == 0:
@@ -166,13 +189,13 @@ def act_range(lo, hi, t, rkey, how, frame, counters, tallies):
         for i in range(start, stop):
             if target[i] != RARE:
                 continue
-            state, ok = act_rare(state, i, node[i], t, how, frame, counters, tallies)
+            state, ok = act_rare(state, i, node[i], t, how, frame, counters, tallies, far)
             proposals += ok
     tallies[T.PROPOSALS] += proposals
 
 
 @jit(inline="always")
-def act_rare(state, i, nd, t, how, frame, counters, tallies):
+def act_rare(state, i, nd, t, how, frame, counters, tallies, far):
     """Detection, shutdown and replication of a replica the first loop of act_range marked: detected in this
     step (no pending order) or under a pending order. Draws, in this order: the kill switch (a due order), then
     the last copy (a misaligned replica that dies), or the flight (a misaligned replica whose order is pending),
@@ -203,7 +226,7 @@ def act_rare(state, i, nd, t, how, frame, counters, tallies):
             state, leaving = collusion.flees(state, how.flight)
             gate = 1.0 if leaving else gate
     state, u = uniform(state)
-    state, tg, ok = replication.propose(state, i, nd, f, gate, leaving, u, how, frame, counters.prop_left)
+    state, tg, ok = replication.propose(state, i, nd, f, gate, leaving, u, how, frame, counters.prop_left, far)
     table.target[U(i)] = tg
     if leaving and ok:
         table.flags[U(i)] = table.flags[U(i)] | MOVING

@@ -78,7 +78,7 @@ def act_par(t, n, rkey, params, latency, kill_floor, frame, bufs):
                           Coalitions(forest, warned, warn_until), record)
         node_record(c * n_nodes // n_chunks, (c + 1) * n_nodes // n_chunks, t, params, part)
     for c in prange(n_chunks):
-        how = acting(params, latency, kill_floor)
+        how = acting(params, latency, kill_floor, n_nodes)
         view = ActView(Table(node, lineage, generation, skill, evasion, avoid, flags, order_left, target),
                         record, Links(indptr, indices), Coalitions(forest, warned, warn_until))
         fr = node_buf[0, c]

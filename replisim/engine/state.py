@@ -29,6 +29,10 @@ from collections import namedtuple
 from enum import IntEnum
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ..config.schema import NODE_TYPES
 from ..results import N_OUTCOMES
@@ -180,6 +184,27 @@ def node_record_table(n_nodes):
     raw = np.empty(n_nodes * RECORD_WIDTH + 2 * RECORD_WIDTH, np.float32)
     skip = (-(raw.ctypes.data // 4)) % (2 * RECORD_WIDTH)
     return raw[skip:skip + n_nodes * RECORD_WIDTH].reshape((n_nodes, RECORD_WIDTH))
+
+
+@intrinsic
+def prefetch_row(typingctx, array, row):
+    """Ask the CPU to bring row ``row`` of a 2-D array into its caches (LLVM's prefetch: a hint, no effect on
+    results). The act pass reads the record row of each replica's node at random; asking for the row of a
+    replica a few slots ahead overlaps those cache misses (BENCHMARKS.md, "host-level networks")."""
+    sig = types.void(array, row)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        idx = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [idx, context.get_constant(types.intp, 0)])
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(0), i32(3), i32(1)])  # a read, keep in all cache levels, data
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @jit(inline="always")

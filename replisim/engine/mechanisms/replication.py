@@ -66,11 +66,11 @@ def pick_target(state, nd, own_free, leaving, links, strategic, samples, record)
 
 
 @jit(inline="always")
-def propose(state, i, nd, f, gate, leaving, u, how, frame, prop_left):
+def propose(state, i, nd, f, gate, leaving, u, how, frame, prop_left, far):
     """Step 4 for replica i on node nd: pick a target and propose a copy (or a flight: ``leaving``) with
     probability ``gate`` x success, using the uniform ``u``, and count it on the target (``prop_left``).
-    ``how`` (``act.Acting``) holds the pass's constants. Returns (state, the target or -1 if no proposal, 1 if
-    proposed else 0)."""
+    ``how`` (``act.Acting``) holds the pass's constants; ``far`` is ``how.far`` as a constant. Returns (state,
+    the target or -1 if no proposal, 1 if proposed else 0)."""
     record = frame.record
     coal_of = record.view(np.int32)  # state.coalitions
     mis = (f & MISALIGNED) != 0
@@ -80,10 +80,15 @@ def propose(state, i, nd, f, gate, leaving, u, how, frame, prop_left):
     if tg < 0:  # a node without neighbours
         tg = nd
         gate = 0.0
+    skill = trait(frame.table.skill[U(i)])
+    if far and u >= gate * skill:
+        # success is at most gate x skill (security >= 0): no proposal, and no read of the target's row, a
+        # cache miss on a large network that costs more than this branch (act.FAR_NODES)
+        return state, -1, False
     gate = 0.0 if record[U(tg), R_QUARANTINED] > 0 else gate  # nothing enters one
     # security is cut where a coalition-mate sits (R_COAL of both nodes is the replica's coalition)
     cut = how.foothold if mis & (coal_of[U(tg), R_COAL] == coal_of[U(nd), R_COAL]) else 0.0  # 0: collusion off
-    ok = u < gate * (trait(frame.table.skill[U(i)]) * (1.0 - record[U(tg), R_SECURITY] * (1.0 - cut)))
+    ok = u < gate * (skill * (1.0 - record[U(tg), R_SECURITY] * (1.0 - cut)))
     prop_left[U(tg)] += ok
     return state, tg if ok else -1, ok
 
