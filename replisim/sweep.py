@@ -36,6 +36,7 @@ from .ensemble import Ensemble, write_parquet_atomic
 from .files import save_figure, write_text
 from .simulate import simulate
 from .stats import wilson
+from .terms import P_LABELS, fmt_interval, fmt_num, fmt_p
 
 DONE = "done.json"
 TABLE = "table"  # table.parquet and table.csv at the sweep root
@@ -231,18 +232,18 @@ def job_label(overrides: Mapping[str, str], swept: list[str]) -> str:
 
 
 def summary_table(frame: pd.DataFrame, by: str = "label") -> pd.DataFrame:
-    """Per job: P(loss of control) and P(extinct) with their 95% Wilson intervals, the median hours to 10% of
-    compute ("never": half the runs or more did not get there by the horizon), medians of peak, final
-    population and collateral cost (docs/governance.md, "Collateral cost")."""
+    """Per job: P(loss of control) and P(contained) (``terms.P_LABELS``) with their 95% Wilson intervals, the median
+    hours to 10% of compute ("never": half the runs or more did not get there by the horizon), medians of peak,
+    final population and collateral cost (docs/governance.md, "Collateral cost")."""
     rows = []
     for name, g in frame.groupby(by, sort=False):
         n = len(g)
         row = {by: name, "runs": n}
-        for label, col in (("P(loss of control)", "loss_of_control"), ("P(extinct)", "extinct")):
+        for col, label in P_LABELS.items():
             k = int(g[col].sum())
             lo, hi = wilson(k, n)
             row[label] = k / n
-            row[f"{label} 95% CI"] = f"[{lo:.3f}, {hi:.3f}]"
+            row[f"{label} 95% CI"] = fmt_interval(lo, hi)
         if "hours_to_10pct_compute" in g:
             hours = g["hours_to_10pct_compute"].to_numpy(dtype=float)
             row["median hours to 10%"] = float(np.median(np.where(np.isnan(hours), np.inf, hours)))
@@ -253,21 +254,13 @@ def summary_table(frame: pd.DataFrame, by: str = "label") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _fmt_cell(v) -> str:
-    """Numbers as an analyst reads them, the same in the terminal and the report (2,170, not 2.17e+03)."""
-    if isinstance(v, (float, np.floating)):
-        if np.isinf(v):
-            return "never"
-        if abs(v) >= 100 or v == round(v):
-            return f"{v:,.0f}"
-        return f"{v:.3g}"
-    return str(v)
-
-
 def _formats(summary: pd.DataFrame) -> dict:
-    """Per column of the summary: probabilities with three decimals, everything else by ``_fmt_cell``."""
-    return {c: (lambda v: f"{v:.3f}") if c.startswith("P(") and "CI" not in c else _fmt_cell
-            for c in summary.columns}
+    """Per column of a table: probabilities by ``terms.fmt_p``, every other number by ``terms.fmt_num`` (the
+    report formats its numbers with the same two functions)."""
+    def cell(v):
+        return fmt_num(v) if isinstance(v, (int, float, np.number)) else str(v)
+
+    return {c: fmt_p if c.startswith("P(") and "CI" not in c else cell for c in summary.columns}
 
 
 def fixed_overrides(markers: list[dict]) -> list[str]:
