@@ -325,7 +325,8 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
     if echo:
         with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
             print(summary.to_string(index=False, formatters=_formats(summary)))
-    title = title or f"replisim sweep {root.name}"
+    markers = {label: read_marker(d) for label, d in dirs.items()}
+    title = title or default_title(root, dirs, markers)
     notes = []
     if left_out:
         title += f" (partial: {len(left_out)} job(s) left out)"
@@ -366,7 +367,6 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
     if comparison is not None and find_spec("replisim.report") is not None:
         from . import report
 
-        markers = {label: read_marker(d) for label, d in dirs.items()}
         text = report.markdown(frame, comparison, title, context=_context(list(markers.values())),
                                notes=_notes(frame, comparison, markers))
     else:
@@ -383,6 +383,18 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
         print(f"replisim: wrote {root / (table_name + '.parquet')}, {table_name}.csv, report.md"
               + (f" and {len(figures)} figures" if figures else ""), file=sys.stderr)
     return frame
+
+
+def default_title(root: Path, dirs: Mapping[str, Path], markers: Mapping[str, dict]) -> str:
+    """The report's title when none is given: the main job's (its jobs are ``<run dir>/<regime>/``, one scenario
+    and run count), so ``replisim aggregate`` on a main job's folder keeps the title the main job gave it;
+    ``replisim sweep <folder>`` for anything else."""
+    ms = list(markers.values())
+    main_job = all(Path(dirs[label]).name == m["governance"] for label, m in markers.items())
+    scenarios, runs = {m["scenario"] for m in ms}, {m["runs"] for m in ms}
+    if main_job and len(scenarios) == 1 and len(runs) == 1:
+        return f"Governance regimes on scenario '{scenarios.pop()}' ({runs.pop()} runs each)"
+    return f"replisim sweep {root.name}"
 
 
 def numeric_keys(frame: pd.DataFrame, keys: list[str]) -> list[str]:
@@ -443,17 +455,25 @@ def _drivers_section(dirs: dict) -> str:
 
 
 def _context(markers: list[dict]) -> list[str]:
-    fixed = [o for o in fixed_overrides(markers) if not o.startswith("governance=") or len(markers) == 1]
+    """The report's header: every override of the jobs, fixed or swept, so the report can be read without the
+    command that made it, and the horizon."""
+    fixed = fixed_overrides(markers)
     steps = sorted({m.get("steps") for m in markers if m.get("steps") is not None})
     lines = [f"fixed overrides: {', '.join(f'`{o}`' for o in fixed)}" if fixed else "fixed overrides: none"]
     swept: dict[str, list[str]] = {}
+    runtime: dict[str, list[str]] = {}
     for m in markers:
         for k, v in m["overrides"].items():
-            if k not in RUNTIME_KEYS and f"{k}={v}" not in fixed and str(v) not in swept.setdefault(k, []):
-                swept[k].append(str(v))
-    swept = {k: v for k, v in swept.items() if len(v) > 1}
-    if swept:  # every override is in the header, fixed or swept, so the report can be read without the command
+            into = runtime if k in RUNTIME_KEYS else swept
+            if (k in RUNTIME_KEYS or f"{k}={v}" not in fixed) and str(v) not in into.setdefault(k, []):
+                into[k].append(str(v))
+    # a key set in some jobs only is swept too: its value in the others is the default
+    swept = {k: v for k, v in swept.items() if v}
+    if swept:
         lines.append("swept: " + "; ".join(f"`{k}` = {', '.join(v)}" for k, v in swept.items()))
+    if runtime:
+        lines.append("run settings (they cannot change the numbers): "
+                     + ", ".join(f"`{k}={'/'.join(v)}`" for k, v in runtime.items()))
     if steps:
         lines.append(f"horizon: {', '.join(map(str, steps))} steps")
     return lines

@@ -136,9 +136,37 @@ def test_two_numeric_swept_keys_get_a_heat_map_per_regime(tmp_path, capsys):
 
 
 def test_the_report_header_names_every_override_fixed_or_swept(tmp_path):
+    """Every override is in the header: the swept one with its values, the fixed ones (the regime too, when the
+    sweep holds it fixed: the header once left it out), and the run settings that cannot change the numbers."""
     for k, s in enumerate(("0.3", "0.7")):
-        run_job(compose(TINY + ["scenario=minimal", f"replica.success={s}"]), tmp_path / str(k),
-                {"scenario": "minimal", "replica.success": s})
+        overrides = {"scenario": "minimal", "governance": "if_then", "network.nodes": "200",
+                     "replica.success": s, "sim.threads": "1"}
+        run_job(compose(TINY + [f"{a}={b}" for a, b in overrides.items()]), tmp_path / str(k), overrides)
     aggregate(tmp_path, echo=False)
     head = (tmp_path / "report.md").read_text().split("##")[0]
-    assert "`scenario=minimal`" in head and "swept: `replica.success` = 0.3, 0.7" in head
+    for fixed in ("scenario=minimal", "governance=if_then", "network.nodes=200"):
+        assert f"`{fixed}`" in head
+    assert "swept: `replica.success` = 0.3, 0.7" in head and "`sim.threads=1`" in head
+    assert head.startswith(f"# replisim sweep {tmp_path.name}")
+
+
+def test_aggregating_a_main_job_folder_keeps_its_title(tmp_path):
+    """The main job writes <run dir>/<regime>/: ``replisim aggregate`` of that folder titles the report as the main
+    job did, not 'replisim sweep <folder>'."""
+    for k, g in enumerate(("none", "if_then")):
+        run_job(compose(TINY + ["scenario=minimal", f"governance={g}"]), tmp_path / g,
+                {"scenario": "minimal", "governance": g}, order=k)
+    aggregate(tmp_path, echo=False)
+    assert (tmp_path / "report.md").read_text().startswith("# Governance regimes on scenario 'minimal' (4 runs each)")
+
+
+def test_the_docs_quote_every_glob_for_the_shell():
+    """``-m governance=glob(*)`` unquoted is a bash syntax error (the parentheses): every example quotes it."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for doc in ("docs/sweeps.md", "README.md"):
+        text = (root / doc).read_text()
+        assert "glob(" in text
+        assert not re.findall(r"(?<!')\b[\w.]+=glob\([^)]*\)(?!')", text), doc
