@@ -353,9 +353,10 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
         ensembles = {label: Ensemble.from_parquet(d) for label, d in dirs.items()}
         fig_dir = root / "figures"
         fig_dir.mkdir(exist_ok=True)
-        # "label" names each job by its swept values (the regime alone when only governance varies), so jobs
-        # of different scenarios are never pooled in one violin or curve
-        made = dict(plots.regime_figures(frame, ensembles, by="label"))
+        # small multiples: one panel per value of the swept factors other than the regime, so jobs of different
+        # scenarios are never pooled in one box or curve, and no axis carries every job's name
+        by, facets = facet_keys(frame, keys)
+        made = dict(plots.sweep_figures(frame, ensembles, by=by, facets=facets))
         made.update(heat_maps(frame, keys))
         for name, fig in made.items():
             path = fig_dir / f"{name}.png"
@@ -395,6 +396,14 @@ def default_title(root: Path, dirs: Mapping[str, Path], markers: Mapping[str, di
     if main_job and len(scenarios) == 1 and len(runs) == 1:
         return f"Governance regimes on scenario '{scenarios.pop()}' ({runs.pop()} runs each)"
     return f"replisim sweep {root.name}"
+
+
+def facet_keys(frame: pd.DataFrame, keys: list[str]) -> tuple[str, list[str]]:
+    """(the factor each panel compares, the factors that make the panels) of a sweep over ``keys``: the regime
+    against the regime when it varies (else the first swept key), one panel per combination of the others."""
+    varied = [k for k in keys if k in frame.columns and frame[k].nunique() > 1]
+    by = "governance" if frame["governance"].nunique() > 1 else (varied[0] if varied else "governance")
+    return by, [k for k in varied if k != by]
 
 
 def numeric_keys(frame: pd.DataFrame, keys: list[str]) -> list[str]:

@@ -7,8 +7,9 @@ import json
 import pandas as pd
 import pytest
 
+from replisim import plots
 from replisim.config import compose
-from replisim.sweep import DONE, aggregate, collect, config_digest, is_done, job_label, run_job
+from replisim.sweep import DONE, aggregate, collect, config_digest, facet_keys, is_done, job_label, run_job
 
 TINY = ["runs=4", "sim.steps=20", "network.nodes=200"]
 
@@ -73,6 +74,12 @@ def test_aggregate_writes_one_row_per_job_and_run(tmp_path, capsys):
     csv = pd.read_csv(tmp_path / "table.partial.csv")
     assert len(csv) == len(frame) and list(csv.columns) == list(frame.columns)
     assert (tmp_path / "report.md").read_text().startswith("#")
+    # a sweep over the regime and the scenario: the figures compare regimes within each scenario's panel
+    assert facet_keys(frame, ["governance", "scenario"]) == ("governance", ["scenario"])
+    for name in ("outcomes", "containment", "safety_cost", "fan"):
+        png = (tmp_path / "figures" / f"{name}.png").read_bytes()
+        width = int.from_bytes(png[16:20], "big")  # the PNG header's width
+        assert width <= 150 * plots.MAX_FIGURE_INCHES[0], (name, width)
 
 
 def test_collect_refuses_a_directory_without_finished_jobs(tmp_path):
