@@ -610,6 +610,43 @@ def fan_panels(ens_by_label: Mapping, series: str = "replicas") -> Figure:
     return fig
 
 
+def placement_panels(table: pd.DataFrame, by: str = "governance", facets=(), columns: int = 2) -> Figure:
+    """Where the replicas alive at the horizon are (``sweep.placement_table``): one block per combination of
+    ``facets``; per node type and per jurisdiction, the share of the survivors (stacked bars) and the compute
+    captured, survivors over the group's slots (dots); the values of ``by`` level on the y axis."""
+    names = list(pd.unique(table[by]))
+    groups = facet_groups(table, facets)
+    kinds = list(pd.unique(table["kind"]))
+    fig, subs = _blocks(len(groups), (4.2 * len(kinds), 1.6 + 0.55 * len(names)), columns)
+    for sub, (title, g) in zip(subs, groups):
+        axes = sub.subplots(2, len(kinds), sharey=True, squeeze=False)
+        for k, kind in enumerate(kinds):
+            part = g[g["kind"] == kind]
+            members = list(pd.unique(table.loc[table["kind"] == kind, "group"]))
+            colors = dict(zip(members, _colors(len(members))))
+            share = part.pivot_table(index=by, columns="group", values="share_of_survivors", sort=False)
+            captured = part.pivot_table(index=by, columns="group", values="captured", sort=False, dropna=False)
+            left = np.zeros(len(names))
+            for m in members:
+                v = share[m].reindex(names).fillna(0).to_numpy() if m in share else np.zeros(len(names))
+                axes[0, k].barh(range(len(names)), v, left=left, color=colors[m], label=m)
+                left += v
+                if m in captured:
+                    axes[1, k].plot(captured[m].reindex(names).to_numpy(dtype=float), range(len(names)), "o",
+                                    color=colors[m], label=m)
+            axes[0, k].set_xlim(0, 1)
+            axes[0, k].set_xlabel(f"share of the survivors by {kind}")
+            axes[1, k].set_xlim(left=0)
+            axes[1, k].set_xlabel("compute captured (survivors / slots)")
+            axes[1, k].legend(fontsize="x-small", loc="best")
+            for ax in axes[:, k]:
+                _level_names(ax, names)
+                ax.grid(axis="x", alpha=0.3)
+        sub.suptitle(title or f"by {by}", fontsize="medium")
+    fig.suptitle("Where the replicas alive at the horizon are")
+    return fig
+
+
 def sweep_figures(frame: pd.DataFrame, ens_by_label: Mapping, by: str = "governance", facets=(),
                   horizon_hours: float | None = None) -> dict[str, Figure]:
     """The figures of a sweep, as small multiples over the ``facets`` (the swept factors other than ``by``):

@@ -332,6 +332,12 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
         title += f" (partial: {len(left_out)} job(s) left out)"
         notes.append(f"PARTIAL: job(s) {', '.join(left_out)} unfinished or damaged and left out of every table, "
                      "figure and comparison here; re-run the sweep to complete them, then aggregate again.")
+    by, facets = facet_keys(frame, keys)
+    ensembles = {label: Ensemble.from_parquet(d) for label, d in dirs.items()}
+    placement = placement_table(frame, {label: group_slots(e.config, markers[label]["seed"])
+                                        for label, e in ensembles.items() if e.config is not None}, [*facets, by])
+    if not placement.empty:
+        write_text(root / "placement.csv", placement.to_csv(index=False))
     comparison = None
     if find_spec("replisim.report") is not None:
         from . import report
@@ -350,13 +356,13 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
 
         from . import plots
 
-        ensembles = {label: Ensemble.from_parquet(d) for label, d in dirs.items()}
         fig_dir = root / "figures"
         fig_dir.mkdir(exist_ok=True)
         # small multiples: one panel per value of the swept factors other than the regime, so jobs of different
         # scenarios are never pooled in one box or curve, and no axis carries every job's name
-        by, facets = facet_keys(frame, keys)
         made = dict(plots.sweep_figures(frame, ensembles, by=by, facets=facets))
+        if not placement.empty:
+            made["placement"] = plots.placement_panels(placement, by, facets)
         made.update(heat_maps(frame, keys))
         for name, fig in made.items():
             path = fig_dir / f"{name}.png"
@@ -372,6 +378,7 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
                                notes=_notes(frame, comparison, markers))
     else:
         text = f"# {title}\n\n{_markdown_table(summary)}\n"
+    text += _placement_section(placement, by, facets)
     text += _drivers_section(dirs)
     if figures:
         text += "\n## Figures\n\n" + "".join(f"![{n}]({p})\n" for n, p in figures.items())
@@ -439,6 +446,71 @@ def heat_maps(frame: pd.DataFrame, keys: list[str]) -> dict:
         name = "heatmap" + "".join(f"_{v}" for v in combo)
         figs["".join(c if c.isalnum() or c in "._-" else "_" for c in name)] = fig
     return figs
+
+
+# --- where the survivors are: per node type and per jurisdiction ---------------------------------------------
+
+PLACEMENT_PREFIXES = {"final_on_": "node type", "final_in_": "jurisdiction"}  # results.placement_names
+
+
+def group_slots(cfg: Config, seed: int) -> dict[str, int]:
+    """Replica slots before any measure of each node type and jurisdiction of the world ``cfg`` and ``seed`` build
+    (the network ``world.setup`` draws), keyed by the outcome column of the survivors there (``final_on_<type>``,
+    ``final_in_<jurisdiction>``)."""
+    from .config.schema import NODE_TYPES
+    from .network import build_network
+    from .world import NETWORK_STREAM
+
+    net = build_network(cfg, np.random.default_rng([seed, NETWORK_STREAM]))
+    slots = {f"final_on_{t}": int(net.capacity[net.node_type == i].sum()) for i, t in enumerate(NODE_TYPES)}
+    return slots | {f"final_in_{j}": int(net.capacity[net.jurisdiction == i].sum())
+                    for i, j in enumerate(net.jurisdiction_names)}
+
+
+def placement_table(frame: pd.DataFrame, slots_by_label: Mapping[str, Mapping[str, int]],
+                    columns: list[str]) -> pd.DataFrame:
+    """One row per (job, node type or jurisdiction): the share of the replicas alive at the horizon that sit there
+    (pooled over the job's runs; NaN where no run has survivors) and the compute captured there, the mean survivors
+    over the group's slots before any measure (NaN for a group without slots, such as consumer machines).
+    ``columns``: the job's grouping columns to keep (e.g. governance, scenario)."""
+    rows = []
+    for label, g in frame.groupby("label", sort=False):
+        survivors = float(g["final_replicas"].sum())
+        slots = slots_by_label.get(label, {})
+        for col in (c for c in g.columns if c.startswith(tuple(PLACEMENT_PREFIXES))):
+            prefix = col[:len("final_on_")]
+            total = float(g[col].sum())
+            rows.append({"label": label, **{k: g[k].iloc[0] for k in columns},
+                         "kind": PLACEMENT_PREFIXES[prefix], "group": col[len(prefix):],
+                         "share_of_survivors": total / survivors if survivors else np.nan,
+                         "slots": slots.get(col, np.nan),
+                         "captured": total / len(g) / slots[col] if slots.get(col) else np.nan})
+    return pd.DataFrame(rows)
+
+
+def _placement_section(table: pd.DataFrame, by: str, facets: list[str]) -> str:
+    """The report's "Where the survivors are": per job, a table per kind of group with each group's share of the
+    survivors and the compute captured there."""
+    if table.empty:
+        return ""
+    out = ["", "## Where the survivors are", "",
+           "Per job, of the replicas alive at the horizon (all runs pooled): the share on each node type and in each "
+           "jurisdiction, and in brackets the compute captured there (mean survivors over the group's replica slots "
+           "before any measure; `-`: the group has no slots, or no run has survivors). `placement.csv` holds the "
+           "numbers; `figures/placement.png` draws them."]
+    front = [*facets, by]
+    for kind in PLACEMENT_PREFIXES.values():
+        part = table[table["kind"] == kind]
+        part = part.sort_values(facets, kind="stable") if facets else part
+        if part.empty:
+            continue
+        groups = list(pd.unique(part["group"]))
+        out += ["", f"By {kind}:", "", "| " + " | ".join([*front, *groups]) + " |",
+                "|" + "---|" * len(front) + "---:|" * len(groups)]
+        for _, job in part.groupby("label", sort=False):
+            cells = {r.group: f"{fmt_p(r.share_of_survivors)} ({fmt_p(r.captured)})" for r in job.itertuples()}
+            out.append("| " + " | ".join([*(str(job[k].iloc[0]) for k in front), *(cells[gr] for gr in groups)]) + " |")
+    return "\n".join(out) + "\n"
 
 
 def _drivers_section(dirs: dict) -> str:

@@ -177,3 +177,29 @@ def test_the_docs_quote_every_glob_for_the_shell():
         text = (root / doc).read_text()
         assert "glob(" in text
         assert not re.findall(r"(?<!')\b[\w.]+=glob\([^)]*\)(?!')", text), doc
+
+
+def test_survivors_per_node_type_and_jurisdiction(tmp_path):
+    """A with_haven sweep shows where the replicas alive at the horizon are: per job, each node type's and each
+    jurisdiction's share of them (summing to 1) and the compute captured there (survivors over the group's slots
+    before any measure), in placement.csv, the report and a figure."""
+    from replisim.sweep import group_slots
+
+    for k, g in enumerate(("none", "if_then")):
+        overrides = {"governance": g, "jurisdictions": "with_haven"}
+        run_job(compose(TINY + [f"{a}={b}" for a, b in overrides.items()]), tmp_path / str(k), overrides)
+    frame = aggregate(tmp_path, echo=False)
+    table = pd.read_csv(tmp_path / "placement.csv")
+    assert set(table.loc[table["kind"] == "jurisdiction", "group"]) == {"regulated", "haven"}
+    assert set(table.loc[table["kind"] == "node type", "group"]) >= {"frontier_lab", "enterprise"}
+    cfg = compose(TINY + ["jurisdictions=with_haven"])
+    slots = group_slots(cfg, cfg.seed)
+    assert slots["final_in_haven"] + slots["final_in_regulated"] == sum(v for k, v in slots.items() if "_on_" in k)
+    assert table.groupby(["label", "kind"])["share_of_survivors"].sum().to_numpy() == pytest.approx(1.0)
+    none = frame[frame["label"] == "none"]
+    haven = table[(table["label"] == "none") & (table["group"] == "haven")].iloc[0]
+    assert haven["captured"] == pytest.approx(none["final_in_haven"].mean() / slots["final_in_haven"])
+    assert haven["share_of_survivors"] == pytest.approx(none["final_in_haven"].sum() / none["final_replicas"].sum())
+    report = (tmp_path / "report.md").read_text()
+    assert "## Where the survivors are" in report and "| governance | regulated | haven |" in report
+    assert (tmp_path / "figures" / "placement.png").is_file() and "figures/placement.png" in report
