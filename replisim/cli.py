@@ -458,7 +458,7 @@ def _main_job(dcfg) -> None:
 
             drivers(cfg, cfg.outcome.drivers, out / name / "drivers", progress=True)
     bar.close()
-    aggregate(out, title=f"Governance regimes on scenario '{base.scenario}' ({base.runs} runs each)")
+    aggregate(out)  # titled by sweep.default_title, as ``replisim aggregate`` of this folder titles it again
 
 
 def _app(dcfg) -> None:

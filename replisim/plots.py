@@ -117,8 +117,20 @@ def containment_survival(frame: pd.DataFrame, by: str, horizon_hours: float) -> 
     names = _regimes(frame, by)
     fig = Figure(figsize=(9.5, 4.8), layout="constrained")
     ax = fig.subplots()
+    _survival_curves(ax, frame, by, names, horizon_hours)
+    ax.set_title(f"Kaplan-Meier; runs never contained are censored at {horizon_hours:g} h (+)")
+    ax.legend(title=by, fontsize="small", loc="best")
+    fig.suptitle("Time to containment")
+    return fig
+
+
+def _survival_curves(ax, frame: pd.DataFrame, by: str, names: list, horizon_hours: float) -> None:
+    """One Kaplan-Meier curve per name of ``by`` present in ``frame`` (colours by the name's place in ``names``, so
+    a regime keeps its colour in every panel), censored at the horizon (+)."""
     for name, color in zip(names, _colors(len(names))):
         ttc = frame.loc[frame[by] == name, "time_to_containment"].to_numpy(dtype=float)
+        if ttc.size == 0:
+            continue
         observed = ~np.isnan(ttc) & (ttc <= horizon_hours)
         durations = np.where(observed, ttc, horizon_hours)
         times, surv = kaplan_meier(durations, observed)
@@ -132,11 +144,7 @@ def containment_survival(frame: pd.DataFrame, by: str, horizon_hours: float) -> 
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("hours since the first replicas")
     ax.set_ylabel("P(population not yet contained)")
-    ax.set_title(f"Kaplan-Meier; runs never contained are censored at {horizon_hours:g} h (+)")
     ax.grid(alpha=0.3)
-    ax.legend(title=by, fontsize="small", loc="best")
-    fig.suptitle("Time to containment")
-    return fig
 
 
 # --- fan chart of population over time --------------------------------------------------------------------
@@ -167,6 +175,15 @@ def theory_curve(spec) -> pd.DataFrame | str:
         return f"theory table lacks {exc}"
 
 
+def _fan(ax, hours: np.ndarray, y: np.ndarray, color) -> None:
+    """Median (line), 50% and 90% bands and mean (dotted) of the runs' series ``y`` (runs, steps + 1)."""
+    q05, q25, q50, q75, q95 = np.quantile(y, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    ax.fill_between(hours, q05, q95, color=color, alpha=0.15, linewidth=0)
+    ax.fill_between(hours, q25, q75, color=color, alpha=0.3, linewidth=0)
+    ax.plot(hours, q50, color=color, lw=2)
+    ax.plot(hours, y.mean(axis=0), color=color, lw=1, ls=":")
+
+
 def fan_chart(ens_by_label: Mapping, theory_by_label: Mapping | None = None) -> Figure:
     """Population and compute share over time per label: median, 50% and 90% bands, ensemble mean, and the
     mean-field ODE (``theory_by_label[label]``: a Config or a solved table) where theory covers it.
@@ -183,12 +200,7 @@ def fan_chart(ens_by_label: Mapping, theory_by_label: Mapping | None = None) -> 
         ens = ens_by_label[label]
         hours = ens.hours
         for ax, name in ((ax_n, "replicas"), (ax_s, "compute_share")):
-            y = ens.series(name)
-            q05, q25, q50, q75, q95 = np.quantile(y, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
-            ax.fill_between(hours, q05, q95, color=color, alpha=0.15, linewidth=0)
-            ax.fill_between(hours, q25, q75, color=color, alpha=0.3, linewidth=0)
-            ax.plot(hours, q50, color=color, lw=2)
-            ax.plot(hours, y.mean(axis=0), color=color, lw=1, ls=":")
+            _fan(ax, hours, ens.series(name), color)
         if label in theory_by_label:
             curve = theory_curve(theory_by_label[label])
             if isinstance(curve, str):
@@ -299,36 +311,46 @@ def safety_cost(frame: pd.DataFrame, by: str = "governance") -> Figure:
     """Each regime's P(loss of control) (95% Wilson interval) against its median collateral cost in node-hours,
     with the Pareto front (regimes no other regime beats on both) joined and marked."""
     names = _regimes(frame, by)
-    cost, risk, lo, hi = [], [], [], []
-    for name in names:
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax = fig.subplots()
+    _safety_cost_points(ax, frame, by, names)
+    ax.set_title("Safety against cost")
+    ax.legend(title=by, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    return fig
+
+
+def _safety_cost_points(ax, frame: pd.DataFrame, by: str, names: list) -> None:
+    """Each name of ``by`` present in ``frame``: P(loss of control) against median collateral cost, the Pareto front
+    joined and ringed (colour and marker by the name's place in ``names``: the same in every panel)."""
+    cost, risk, lo, hi, shown = [], [], [], [], []
+    for i, name in enumerate(names):
         g = frame[frame[by] == name]
+        if g.empty:
+            continue
         p, down, up = wilson_err(int(g["loss_of_control"].sum()), len(g))
         cost.append(float(np.median(g["collateral_node_hours"].to_numpy(dtype=float))))
         risk.append(p)
         lo.append(down)
         hi.append(up)
+        shown.append(i)
     cost, risk = np.array(cost), np.array(risk)
     front = pareto_front(cost, risk)
-    fig = Figure(figsize=(9, 5), layout="constrained")
-    ax = fig.subplots()
     # regimes often tie on one axis, so names go into the legend (colour) rather than onto the points
     markers = "osD^vP*Xh<>"
-    for i, (name, color) in enumerate(zip(names, _colors(len(names)))):
-        ax.errorbar(cost[i], risk[i], yerr=[[lo[i]], [hi[i]]], fmt=markers[i % len(markers)], color=color,
-                    capsize=3, markersize=7, label=str(name) + (" (front)" if i in front else ""))
+    colors = _colors(len(names))
+    for j, i in enumerate(shown):
+        ax.errorbar(cost[j], risk[j], yerr=[[lo[j]], [hi[j]]], fmt=markers[i % len(markers)], color=colors[i],
+                    capsize=3, markersize=7, label=str(names[i]) + (" (front)" if j in front else ""))
     ax.plot(cost[front], risk[front], color="black", lw=1.2, ls="--", zorder=0)
     ax.scatter(cost[front], risk[front], s=180, facecolors="none", edgecolors="black", lw=1.5,
                label="Pareto front: no regime is\ncheaper and safer")
     positive = cost[cost > 0]
-    if positive.size == cost.size and positive.max() / positive.min() > 100:
+    if positive.size == cost.size and positive.size and positive.max() / positive.min() > 100:
         ax.set_xscale("log")  # costs span orders of magnitude between light and strict regimes
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("median collateral cost (node-hours offline per run)")
     ax.set_ylabel("P(loss of control) (95% Wilson interval)")
-    ax.set_title("Safety against cost")
     ax.grid(alpha=0.3)
-    ax.legend(title=by, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
-    return fig
 
 
 # --- a swept parameter against outcomes -------------------------------------------------------------------
@@ -423,6 +445,222 @@ def regime_figures(frame: pd.DataFrame, series_by_regime: Mapping, by: str = "go
     }
     if series_by_regime:
         figs["fan"] = fan_chart(series_by_regime, theory)
+    return figs
+
+
+# --- small multiples of a sweep over several factors -------------------------------------------------------
+# A sweep over the regime and other factors gets one panel (or block of panels) per value of the other factors,
+# the regimes on every panel's y axis with their names level: readable at any number of jobs. At most
+# MAX_COLUMNS panels a row, rows wrap; the figure grows with its panels up to MAX_FIGURE_INCHES (at the sweep's
+# 150 dpi, 2,400 x 3,600 px), beyond which the panels shrink instead.
+
+MAX_COLUMNS = 4
+MAX_FIGURE_INCHES = (16.0, 24.0)
+
+
+def facet_groups(frame: pd.DataFrame, facets) -> list[tuple[str, pd.DataFrame]]:
+    """(title, rows) per combination of the ``facets`` columns, in order of appearance; one untitled group
+    without facets. A dotted key shows its last part, as job labels do (``success = 0.5``)."""
+    facets = list(facets or ())
+    if not facets:
+        return [("", frame)]
+    out = []
+    for combo, g in frame.groupby(facets, sort=False):
+        combo = combo if isinstance(combo, tuple) else (combo,)
+        out.append((", ".join(f"{k.rsplit('.', 1)[-1]} = {v}" for k, v in zip(facets, combo)), g))
+    return out
+
+
+def _grid(n: int, panel: tuple[float, float], columns: int = MAX_COLUMNS, head: float = 0.8):
+    """(rows, columns, figure size) of ``n`` panels of ``panel`` inches, wrapped at ``columns`` a row."""
+    cols = max(1, min(columns, n))
+    rows = -(-n // cols)
+    return rows, cols, (min(MAX_FIGURE_INCHES[0], 0.6 + panel[0] * cols),
+                        min(MAX_FIGURE_INCHES[1], head + panel[1] * rows))
+
+
+def _blocks(n_groups: int, block: tuple[float, float], columns: int):
+    """A figure of ``n_groups`` subfigures (blocks of axes), wrapped at ``columns`` a row; the unused ones hidden."""
+    rows, cols, size = _grid(n_groups, block, columns)
+    fig = Figure(figsize=size, layout="constrained")
+    subs = list(fig.subfigures(rows, cols, squeeze=False).flat)
+    return fig, subs[:n_groups]
+
+
+def _level_names(ax, names: list) -> None:
+    ax.set_yticks(range(len(names)), [str(n) for n in names])
+    ax.set_ylim(len(names) - 0.5, -0.5)  # the first regime on top
+
+
+def outcome_panels(frame: pd.DataFrame, by: str = "governance", facets=(), columns: int = 2) -> Figure:
+    """One block per combination of ``facets`` (e.g. one per scenario): peak population (box plot, log scale),
+    P(loss of control) and P(contained) with 95% Wilson intervals, final compute share (box plot); the values of
+    ``by`` level on the y axis, in the same order and place in every block."""
+    from .terms import P_LABELS
+
+    names = _regimes(frame, by)
+    groups = facet_groups(frame, facets)
+    fig, subs = _blocks(len(groups), (8.0, 1.2 + 0.32 * len(names)), columns)
+    box = dict(orientation="horizontal", widths=0.6, showfliers=True, medianprops={"color": "black"},
+               flierprops={"markersize": 2, "alpha": 0.4})
+    for sub, (title, g) in zip(subs, groups):
+        ax_peak, ax_p, ax_share = sub.subplots(1, 3, sharey=True)
+        present = [(i, g[g[by] == name]) for i, name in enumerate(names) if (g[by] == name).any()]
+        pos = [i for i, _ in present]
+        ax_peak.boxplot([part["peak_replicas"].to_numpy(dtype=float) for _, part in present], positions=pos, **box)
+        ax_peak.set_xscale("log")  # peaks span orders of magnitude (early extinction vs saturation)
+        ax_peak.set_xlabel("peak population (log)")
+        for k, (col, color) in enumerate((("loss_of_control", "tab:red"), ("extinct", "tab:blue"))):
+            p, down, up = np.array([wilson_err(int(part[col].sum()), len(part)) for _, part in present]).T
+            ax_p.errorbar(p, np.array(pos) + (k - 0.5) * 0.25, xerr=[down, up], fmt="o", color=color, capsize=3,
+                          markersize=4, label=P_LABELS[col])
+        ax_p.set_xlim(-0.03, 1.03)
+        ax_p.set_xlabel("probability (95% Wilson)")
+        ax_share.boxplot([part["final_compute_share"].to_numpy(dtype=float) for _, part in present], positions=pos,
+                         **box)
+        ax_share.set_xlim(-0.03, 1.03)
+        ax_share.set_xlabel("final compute share")
+        _level_names(ax_peak, names)
+        for ax in (ax_peak, ax_p, ax_share):
+            ax.grid(axis="x", alpha=0.3)
+        ax_p.legend(fontsize="x-small", loc="best")
+        sub.suptitle(title or f"by {by}", fontsize="medium")
+    runs = frame.groupby([by, *facets], sort=False).size() if facets else frame.groupby(by).size()
+    fig.suptitle(f"Outcomes by {by}" + (f", one block per {' x '.join(facets)}" if facets else "")
+                 + f" ({int(runs.min())}" + (f"-{int(runs.max())}" if runs.max() != runs.min() else "") + " runs each)")
+    return fig
+
+
+def _legend_below(fig: Figure, ax, title: str) -> None:
+    """One legend for every panel (each regime has one colour throughout), below the panels."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, title=title, loc="outside lower center", ncol=min(4, max(1, len(labels))),
+               fontsize="small")
+
+
+def _panels(groups: list, panel: tuple[float, float], columns: int = MAX_COLUMNS):
+    rows, cols, size = _grid(len(groups), panel, columns, head=1.6)
+    fig = Figure(figsize=size, layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True).flat
+    axes = list(axes)
+    for ax in axes[len(groups):]:
+        ax.set_visible(False)
+    return fig, axes[:len(groups)]
+
+
+def containment_panels(frame: pd.DataFrame, by: str, horizon_hours: float, facets=()) -> Figure:
+    """Time to containment (Kaplan-Meier per value of ``by``), one panel per combination of ``facets``."""
+    names = _regimes(frame, by)
+    groups = facet_groups(frame, facets)
+    fig, axes = _panels(groups, (4.0, 3.2))
+    for ax, (title, g) in zip(axes, groups):
+        _survival_curves(ax, g, by, names, horizon_hours)
+        ax.set_title(title, fontsize="medium")
+        ax.label_outer()
+    # the legend's counts of censored runs are those of the first panel's; each panel's curve ends at its own
+    _legend_below(fig, axes[0], by)
+    fig.suptitle(f"Time to containment; runs never contained are censored at {horizon_hours:g} h (+)")
+    return fig
+
+
+def safety_cost_panels(frame: pd.DataFrame, by: str, facets=()) -> Figure:
+    """Safety against cost (``safety_cost``), one panel per combination of ``facets``."""
+    names = _regimes(frame, by)
+    groups = facet_groups(frame, facets)
+    fig, axes = _panels(groups, (4.0, 3.2))
+    for ax, (title, g) in zip(axes, groups):
+        _safety_cost_points(ax, g, by, names)
+        ax.set_title(title, fontsize="medium")
+        ax.label_outer()
+    handles = [Line2D([], [], marker="osD^vP*Xh<>"[i % 11], ls="", color=c, label=str(n))
+               for i, (n, c) in enumerate(zip(names, _colors(len(names))))]
+    handles.append(Line2D([], [], marker="o", ls="--", color="black", markerfacecolor="none", markersize=10,
+                          label="Pareto front of the panel"))
+    fig.legend(handles=handles, title=by, loc="outside lower center", ncol=min(4, len(handles)), fontsize="small")
+    fig.suptitle("Safety against cost")
+    return fig
+
+
+def fan_panels(ens_by_label: Mapping, series: str = "replicas") -> Figure:
+    """One panel per label (job) of ``series`` over time: median, 50% and 90% bands, ensemble mean; the panels
+    share their axes, so heights compare across jobs."""
+    labels = list(ens_by_label)
+    fig, axes = _panels(labels, (3.6, 2.8))
+    for ax, label in zip(axes, labels):
+        ens = ens_by_label[label]
+        _fan(ax, ens.hours, ens.series(series), "tab:blue")
+        ax.set_title(str(label).replace(" / ", "\n"), fontsize="small")
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("hours")
+        ax.label_outer()
+    if series == "replicas":  # symlog: growth to thousands and decay to zero are both visible
+        axes[0].set_yscale("symlog", linthresh=1)
+        axes[0].set_ylim(bottom=0)
+        axes[0].set_ylabel("replicas (symmetric log)")
+    else:
+        axes[0].set_ylabel(series.replace("_", " "))
+    fig.legend(handles=[Line2D([], [], color="tab:blue", lw=2, label="median"),
+                        Line2D([], [], color="tab:blue", lw=6, alpha=0.4, label="50% band"),
+                        Line2D([], [], color="tab:blue", lw=6, alpha=0.15, label="90% band"),
+                        Line2D([], [], color="tab:blue", lw=1, ls=":", label="ensemble mean")],
+               loc="outside lower center", ncol=4, fontsize="small")
+    n_runs = sorted({e.runs for e in ens_by_label.values()})
+    fig.suptitle(f"{series.replace('_', ' ').capitalize()} over time, one panel per job "
+                 f"({'/'.join(map(str, n_runs))} runs each)")
+    return fig
+
+
+def placement_panels(table: pd.DataFrame, by: str = "governance", facets=(), columns: int = 2) -> Figure:
+    """Where the replicas alive at the horizon are (``sweep.placement_table``): one block per combination of
+    ``facets``; per node type and per jurisdiction, the share of the survivors (stacked bars) and the compute
+    captured, survivors over the group's slots (dots); the values of ``by`` level on the y axis."""
+    names = list(pd.unique(table[by]))
+    groups = facet_groups(table, facets)
+    kinds = list(pd.unique(table["kind"]))
+    fig, subs = _blocks(len(groups), (4.2 * len(kinds), 1.6 + 0.55 * len(names)), columns)
+    for sub, (title, g) in zip(subs, groups):
+        axes = sub.subplots(2, len(kinds), sharey=True, squeeze=False)
+        for k, kind in enumerate(kinds):
+            part = g[g["kind"] == kind]
+            members = list(pd.unique(table.loc[table["kind"] == kind, "group"]))
+            colors = dict(zip(members, _colors(len(members))))
+            share = part.pivot_table(index=by, columns="group", values="share_of_survivors", sort=False)
+            captured = part.pivot_table(index=by, columns="group", values="captured", sort=False, dropna=False)
+            left = np.zeros(len(names))
+            for m in members:
+                v = share[m].reindex(names).fillna(0).to_numpy() if m in share else np.zeros(len(names))
+                axes[0, k].barh(range(len(names)), v, left=left, color=colors[m], label=m)
+                left += v
+                if m in captured:
+                    axes[1, k].plot(captured[m].reindex(names).to_numpy(dtype=float), range(len(names)), "o",
+                                    color=colors[m], label=m)
+            axes[0, k].set_xlim(0, 1)
+            axes[0, k].set_xlabel(f"share of the survivors by {kind}")
+            axes[1, k].set_xlim(left=0)
+            axes[1, k].set_xlabel("compute captured (survivors / slots)")
+            axes[1, k].legend(fontsize="x-small", loc="best")
+            for ax in axes[:, k]:
+                _level_names(ax, names)
+                ax.grid(axis="x", alpha=0.3)
+        sub.suptitle(title or f"by {by}", fontsize="medium")
+    fig.suptitle("Where the replicas alive at the horizon are")
+    return fig
+
+
+def sweep_figures(frame: pd.DataFrame, ens_by_label: Mapping, by: str = "governance", facets=(),
+                  horizon_hours: float | None = None) -> dict[str, Figure]:
+    """The figures of a sweep, as small multiples over the ``facets`` (the swept factors other than ``by``):
+    ``outcomes``, ``containment``, ``safety_cost``, and, with series, ``fan`` and ``fan_compute_share``."""
+    if horizon_hours is None:
+        if not ens_by_label:
+            raise ValueError("sweep_figures: horizon_hours is needed when ens_by_label is empty")
+        horizon_hours = float(max(e.hours[-1] for e in ens_by_label.values()))
+    figs = {"outcomes": outcome_panels(frame, by, facets),
+            "containment": containment_panels(frame, by, horizon_hours, facets),
+            "safety_cost": safety_cost_panels(frame, by, facets)}
+    if ens_by_label:
+        figs["fan"] = fan_panels(ens_by_label)
+        figs["fan_compute_share"] = fan_panels(ens_by_label, "compute_share")
     return figs
 
 

@@ -4,10 +4,11 @@ verdict that says whether a difference is large enough to matter.
 ``compare(frame)`` takes the tidy outcome table of several ensembles (one row per run, a column naming the
 regime) and returns one row per regime, against the baseline regime:
 
-* P(loss of control) and P(extinct), each with its 95% Wilson score interval, and the difference to the
-  baseline with Newcombe's hybrid score interval (Newcombe 1998, method 10: built from the two Wilson
-  intervals, so it keeps its coverage at 0 and 1 and never collapses to zero width: 0/200 against 0/200 gives
-  [-0.019, +0.019]); Fisher's exact test of the 2 x 2 table, Holm-adjusted across the table's regimes;
+* P(loss of control) and P(contained) (no replica left at the horizon: ``replisim.terms``), each with its 95%
+  Wilson score interval, and the difference to the baseline with Newcombe's hybrid score interval (Newcombe
+  1998, method 10: built from the two Wilson intervals, so it keeps its coverage at 0 and 1 and never collapses
+  to zero width: 0/200 against 0/200 gives [-0.019, +0.019]); Fisher's exact test of the 2 x 2 table,
+  Holm-adjusted across the table's regimes;
 * medians of the hours to reach 10% of compute, of the peak and of the final population, each with a
   distribution-free 95% interval from order statistics (valid for any distribution, ties and constant samples
   included; a run that never reaches 10% counts as reaching it after the horizon, so the median is censored
@@ -29,8 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .results import LOSS_OF_CONTROL
 from .stats import wilson
+from .terms import P_LABELS, definitions_sentence, fmt_interval, fmt_num, fmt_p
 
 CONFIDENCE = 0.95
 # what counts as a difference that matters: an absolute change of a probability, a relative change of a median
@@ -213,25 +214,16 @@ def _fmt_p(p: float) -> str:
     return "<0.001" if p < 1e-3 else f"{p:.3f}"
 
 
-def fmt_num(x: float) -> str:
-    """A count, time or cost as an analyst reads it: 2,170 (not 2.17e+03); > horizon for +inf."""
-    if np.isnan(x):
-        return "-"
-    if np.isinf(x):
-        return "never" if x > 0 else "-inf"
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
-
-
 def _diff(d, lo, hi) -> str:
     return "-" if np.isnan(d) else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
-def _interval(v, lo, hi) -> str:
-    return f"{fmt_num(v)} [{fmt_num(lo)}, {fmt_num(hi)}]"
+def _interval(v, lo, hi, fmt=fmt_num) -> str:
+    return f"{fmt(v)} {fmt_interval(lo, hi, fmt)}"
 
 
 # outcomes whose sameness across every row the report warns about, and the columns that show them
-_SEPARATING = (("P(loss of control)", "p_loss"), ("P(extinct)", "p_extinct"),
+_SEPARATING = ((P_LABELS["loss_of_control"], "p_loss"), (P_LABELS["extinct"], "p_extinct"),
                ("median hours to 10% of compute", "median_hours_to_10pct"), ("median peak", "median_peak"),
                ("median final population", "median_final"))
 
@@ -271,7 +263,7 @@ def markdown(frame: pd.DataFrame, comparison: pd.DataFrame, title: str, context:
         if col in frame.columns and col not in groups:
             said.append(f"{col}: {', '.join(map(str, pd.unique(frame[col])))}")
     runs = sorted(set(comparison["runs"]))
-    said.append(f"runs per {by}: {', '.join(map(str, runs))}")
+    said.append(f"runs per {by}: {', '.join(map(fmt_num, runs))}")
     lines += ["; ".join(said) + ".", ""]
     lines += [f"- {c}" for c in context or []]
     if context:
@@ -282,8 +274,8 @@ def markdown(frame: pd.DataFrame, comparison: pd.DataFrame, title: str, context:
         lines.append("")
     head = "".join(f"| {g} " for g in groups)
     lines += [
-        f"{head}| {by} | runs | P(loss of control) [95% CI] | diff vs {baseline} [95% CI] | verdict "
-        f"| P(extinct) [95% CI] | diff vs {baseline} [95% CI] | verdict "
+        f"{head}| {by} | runs | {P_LABELS['loss_of_control']} [95% CI] | diff vs {baseline} [95% CI] | verdict "
+        f"| {P_LABELS['extinct']} [95% CI] | diff vs {baseline} [95% CI] | verdict "
         f"| median hours to 10% of compute [95% CI] | verdict | median peak [95% CI] | verdict "
         f"| median final [95% CI] | median collateral node-hours |",
         "|---" * len(groups) + "|---|---:|---|---|---|---|---|---|---|---|---|---|---|---:|",
@@ -291,11 +283,11 @@ def markdown(frame: pd.DataFrame, comparison: pd.DataFrame, title: str, context:
     for _, r in comparison.iterrows():
         lines.append(
             "".join(f"| {r[g]} " for g in groups)
-            + f"| {r[by]} | {r['runs']} "
-            f"| {r['p_loss']:.3f} [{r['p_loss_low']:.3f}, {r['p_loss_high']:.3f}] "
+            + f"| {r[by]} | {fmt_num(r['runs'])} "
+            f"| {_interval(r['p_loss'], r['p_loss_low'], r['p_loss_high'], fmt_p)} "
             f"| {_diff(r['diff_p_loss'], r['diff_p_loss_low'], r['diff_p_loss_high'])} "
             f"| {r['loss_verdict']} "
-            f"| {r['p_extinct']:.3f} [{r['p_extinct_low']:.3f}, {r['p_extinct_high']:.3f}] "
+            f"| {_interval(r['p_extinct'], r['p_extinct_low'], r['p_extinct_high'], fmt_p)} "
             f"| {_diff(r['diff_p_extinct'], r['diff_p_extinct_low'], r['diff_p_extinct_high'])} "
             f"| {r['extinct_verdict']} "
             f"| {_interval(r['median_hours_to_10pct'], r['median_hours_to_10pct_low'], r['median_hours_to_10pct_high'])} "
@@ -317,10 +309,10 @@ def markdown(frame: pd.DataFrame, comparison: pd.DataFrame, title: str, context:
         "two 97.5% intervals. Verdict: `lower`/`higher` when the whole interval of the difference lies beyond "
         f"the practical threshold ({PRACTICAL['probability']:.2f} in a probability, "
         f"{PRACTICAL['relative']:.0%} of the baseline's median in a count or a time), `no material change` "
-        "when it lies within it, `inconclusive` otherwise. Fisher's exact tests (loss of control, extinction) "
+        "when it lies within it, `inconclusive` otherwise. Fisher's exact tests (loss of control, containment) "
         f"and Mann-Whitney U (peak) are Holm-adjusted {family} and kept in comparison.csv. A run that never "
         "reaches 10% of compute counts as reaching it after the horizon (`never`: half the runs or more "
-        f"never did). {LOSS_OF_CONTROL[0].upper() + LOSS_OF_CONTROL[1:]}. Collateral cost: "
+        f"never did). {definitions_sentence()} Collateral cost: "
         "docs/governance.md, \"Collateral cost\" (node-hours of shutdowns, quarantine, false alarms and withheld "
         "capacity; the outcome table splits it by cause).",
         "",

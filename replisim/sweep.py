@@ -36,6 +36,7 @@ from .ensemble import Ensemble, write_parquet_atomic
 from .files import save_figure, write_text
 from .simulate import simulate
 from .stats import wilson
+from .terms import P_LABELS, fmt_interval, fmt_num, fmt_p
 
 DONE = "done.json"
 TABLE = "table"  # table.parquet and table.csv at the sweep root
@@ -231,18 +232,18 @@ def job_label(overrides: Mapping[str, str], swept: list[str]) -> str:
 
 
 def summary_table(frame: pd.DataFrame, by: str = "label") -> pd.DataFrame:
-    """Per job: P(loss of control) and P(extinct) with their 95% Wilson intervals, the median hours to 10% of
-    compute ("never": half the runs or more did not get there by the horizon), medians of peak, final
-    population and collateral cost (docs/governance.md, "Collateral cost")."""
+    """Per job: P(loss of control) and P(contained) (``terms.P_LABELS``) with their 95% Wilson intervals, the median
+    hours to 10% of compute ("never": half the runs or more did not get there by the horizon), medians of peak,
+    final population and collateral cost (docs/governance.md, "Collateral cost")."""
     rows = []
     for name, g in frame.groupby(by, sort=False):
         n = len(g)
         row = {by: name, "runs": n}
-        for label, col in (("P(loss of control)", "loss_of_control"), ("P(extinct)", "extinct")):
+        for col, label in P_LABELS.items():
             k = int(g[col].sum())
             lo, hi = wilson(k, n)
             row[label] = k / n
-            row[f"{label} 95% CI"] = f"[{lo:.3f}, {hi:.3f}]"
+            row[f"{label} 95% CI"] = fmt_interval(lo, hi)
         if "hours_to_10pct_compute" in g:
             hours = g["hours_to_10pct_compute"].to_numpy(dtype=float)
             row["median hours to 10%"] = float(np.median(np.where(np.isnan(hours), np.inf, hours)))
@@ -253,21 +254,13 @@ def summary_table(frame: pd.DataFrame, by: str = "label") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _fmt_cell(v) -> str:
-    """Numbers as an analyst reads them, the same in the terminal and the report (2,170, not 2.17e+03)."""
-    if isinstance(v, (float, np.floating)):
-        if np.isinf(v):
-            return "never"
-        if abs(v) >= 100 or v == round(v):
-            return f"{v:,.0f}"
-        return f"{v:.3g}"
-    return str(v)
-
-
 def _formats(summary: pd.DataFrame) -> dict:
-    """Per column of the summary: probabilities with three decimals, everything else by ``_fmt_cell``."""
-    return {c: (lambda v: f"{v:.3f}") if c.startswith("P(") and "CI" not in c else _fmt_cell
-            for c in summary.columns}
+    """Per column of a table: probabilities by ``terms.fmt_p``, every other number by ``terms.fmt_num`` (the
+    report formats its numbers with the same two functions)."""
+    def cell(v):
+        return fmt_num(v) if isinstance(v, (int, float, np.number)) else str(v)
+
+    return {c: fmt_p if c.startswith("P(") and "CI" not in c else cell for c in summary.columns}
 
 
 def fixed_overrides(markers: list[dict]) -> list[str]:
@@ -332,12 +325,19 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
     if echo:
         with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
             print(summary.to_string(index=False, formatters=_formats(summary)))
-    title = title or f"replisim sweep {root.name}"
+    markers = {label: read_marker(d) for label, d in dirs.items()}
+    title = title or default_title(root, dirs, markers)
     notes = []
     if left_out:
         title += f" (partial: {len(left_out)} job(s) left out)"
         notes.append(f"PARTIAL: job(s) {', '.join(left_out)} unfinished or damaged and left out of every table, "
                      "figure and comparison here; re-run the sweep to complete them, then aggregate again.")
+    by, facets = facet_keys(frame, keys)
+    ensembles = {label: Ensemble.from_parquet(d) for label, d in dirs.items()}
+    placement = placement_table(frame, {label: group_slots(e.config, markers[label]["seed"])
+                                        for label, e in ensembles.items() if e.config is not None}, [*facets, by])
+    if not placement.empty:
+        write_text(root / "placement.csv", placement.to_csv(index=False))
     comparison = None
     if find_spec("replisim.report") is not None:
         from . import report
@@ -356,12 +356,13 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
 
         from . import plots
 
-        ensembles = {label: Ensemble.from_parquet(d) for label, d in dirs.items()}
         fig_dir = root / "figures"
         fig_dir.mkdir(exist_ok=True)
-        # "label" names each job by its swept values (the regime alone when only governance varies), so jobs
-        # of different scenarios are never pooled in one violin or curve
-        made = dict(plots.regime_figures(frame, ensembles, by="label"))
+        # small multiples: one panel per value of the swept factors other than the regime, so jobs of different
+        # scenarios are never pooled in one box or curve, and no axis carries every job's name
+        made = dict(plots.sweep_figures(frame, ensembles, by=by, facets=facets))
+        if not placement.empty:
+            made["placement"] = plots.placement_panels(placement, by, facets)
         made.update(heat_maps(frame, keys))
         for name, fig in made.items():
             path = fig_dir / f"{name}.png"
@@ -373,11 +374,11 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
     if comparison is not None and find_spec("replisim.report") is not None:
         from . import report
 
-        markers = {label: read_marker(d) for label, d in dirs.items()}
         text = report.markdown(frame, comparison, title, context=_context(list(markers.values())),
                                notes=_notes(frame, comparison, markers))
     else:
         text = f"# {title}\n\n{_markdown_table(summary)}\n"
+    text += _placement_section(placement, by, facets)
     text += _drivers_section(dirs)
     if figures:
         text += "\n## Figures\n\n" + "".join(f"![{n}]({p})\n" for n, p in figures.items())
@@ -390,6 +391,26 @@ def aggregate(root: str | os.PathLike, title: str | None = None, echo: bool = Tr
         print(f"replisim: wrote {root / (table_name + '.parquet')}, {table_name}.csv, report.md"
               + (f" and {len(figures)} figures" if figures else ""), file=sys.stderr)
     return frame
+
+
+def default_title(root: Path, dirs: Mapping[str, Path], markers: Mapping[str, dict]) -> str:
+    """The report's title when none is given: the main job's (its jobs are ``<run dir>/<regime>/``, one scenario
+    and run count), so ``replisim aggregate`` on a main job's folder keeps the title the main job gave it;
+    ``replisim sweep <folder>`` for anything else."""
+    ms = list(markers.values())
+    main_job = all(Path(dirs[label]).name == m["governance"] for label, m in markers.items())
+    scenarios, runs = {m["scenario"] for m in ms}, {m["runs"] for m in ms}
+    if main_job and len(scenarios) == 1 and len(runs) == 1:
+        return f"Governance regimes on scenario '{scenarios.pop()}' ({runs.pop()} runs each)"
+    return f"replisim sweep {root.name}"
+
+
+def facet_keys(frame: pd.DataFrame, keys: list[str]) -> tuple[str, list[str]]:
+    """(the factor each panel compares, the factors that make the panels) of a sweep over ``keys``: the regime
+    against the regime when it varies (else the first swept key), one panel per combination of the others."""
+    varied = [k for k in keys if k in frame.columns and frame[k].nunique() > 1]
+    by = "governance" if frame["governance"].nunique() > 1 else (varied[0] if varied else "governance")
+    return by, [k for k in varied if k != by]
 
 
 def numeric_keys(frame: pd.DataFrame, keys: list[str]) -> list[str]:
@@ -427,6 +448,71 @@ def heat_maps(frame: pd.DataFrame, keys: list[str]) -> dict:
     return figs
 
 
+# --- where the survivors are: per node type and per jurisdiction ---------------------------------------------
+
+PLACEMENT_PREFIXES = {"final_on_": "node type", "final_in_": "jurisdiction"}  # results.placement_names
+
+
+def group_slots(cfg: Config, seed: int) -> dict[str, int]:
+    """Replica slots before any measure of each node type and jurisdiction of the world ``cfg`` and ``seed`` build
+    (the network ``world.setup`` draws), keyed by the outcome column of the survivors there (``final_on_<type>``,
+    ``final_in_<jurisdiction>``)."""
+    from .config.schema import NODE_TYPES
+    from .network import build_network
+    from .world import NETWORK_STREAM
+
+    net = build_network(cfg, np.random.default_rng([seed, NETWORK_STREAM]))
+    slots = {f"final_on_{t}": int(net.capacity[net.node_type == i].sum()) for i, t in enumerate(NODE_TYPES)}
+    return slots | {f"final_in_{j}": int(net.capacity[net.jurisdiction == i].sum())
+                    for i, j in enumerate(net.jurisdiction_names)}
+
+
+def placement_table(frame: pd.DataFrame, slots_by_label: Mapping[str, Mapping[str, int]],
+                    columns: list[str]) -> pd.DataFrame:
+    """One row per (job, node type or jurisdiction): the share of the replicas alive at the horizon that sit there
+    (pooled over the job's runs; NaN where no run has survivors) and the compute captured there, the mean survivors
+    over the group's slots before any measure (NaN for a group without slots, such as consumer machines).
+    ``columns``: the job's grouping columns to keep (e.g. governance, scenario)."""
+    rows = []
+    for label, g in frame.groupby("label", sort=False):
+        survivors = float(g["final_replicas"].sum())
+        slots = slots_by_label.get(label, {})
+        for col in (c for c in g.columns if c.startswith(tuple(PLACEMENT_PREFIXES))):
+            prefix = col[:len("final_on_")]
+            total = float(g[col].sum())
+            rows.append({"label": label, **{k: g[k].iloc[0] for k in columns},
+                         "kind": PLACEMENT_PREFIXES[prefix], "group": col[len(prefix):],
+                         "share_of_survivors": total / survivors if survivors else np.nan,
+                         "slots": slots.get(col, np.nan),
+                         "captured": total / len(g) / slots[col] if slots.get(col) else np.nan})
+    return pd.DataFrame(rows)
+
+
+def _placement_section(table: pd.DataFrame, by: str, facets: list[str]) -> str:
+    """The report's "Where the survivors are": per job, a table per kind of group with each group's share of the
+    survivors and the compute captured there."""
+    if table.empty:
+        return ""
+    out = ["", "## Where the survivors are", "",
+           "Per job, of the replicas alive at the horizon (all runs pooled): the share on each node type and in each "
+           "jurisdiction, and in brackets the compute captured there (mean survivors over the group's replica slots "
+           "before any measure; `-`: the group has no slots, or no run has survivors). `placement.csv` holds the "
+           "numbers; `figures/placement.png` draws them."]
+    front = [*facets, by]
+    for kind in PLACEMENT_PREFIXES.values():
+        part = table[table["kind"] == kind]
+        part = part.sort_values(facets, kind="stable") if facets else part
+        if part.empty:
+            continue
+        groups = list(pd.unique(part["group"]))
+        out += ["", f"By {kind}:", "", "| " + " | ".join([*front, *groups]) + " |",
+                "|" + "---|" * len(front) + "---:|" * len(groups)]
+        for _, job in part.groupby("label", sort=False):
+            cells = {r.group: f"{fmt_p(r.share_of_survivors)} ({fmt_p(r.captured)})" for r in job.itertuples()}
+            out.append("| " + " | ".join([*(str(job[k].iloc[0]) for k in front), *(cells[gr] for gr in groups)]) + " |")
+    return "\n".join(out) + "\n"
+
+
 def _drivers_section(dirs: dict) -> str:
     """The main job's "what drives this" section, from each job's ``drivers/`` (``exploration.drivers``)."""
     from .exploration import drivers_lines
@@ -450,17 +536,25 @@ def _drivers_section(dirs: dict) -> str:
 
 
 def _context(markers: list[dict]) -> list[str]:
-    fixed = [o for o in fixed_overrides(markers) if not o.startswith("governance=") or len(markers) == 1]
+    """The report's header: every override of the jobs, fixed or swept, so the report can be read without the
+    command that made it, and the horizon."""
+    fixed = fixed_overrides(markers)
     steps = sorted({m.get("steps") for m in markers if m.get("steps") is not None})
     lines = [f"fixed overrides: {', '.join(f'`{o}`' for o in fixed)}" if fixed else "fixed overrides: none"]
     swept: dict[str, list[str]] = {}
+    runtime: dict[str, list[str]] = {}
     for m in markers:
         for k, v in m["overrides"].items():
-            if k not in RUNTIME_KEYS and f"{k}={v}" not in fixed and str(v) not in swept.setdefault(k, []):
-                swept[k].append(str(v))
-    swept = {k: v for k, v in swept.items() if len(v) > 1}
-    if swept:  # every override is in the header, fixed or swept, so the report can be read without the command
+            into = runtime if k in RUNTIME_KEYS else swept
+            if (k in RUNTIME_KEYS or f"{k}={v}" not in fixed) and str(v) not in into.setdefault(k, []):
+                into[k].append(str(v))
+    # a key set in some jobs only is swept too: its value in the others is the default
+    swept = {k: v for k, v in swept.items() if v}
+    if swept:
         lines.append("swept: " + "; ".join(f"`{k}` = {', '.join(v)}" for k, v in swept.items()))
+    if runtime:
+        lines.append("run settings (they cannot change the numbers): "
+                     + ", ".join(f"`{k}={'/'.join(v)}`" for k, v in runtime.items()))
     if steps:
         lines.append(f"horizon: {', '.join(map(str, steps))} steps")
     return lines

@@ -160,3 +160,51 @@ def test_error_bars_at_zero_and_one_do_not_go_negative():
     for fig in (plots.outcome_distributions(frame, "governance"), plots.safety_cost(frame, "governance"),
                 plots.grouped_outcomes(frame, "governance", "collusion")):
         assert isinstance(fig, Figure)
+
+
+def _two_factor_frame(regimes=8, scenarios=2, n=20):
+    """A sweep over the regime and the scenario: regimes x scenarios jobs of n runs."""
+    parts = []
+    for s in range(scenarios):
+        for r in range(regimes):
+            f = _frame(n, seed=s * 100 + r)
+            parts.append(f[f["governance"] == "none"].assign(governance=f"regime_{r}", scenario=f"scenario_{s}"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_a_two_factor_sweep_gets_one_block_per_scenario_with_level_names():
+    """16 jobs (8 regimes x 2 scenarios): one block per scenario, the regimes level on the y axis, not 16 rotated
+    'regime / scenario' labels on one axis; the figure's width stays bounded however many jobs there are."""
+    frame = _two_factor_frame()
+    fig = plots.outcome_panels(frame, "governance", ["scenario"])
+    assert [sub.get_suptitle() for sub in fig.subfigs] == ["scenario = scenario_0", "scenario = scenario_1"]
+    for sub in fig.subfigs:
+        first = sub.axes[0]
+        assert [t.get_text() for t in first.get_yticklabels()] == [f"regime_{r}" for r in range(8)]
+        assert all(t.get_rotation() == 0 for ax in sub.axes for t in ax.get_xticklabels() + ax.get_yticklabels())
+    assert fig.get_figwidth() <= plots.MAX_FIGURE_INCHES[0]
+    many = _two_factor_frame(regimes=10, scenarios=12, n=4)
+    big = plots.outcome_panels(many, "governance", ["scenario"])
+    assert len(big.subfigs) == 12
+    assert big.get_figwidth() <= plots.MAX_FIGURE_INCHES[0] and big.get_figheight() <= plots.MAX_FIGURE_INCHES[1]
+    # the other figures: one panel per scenario, each with every regime's curve or point
+    fig = plots.containment_panels(frame, "governance", 100.0, ["scenario"])
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == ["scenario = scenario_0", "scenario = scenario_1"]
+    assert all(len([ln for ln in ax.lines if not ln.get_label().startswith("_")]) == 8 for ax in shown)
+    fig = plots.safety_cost_panels(frame, "governance", ["scenario"])
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 2
+
+
+def test_fan_panels_draw_one_panel_per_job(minimal_ensembles):
+    """A fan chart of many jobs is one panel per job (wrapped at MAX_COLUMNS a row), not pale series overlaid."""
+    _, ens = minimal_ensembles
+    jobs = {f"regime_{k} / scenario": ens["a"] for k in range(6)}
+    fig = plots.fan_panels(jobs)
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 6 and all(len(ax.collections) == 2 for ax in shown)  # each: its own 50% and 90% bands
+    assert shown[0].get_title() == "regime_0\nscenario"
+    assert fig.get_figwidth() <= plots.MAX_FIGURE_INCHES[0]
+    assert set(plots.sweep_figures(_two_factor_frame(2, 2).assign(time_to_containment=np.nan), jobs,
+                                   facets=["scenario"])) == {"outcomes", "containment", "safety_cost", "fan",
+                                                             "fan_compute_share"}

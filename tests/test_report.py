@@ -115,7 +115,7 @@ def test_a_column_the_same_in_every_row_is_named_with_the_one_that_separates():
     cmp = report.compare(frame)
     lines = report.separation_warnings(cmp)
     assert any("P(loss of control) is 1 in every row" in w and "median peak" in w for w in lines)
-    assert any("P(extinct) is 0 in every row" in w for w in lines)
+    assert any("P(contained) is 0 in every row" in w for w in lines)
     assert "cannot separate" in report.markdown(frame, cmp, "t")
     varied = pd.concat([_group("none", 50, 50, 1000.0), _group("b", 50, 10, 500.0)])
     assert report.separation_warnings(report.compare(varied)) == []
@@ -176,3 +176,22 @@ def test_markdown_of_stacked_comparisons_shows_the_grouping_column():
     assert "| scenario | governance | runs |" in text
     assert "| s2 | strict | 40 | 0.875 [" in text
     assert "within each combination of scenario" in text
+
+
+def test_terminal_and_report_print_the_same_numbers_and_words(tmp_path, capsys):
+    """One formatting function and one vocabulary: 1,200 runs and a collateral cost of 2,170 node-hours read the
+    same in the terminal table and the report (never 1200 or 2.17e+03), and both call extinction 'contained'."""
+    from replisim import sweep, terms
+
+    frame = pd.concat([_group("none", 1200, 600, 100.0, collateral=2170.4),
+                       _group("strict", 1200, 60, 10.0, collateral=31.5)]).assign(label=lambda f: f["governance"])
+    terminal = sweep.summary_table(frame).to_string(index=False, formatters=sweep._formats(sweep.summary_table(frame)))
+    text = report.markdown(frame, report.compare(frame), "t")
+    for shown in ("1,200", "2,170", "31.5"):
+        assert shown in terminal and shown in text
+    assert "2.17e+03" not in terminal + text and "1200" not in terminal + text
+    assert terms.P_LABELS["extinct"] == "P(contained)"
+    assert "P(contained)" in terminal and "P(contained) [95% CI]" in text and "P(extinct)" not in terminal + text
+    assert terms.fmt_num(np.inf) == "never" and terms.fmt_num(np.nan) == "-" and terms.fmt_num(0.25) == "0.25"
+    # the report defines each word of the vocabulary once, in its methods text
+    assert all(f"{word}: " in text for word in terms.DEFINITIONS)

@@ -7,8 +7,9 @@ import json
 import pandas as pd
 import pytest
 
+from replisim import plots
 from replisim.config import compose
-from replisim.sweep import DONE, aggregate, collect, config_digest, is_done, job_label, run_job
+from replisim.sweep import DONE, aggregate, collect, config_digest, facet_keys, is_done, job_label, run_job
 
 TINY = ["runs=4", "sim.steps=20", "network.nodes=200"]
 
@@ -73,6 +74,12 @@ def test_aggregate_writes_one_row_per_job_and_run(tmp_path, capsys):
     csv = pd.read_csv(tmp_path / "table.partial.csv")
     assert len(csv) == len(frame) and list(csv.columns) == list(frame.columns)
     assert (tmp_path / "report.md").read_text().startswith("#")
+    # a sweep over the regime and the scenario: the figures compare regimes within each scenario's panel
+    assert facet_keys(frame, ["governance", "scenario"]) == ("governance", ["scenario"])
+    for name in ("outcomes", "containment", "safety_cost", "fan"):
+        png = (tmp_path / "figures" / f"{name}.png").read_bytes()
+        width = int.from_bytes(png[16:20], "big")  # the PNG header's width
+        assert width <= 150 * plots.MAX_FIGURE_INCHES[0], (name, width)
 
 
 def test_collect_refuses_a_directory_without_finished_jobs(tmp_path):
@@ -136,9 +143,63 @@ def test_two_numeric_swept_keys_get_a_heat_map_per_regime(tmp_path, capsys):
 
 
 def test_the_report_header_names_every_override_fixed_or_swept(tmp_path):
+    """Every override is in the header: the swept one with its values, the fixed ones (the regime too, when the
+    sweep holds it fixed: the header once left it out), and the run settings that cannot change the numbers."""
     for k, s in enumerate(("0.3", "0.7")):
-        run_job(compose(TINY + ["scenario=minimal", f"replica.success={s}"]), tmp_path / str(k),
-                {"scenario": "minimal", "replica.success": s})
+        overrides = {"scenario": "minimal", "governance": "if_then", "network.nodes": "200",
+                     "replica.success": s, "sim.threads": "1"}
+        run_job(compose(TINY + [f"{a}={b}" for a, b in overrides.items()]), tmp_path / str(k), overrides)
     aggregate(tmp_path, echo=False)
     head = (tmp_path / "report.md").read_text().split("##")[0]
-    assert "`scenario=minimal`" in head and "swept: `replica.success` = 0.3, 0.7" in head
+    for fixed in ("scenario=minimal", "governance=if_then", "network.nodes=200"):
+        assert f"`{fixed}`" in head
+    assert "swept: `replica.success` = 0.3, 0.7" in head and "`sim.threads=1`" in head
+    assert head.startswith(f"# replisim sweep {tmp_path.name}")
+
+
+def test_aggregating_a_main_job_folder_keeps_its_title(tmp_path):
+    """The main job writes <run dir>/<regime>/: ``replisim aggregate`` of that folder titles the report as the main
+    job did, not 'replisim sweep <folder>'."""
+    for k, g in enumerate(("none", "if_then")):
+        run_job(compose(TINY + ["scenario=minimal", f"governance={g}"]), tmp_path / g,
+                {"scenario": "minimal", "governance": g}, order=k)
+    aggregate(tmp_path, echo=False)
+    assert (tmp_path / "report.md").read_text().startswith("# Governance regimes on scenario 'minimal' (4 runs each)")
+
+
+def test_the_docs_quote_every_glob_for_the_shell():
+    """``-m governance=glob(*)`` unquoted is a bash syntax error (the parentheses): every example quotes it."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for doc in ("docs/sweeps.md", "README.md"):
+        text = (root / doc).read_text()
+        assert "glob(" in text
+        assert not re.findall(r"(?<!')\b[\w.]+=glob\([^)]*\)(?!')", text), doc
+
+
+def test_survivors_per_node_type_and_jurisdiction(tmp_path):
+    """A with_haven sweep shows where the replicas alive at the horizon are: per job, each node type's and each
+    jurisdiction's share of them (summing to 1) and the compute captured there (survivors over the group's slots
+    before any measure), in placement.csv, the report and a figure."""
+    from replisim.sweep import group_slots
+
+    for k, g in enumerate(("none", "if_then")):
+        overrides = {"governance": g, "jurisdictions": "with_haven"}
+        run_job(compose(TINY + [f"{a}={b}" for a, b in overrides.items()]), tmp_path / str(k), overrides)
+    frame = aggregate(tmp_path, echo=False)
+    table = pd.read_csv(tmp_path / "placement.csv")
+    assert set(table.loc[table["kind"] == "jurisdiction", "group"]) == {"regulated", "haven"}
+    assert set(table.loc[table["kind"] == "node type", "group"]) >= {"frontier_lab", "enterprise"}
+    cfg = compose(TINY + ["jurisdictions=with_haven"])
+    slots = group_slots(cfg, cfg.seed)
+    assert slots["final_in_haven"] + slots["final_in_regulated"] == sum(v for k, v in slots.items() if "_on_" in k)
+    assert table.groupby(["label", "kind"])["share_of_survivors"].sum().to_numpy() == pytest.approx(1.0)
+    none = frame[frame["label"] == "none"]
+    haven = table[(table["label"] == "none") & (table["group"] == "haven")].iloc[0]
+    assert haven["captured"] == pytest.approx(none["final_in_haven"].mean() / slots["final_in_haven"])
+    assert haven["share_of_survivors"] == pytest.approx(none["final_in_haven"].sum() / none["final_replicas"].sum())
+    report = (tmp_path / "report.md").read_text()
+    assert "## Where the survivors are" in report and "| governance | regulated | haven |" in report
+    assert (tmp_path / "figures" / "placement.png").is_file() and "figures/placement.png" in report
