@@ -180,6 +180,7 @@ def test_demo_slider_play_and_charts(demo_url, browser):
     while current_step(page) < 10 and time.monotonic() < deadline:
         time.sleep(0.1)
     rate, rates = play_rate(page)
+    print(f"Play: {rate:.1f} steps/s, best of {[round(r, 1) for r in rates]}")  # pytest -rP shows it
     assert rate >= MIN_RATE, f"Play ran at {rate:.1f} steps/s (windows: {[round(r, 1) for r in rates]}); want {MIN_RATE}"
     assert page.inner_html(".replisim-chart-replicas") != before, "the population chart did not change at Play"
 

@@ -6,6 +6,7 @@ The sliders of the page are turned into Hydra-style overrides of the packaged co
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from importlib.resources import files
@@ -46,7 +47,7 @@ DEFAULTS = {
     "collusion": False,
     "governance": "none",
     "engine": "mesa",
-    "seed": 0,
+    "seed": 1,  # chosen by experiments/teaching.py (choose_seed): its runs show what docs/teaching.md says
 }
 ENGINES = ("mesa", "numba")
 TYPE_LABELS = {"frontier_lab": "labs", "hyperscale_cloud": "clouds", "enterprise": "enterprise",
@@ -72,7 +73,15 @@ def demo_overrides(replication_success, detection, response_latency, kill_switch
 
 
 def demo_config(nodes=DEMO_NODES, **sliders) -> Config:
-    """The validated Config of the demo for the given slider values (defaults: :data:`DEFAULTS`).
+    """The validated Config of the demo for the given slider values (defaults: :data:`DEFAULTS`); one shared
+    object per set of values (composing takes half a second): treat it as read-only."""
+    values = {k: v for k, v in {**DEFAULTS, **sliders}.items() if k not in ("engine", "seed")}
+    return _demo_config(nodes, tuple(sorted(values.items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _demo_config(nodes, sliders: tuple) -> Config:
+    """The demo's Config, composed and validated from the slider values.
 
     A governance preset adds to the sliders, it never replaces them: the monitoring levels a preset sets by node
     type become floors (``governance.monitoring_floor``: the higher of the slider's detection and the preset's
@@ -80,7 +89,7 @@ def demo_config(nodes=DEMO_NODES, **sliders) -> Config:
     other measures (KYC, hardening, quarantine, reporting, if-then triggers, licensing, export caps) act as they
     do anywhere else.
     """
-    values = {k: v for k, v in {**DEFAULTS, **sliders}.items() if k not in ("engine", "seed")}
+    values = dict(sliders)
     overrides = demo_overrides(nodes=nodes, **values)
     cfg = compose(overrides)
     g = cfg.governance
@@ -170,7 +179,6 @@ class ClassroomModel(mesa.Model):
         self.detection, self.kill_switch = float(detection), float(kill_switch)
         self.cfg = demo_config(nodes=DEMO_NODES if engine == "mesa" else LARGE_NODES, **sliders)
         self.horizon = self.cfg.sim.steps
-        self.theory = theory_line(self.cfg) if engine == "mesa" else ""
         if engine == "mesa":
             self.sim = ReplicationModel(self.cfg, seed=int(seed), run=0)
             self.replay = None
@@ -182,6 +190,11 @@ class ClassroomModel(mesa.Model):
             ens = simulate(self.cfg, runs=1, seed=int(seed))
             self.replay = {name: ens.series(name)[0] for name in ens.series_data}
             self.replay_replica_steps = int(ens.outcomes["replica_steps"].iloc[0])
+
+    @functools.cached_property
+    def theory(self) -> str:
+        """The theory's line for this run's configuration (computed on first use: it takes about a second)."""
+        return theory_line(self.cfg) if self.engine == "mesa" else ""
 
     @property
     def nodes(self) -> int:
