@@ -108,6 +108,18 @@ def LabelledSlider(label: str, value: solara.Reactive, lo, hi, step, fmt: str):
 
 
 @solara.component
+def Pending(m: ClassroomModel, params: dict):
+    """'Changed: press Reset to apply.' while a control differs from the run on screen. A component of its own,
+    so that moving a slider draws this line and the slider again, not the whole page."""
+    built = dict(replication_success=m.cfg.replica.success, detection=m.detection, kill_switch=m.kill_switch,
+                 response_latency=int(m.cfg.governance.response_latency),
+                 misalignment_rate=m.cfg.replica.misalignment_rate, collusion=m.cfg.collusion.enabled,
+                 governance=m.cfg.governance.name, engine=m.engine, seed=m.seed)
+    if any(r.value != built[name] for name, r in params.items()):
+        solara.Text("Changed: press Reset to apply.", classes=["replisim-pending"])
+
+
+@solara.component
 def Stage(model: solara.Reactive):
     """What changes every step: the counter, how the run ended, the network and the charts."""
     frame.get()  # subscribe: drawn again after every step
@@ -174,12 +186,6 @@ def Page():
         frame.value += 1
 
     m = model.value
-    built = {**dict(replication_success=m.cfg.replica.success, detection=m.detection, kill_switch=m.kill_switch,
-                    response_latency=int(m.cfg.governance.response_latency),
-                    misalignment_rate=m.cfg.replica.misalignment_rate, collusion=m.cfg.collusion.enabled,
-                    governance=m.cfg.governance.name, engine=m.engine, seed=m.seed)}
-    pending = [name for name, r in params.items() if r.value != built[name]]
-
     solara.Text(TITLE, classes=["replisim-header"])
     with solara.Div(classes=["replisim-page"]):
         with solara.Div(classes=["replisim-controls"]):
@@ -188,8 +194,7 @@ def Page():
                 solara.Button("Pause" if playing.value else "Play", color="primary", disabled=not running.value,
                               on_click=lambda: playing.set(not playing.value))
                 solara.Button("Step", color="primary", disabled=playing.value or not running.value, on_click=step)
-            if pending:
-                solara.Text("Changed: press Reset to apply.", classes=["replisim-pending"])
+            Pending(m, params)
             LabelledSlider("Speed (steps per second)", speed, 1, 30, 1, "{:d}")
             solara.Select("Governance preset", values=governance_presets(), value=params["governance"])
             LabelledSlider("Seed (another random run)", params["seed"], 0, 99, 1, "{:d}")
