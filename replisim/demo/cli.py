@@ -54,6 +54,7 @@ def environment() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")  # no usage reports leave the classroom
     env.setdefault("SOLARA_ASSETS_FONTAWESOME_ENABLED", "False")  # a CDN font the page does not need
+    env.setdefault("SOLARA_THEME_SHOW_BANNER", "False")  # "This website runs on Solara", over the charts
     return env
 
 

@@ -6,6 +6,7 @@ The sliders of the page are turned into Hydra-style overrides of the packaged co
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from importlib.resources import files
@@ -46,9 +47,11 @@ DEFAULTS = {
     "collusion": False,
     "governance": "none",
     "engine": "mesa",
-    "seed": 0,
+    "seed": 1,  # chosen by experiments/teaching.py (choose_seed): its runs show what docs/teaching.md says
 }
 ENGINES = ("mesa", "numba")
+TYPE_LABELS = {"frontier_lab": "labs", "hyperscale_cloud": "clouds", "enterprise": "enterprise",
+               "academic": "academic", "consumer_edge": "consumer"}
 
 
 def governance_presets() -> list[str]:
@@ -70,9 +73,61 @@ def demo_overrides(replication_success, detection, response_latency, kill_switch
 
 
 def demo_config(nodes=DEMO_NODES, **sliders) -> Config:
-    """The validated Config of the demo for the given slider values (defaults: :data:`DEFAULTS`)."""
+    """The validated Config of the demo for the given slider values (defaults: :data:`DEFAULTS`); one shared
+    object per set of values (composing takes half a second): treat it as read-only."""
     values = {k: v for k, v in {**DEFAULTS, **sliders}.items() if k not in ("engine", "seed")}
-    return compose(demo_overrides(nodes=nodes, **values))
+    return _demo_config(nodes, tuple(sorted(values.items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _demo_config(nodes, sliders: tuple) -> Config:
+    """The demo's Config, composed and validated from the slider values.
+
+    A governance preset adds to the sliders, it never replaces them: the monitoring levels a preset sets by node
+    type become floors (``governance.monitoring_floor``: the higher of the slider's detection and the preset's
+    level), as its kill-switch mandates already are (the higher of the slider's coverage and the mandate). Its
+    other measures (KYC, hardening, quarantine, reporting, if-then triggers, licensing, export caps) act as they
+    do anywhere else.
+    """
+    values = dict(sliders)
+    overrides = demo_overrides(nodes=nodes, **values)
+    cfg = compose(overrides)
+    g = cfg.governance
+    if not g.monitoring:
+        return cfg
+    # the preset's level becomes a floor; the type's own monitoring goes back to the slider's detection
+    floors = {t: max(level, g.monitoring_floor.get(t, 0.0)) for t, level in g.monitoring.items()}
+    return compose([*overrides, *(f"governance.monitoring.{t}={values['detection']}" for t in floors),
+                    *(f"++governance.monitoring_floor.{t}={level}" for t, level in floors.items())])
+
+
+def preset_measures(cfg: Config) -> list[str]:
+    """What the governance preset of ``cfg`` adds to the sliders, one short phrase per measure."""
+    g = cfg.governance
+    out = []
+    if g.monitoring_floor:
+        out.append("detection at least " + ", ".join(f"{v:.2f} on {TYPE_LABELS[t]}" for t, v in g.monitoring_floor.items()))
+    if g.kill_switch_mandate:
+        out.append("kill switch at least " + ", ".join(f"{v:.2f} on {TYPE_LABELS[t]}"
+                                                        for t, v in g.kill_switch_mandate.items()))
+    if g.kyc:
+        out.append(f"know-your-customer checks on clouds (security +{g.kyc:.2f})")
+    if g.hardening:
+        out.append(f"hardening after each incident (security +{g.hardening:.2f})")
+    if g.quarantine_hours:
+        out.append(f"quarantine of an infected computer for {g.quarantine_hours:g} h")
+    if g.licensing.enabled:
+        out.append(f"licensing: {g.licensing.compliance:.0%} of unlicensed computers refuse to host")
+    if g.export_cap < 1:
+        out.append(f"export cap {g.export_cap:.2f}")
+    if g.reporting.enabled:
+        out.append(f"incident reporting (detection x{g.reporting.monitoring_factor:g} once alerted)")
+    if g.if_then.enabled:
+        out.append(f"if-then: detection x{g.if_then.monitoring_factor:g} after {g.if_then.incident_threshold} "
+                   "detections")
+    if g.harmonize:
+        out.append(f"harmonized standards ({g.harmonize:.0%})")
+    return out
 
 
 def theory_line(cfg: Config) -> str:
@@ -87,6 +142,17 @@ def theory_line(cfg: Config) -> str:
         return f"theory: {exc}".replace("replisim.theory does not cover", "does not cover")
     except Exception as exc:  # noqa: BLE001 - an annotation of the page must never take the page down
         return f"theory: not available ({type(exc).__name__})"
+
+
+def node_layout(cfg: Config, positions: np.ndarray) -> np.ndarray:
+    """Where the page draws each node: the network's own layout, or rows of a grid for a complete network,
+    where every node neighbours every other and a position says nothing (a grid shows occupancy at a glance)."""
+    if cfg.network.kind != "complete":
+        return positions
+    n = len(positions)
+    cols = int(np.ceil(np.sqrt(n * 4 / 3)))  # a 4:3 block, as a projector
+    k = np.arange(n)
+    return np.column_stack([k % cols, k // cols]).astype(float)
 
 
 class ClassroomModel(mesa.Model):
@@ -109,13 +175,14 @@ class ClassroomModel(mesa.Model):
                        misalignment_rate=misalignment_rate, collusion=collusion, governance=governance)
         self.lock = threading.Lock()
         self.engine = engine
+        self.seed = int(seed)
         self.detection, self.kill_switch = float(detection), float(kill_switch)
         self.cfg = demo_config(nodes=DEMO_NODES if engine == "mesa" else LARGE_NODES, **sliders)
         self.horizon = self.cfg.sim.steps
-        self.theory = theory_line(self.cfg) if engine == "mesa" else ""
         if engine == "mesa":
             self.sim = ReplicationModel(self.cfg, seed=int(seed), run=0)
             self.replay = None
+            self.layout = node_layout(self.cfg, np.array([node.position for node in self.sim.nodes], float))
         else:
             from ..simulate import simulate
 
@@ -124,20 +191,58 @@ class ClassroomModel(mesa.Model):
             self.replay = {name: ens.series(name)[0] for name in ens.series_data}
             self.replay_replica_steps = int(ens.outcomes["replica_steps"].iloc[0])
 
+    @functools.cached_property
+    def theory(self) -> str:
+        """The theory's line for this run's configuration (computed on first use: it takes about a second)."""
+        return theory_line(self.cfg) if self.engine == "mesa" else ""
+
     @property
     def nodes(self) -> int:
         return self.cfg.network.nodes
 
-    def step(self):
+    @property
+    def jurisdictions(self) -> int:
+        """How many jurisdictions the world has (colouring by jurisdiction means something only above one)."""
+        return len(self.cfg.jurisdictions.regions)
+
+    def advance(self) -> bool:
+        """One step of the run, unless it has ended (horizon reached or replicas died out); True if it stepped.
+
+        The page calls this, never ``step``: Mesa wraps ``step`` so that every call counts a step
+        (``Model.steps``) before ours runs, and a step past the end would show as "Step 209 of 200".
+        """
         with self.lock:
-            if self.sim is not None:
-                self.sim.step()
-            # a plain bool: SolaraViz restarts its play task whenever this value changes, even from True to np.True_
-            self.running = bool(self.steps < self.horizon and self._history("replicas")[-1] > 0)
+            if not self.running:
+                return False
+            self.step()
+            return True
+
+    def step(self):
+        """Mesa's step (call it through :meth:`advance`, which holds the lock and stops at the end)."""
+        if self.sim is not None:
+            self.sim.step()
+        # a plain bool, as Mesa expects
+        self.running = bool(self.steps < self.horizon and self._history("replicas")[-1] > 0)
+
+    def outcome(self) -> str:
+        """How the run ended, one sentence ('' while it runs): contained, loss of control, or the horizon."""
+        with self.lock:
+            if self.running:
+                return ""
+            replicas = self._history("replicas")
+            share = self._history("compute_share")[-1]
+            n = int(replicas[-1])
+        if n == 0:
+            return f"Contained: replicas died out at step {self.steps}."
+        line = self.cfg.outcome.loss_of_control_share
+        held = f"{n:,} replicas hold {share:.0%} of the compute"
+        if share >= line:
+            return f"Loss of control at step {self.steps}: {held} (at least {line:.0%} counts as loss of control)."
+        return f"Horizon reached: {held} (below the {line:.0%} that counts as loss of control)."
 
     def view(self, colour_by: str = "occupancy") -> View:
-        """A consistent copy of what the page draws. The page renders in another thread than the one that
-        steps the model while it plays, so it reads the model only under the lock, and only here."""
+        """A consistent copy of what the page draws. The page may render in another thread than the one that
+        steps the model, so it reads the model only under the lock, and only here."""
         with self.lock:
             series = {name: self._history(name).copy() for name in SERIES_NAMES}
             if self.sim is None:
@@ -149,11 +254,13 @@ class ClassroomModel(mesa.Model):
                 values = [node.jurisdiction for node in nodes]
             else:
                 values = [self.sim.watch(node) for node in nodes]
-            replicas = list(self.sim.agents)
-            return View(self.steps, series, node_xy=np.array([node.position for node in nodes]),
+            misaligned = np.zeros(len(nodes), np.int32)
+            for r in self.sim.agents:
+                misaligned[r.cell.coordinate] += r.misaligned
+            return View(self.steps, series, node_xy=self.layout,
                         node_values=np.asarray(values, float),
-                        replica_xy=np.array([r.cell.position for r in replicas]).reshape(-1, 2),
-                        replica_misaligned=np.array([r.misaligned for r in replicas], bool))
+                        node_replicas=np.array([node.occupancy for node in nodes], np.int32),
+                        node_misaligned=misaligned)
 
     def _history(self, name: str) -> np.ndarray:
         """Values of series ``name`` from step 0 to the current step (call under the lock)."""
@@ -170,5 +277,5 @@ class View:
     series: dict
     node_xy: np.ndarray | None = None
     node_values: np.ndarray | None = None
-    replica_xy: np.ndarray | None = None
-    replica_misaligned: np.ndarray | None = None
+    node_replicas: np.ndarray | None = None  # replicas on each node
+    node_misaligned: np.ndarray | None = None  # of which misaligned
