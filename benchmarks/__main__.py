@@ -1,5 +1,5 @@
 """``python -m benchmarks`` (``make bench``): measure, print, and write BENCHMARKS.md, benchmarks/results.json and
-figures/bench_scaling.png, figures/bench_threads.png.
+figures/bench_scaling.png, figures/bench_threads.png, figures/bench_peer.png.
 
 ``--quick`` runs every section on tiny sizes (the smoke test uses it; its figures mean nothing), ``--only``
 picks sections, ``--out`` writes somewhere else than the repository (results.json, BENCHMARKS.md and figures
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import report, suite
+from . import peer, report, suite
 
 SECTIONS = report.SECTION_NAMES
 MARK_START = "<!-- bench:results:start -->"
@@ -27,13 +27,15 @@ FULL = dict(repeats=3, head_repeats=7, head_replicas=1_000_000, head_steps=30, m
             populations=(10**3, 10**4, 10**5, 10**6, 10**7), scaling_work=1e8,
             big_replicas=10**7, big_steps=4, ens_runs=16, ens_replicas=10**4, ens_steps=300,
             sweep_jobs=10, sweep_runs=100, sweep_replicas=10**4, sweep_steps=500,
-            mem_replicas=10**7, mem_steps=5, unc_runs=32, unc_steps=720, unc_explore=64)
+            mem_replicas=10**7, mem_steps=5, unc_runs=32, unc_steps=720, unc_explore=64,
+            peer_sizes=(10**4, 10**5, 10**6), peer_steps=100, peer_big_steps=None, peer_nodes=10**4, peer_runs=20)
 QUICK = dict(repeats=1, head_repeats=1, head_replicas=5_000, head_steps=5, mesa_runs=1, numba_runs=2,
              mesa_replicas=2000, mesa_steps=3,
              populations=(10**3, 10**4), scaling_work=2e5,
              big_replicas=20_000, big_steps=3, ens_runs=4, ens_replicas=1000, ens_steps=10,
              sweep_jobs=2, sweep_runs=2, sweep_replicas=400, sweep_steps=10,
-             mem_replicas=20_000, mem_steps=2, unc_runs=2, unc_steps=10, unc_explore=2)
+             mem_replicas=20_000, mem_steps=2, unc_runs=2, unc_steps=10, unc_explore=2,
+             peer_sizes=(1000, 2000), peer_steps=10, peer_big_steps=None, peer_nodes=1000, peer_runs=3)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -89,6 +91,9 @@ def measure(sections, p: dict, command: str) -> dict:
             results[name] = suite.memory_and_big_run(p["mem_replicas"], p["mem_steps"])
         elif name == "uncertainty":
             results[name] = suite.uncertainty_cost(p["unc_runs"], p["unc_steps"], p["repeats"], p["unc_explore"])
+        elif name == "peer":
+            results[name] = peer.compare(p["peer_sizes"], p["peer_steps"], p["repeats"], p["peer_nodes"],
+                                         p["peer_steps"], p["peer_runs"], p["peer_big_steps"])
         results[name]["measured"] = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {cpu_description()}, "
                                      f"load average {os.getloadavg()[0]:.1f}, `{command}`")
         print(f"[bench] {name} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
@@ -127,12 +132,15 @@ def main(argv=None) -> int:
     json_path = root / "benchmarks" / "results.json"
     # results.json keeps the latest figures of every section, so a partial run (--only) updates its sections
     old = json.loads(json_path.read_text()) if json_path.exists() and not args.quick else {}
-    merged = {**old, **results}
+    # the peer section's curves are the figure's data (1,200 numbers): the figure keeps them, results.json not
+    stored = {k: ({kk: vv for kk, vv in v.items() if kk != "curves"} if k == "peer" else v) for k, v in results.items()}
+    merged = {**old, **stored}
     write_atomic(json_path, (json.dumps(merged, indent=2, sort_keys=True, default=float) + "\n").encode())
     update_markdown(root / "BENCHMARKS.md", report.lines(merged))
     for key, plot, name in (("scaling", report.scaling_figure, "bench_scaling.png"),
-                            ("threads", report.threads_figure, "bench_threads.png")):
-        if key in results:
+                            ("threads", report.threads_figure, "bench_threads.png"),
+                            ("peer", peer.figure, "bench_peer.png")):
+        if key in results and (key != "peer" or "curves" in results[key]):
             fig = plot(results[key])
             out = root / "figures" / name
             out.parent.mkdir(parents=True, exist_ok=True)

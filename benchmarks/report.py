@@ -12,10 +12,11 @@ GOALS = {
     "bytes_per_replica": 32.0,  # (g)
     "peak_rss_GiB": 2.0,  # (g)
     "uncertainty_cost": 0.10,  # (h) deep-uncertainty issue: per-run parameters cost at most 10% of throughput
+    "peer_ratio": 10.0,  # (i) issue 16 item 4: replisim at least 10x faster per step than Starsim's faster variant
 }
 
 
-SECTION_NAMES = ("headline", "mesa", "scaling", "threads", "sweep", "jit", "memory", "uncertainty")
+SECTION_NAMES = ("headline", "mesa", "scaling", "threads", "sweep", "jit", "memory", "uncertainty", "peer")
 
 
 def _ok(flag: bool) -> str:
@@ -131,7 +132,39 @@ def lines(r: dict) -> list[str]:
             row("h", f"`replisim.explore`, {u['explore_samples']} base samples = {u['explore_sets']:,} parameter sets, "
                      "all threads, design to figures", f"{u['explore_sets_per_s']:.0f} parameter sets/s "
                      f"({u['explore_wall_s']:.1f} s)")
+    _peer_rows(r.get("peer"), row)
     return out
+
+
+def _peer_rows(p: dict | None, row) -> None:
+    """(i): replisim against Starsim (``benchmarks.peer``): time per step at each size, then the curves' agreement."""
+    if not p:
+        return
+    if "rows" not in p:
+        row("i", "Starsim", p["starsim"])
+        return
+    for x in p["rows"]:
+        fastest = "mixing pool" if x["starsim_fastest"] == "pool" else "random network"
+        row("i", f"{x['nodes']:,} single-slot nodes, {x['steps']} steps, 1 thread, wall per step: replisim / Starsim "
+                 f"{p['starsim']} SIS with a mixing pool / with a random network",
+            f"{x['replisim_ms_per_step']:.3g} / {x['pool_ms_per_step']:.3g} / {x['network_ms_per_step']:.3g} ms")
+        row("i", f"{x['nodes']:,} nodes: Starsim's faster variant ({fastest}) / replisim (CPU time in brackets)",
+            f"{x['ratio']:.2g}x ({x['ratio_cpu']:.2g}x)", f">= {GOALS['peer_ratio']:.0f}x",
+            _ok(x["ratio"] >= GOALS["peer_ratio"]))
+    a = p["agreement"]
+    own = a["own_map"]
+    where = f"{a['nodes']:,} nodes, {a['initial']} initial replicas, {a['steps']} steps, {a['runs']['replisim']} runs each"
+    row("i", f"curves ({where}): each mean against its own discrete-time map, largest deviation / tolerance "
+             f"({a['z']['replisim']:.1f} SE + {100 * a['bias']:g}% of the map): replisim / mixing pool / random network",
+        " / ".join(f"{own[k]['score']:.2f}" for k in ("replisim", "pool", "network")), "<= 1",
+        _ok(all(own[k]["score"] <= 1 for k in own)))
+    for k, name, why in (("network", "random network", "same infection law to second order"),
+                         ("pool", "mixing pool", "linear infection law: its map's plateau differs")):
+        x = a["against_replisim"][k]
+        row("i", f"Starsim {name} against replisim: plateau (last quarter of the steps) {100 * x['plateau_rel']:+.1f}%, "
+                 f"maps {100 * x['plateau_rel_maps']:+.1f}% ({why}); largest deviation of the difference of the means from "
+                 f"the maps' difference / tolerance (from 0 in brackets)",
+            f"{x['score']:.2f} ({x['score_without_bias']:.2f})", "<= 1", _ok(x["score"] <= 1))
 
 
 def scaling_figure(c: dict):

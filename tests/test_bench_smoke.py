@@ -6,13 +6,14 @@ every kernel from scratch in a fresh process (a minute or more); ``make bench`` 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
 
 from benchmarks.__main__ import MARK_END, MARK_START, main
 
-SECTIONS = "headline,mesa,scaling,threads,sweep,memory"
+SECTIONS = "headline,mesa,scaling,threads,sweep,memory,peer"
 
 
 @pytest.mark.xdist_group("bench_smoke")
@@ -29,6 +30,12 @@ def test_quick_bench_writes_results(tmp_path, capsys):
     assert MARK_START in md and MARK_END in md and "| headline |" in md
     assert (tmp_path / "figures" / "bench_scaling.png").stat().st_size > 0
     assert (tmp_path / "figures" / "bench_threads.png").stat().st_size > 0
+    # the peer section (Starsim, a dev extra): a row per size, its figure, and its curves kept out of results.json
+    if importlib.util.find_spec("starsim"):
+        assert [r["nodes"] for r in results["peer"]["rows"]] == [1000, 2000] and "curves" not in results["peer"]
+        assert (tmp_path / "figures" / "bench_peer.png").stat().st_size > 0 and "| i |" in md
+    else:
+        assert "starsim unavailable" in results["peer"]["starsim"]
     assert "replica-steps/s" in capsys.readouterr().out
 
 
