@@ -47,6 +47,7 @@ import numpy as np
 
 import replisim
 
+from .hosts import engine_time
 from .suite import Timing
 
 ATTEMPT, SUCCESS, DETECTION = 0.5, 0.5, 0.1  # scenario=minimal's values
@@ -219,25 +220,10 @@ def shares(runs_of: dict, nodes: int) -> dict:
 
 # --- timing ----------------------------------------------------------------------------------------------
 def _time_replisim(nodes: int, steps: int, seed: int) -> tuple[Timing, float]:
-    """The wall and CPU time of replisim's compiled stepping loop (``engine.run.run_ensemble``; the world's
-    set-up excluded), and the replicas at the last step."""
-    import replisim.engine.run as engine_run
-
-    spent = []
-    real = engine_run.run_ensemble
-
-    def timed_loop(*args):
-        w0, c0 = time.perf_counter(), time.process_time()
-        real(*args)
-        spent.append(Timing(time.perf_counter() - w0, time.process_time() - c0))
-
-    engine_run.run_ensemble = timed_loop
-    try:
-        ens = replisim.simulate(replisim_cfg(nodes, steps, initial_of(nodes)), runs=1, seed=seed,
-                                parallel="ensemble")
-    finally:
-        engine_run.run_ensemble = real
-    return Timing(sum(t.wall for t in spent), sum(t.cpu for t in spent)), float(ens.series("replicas")[0, -1])
+    """The wall and CPU time of replisim's compiled stepping loop (``hosts.engine_time``: the world's set-up
+    excluded), and the replicas at the last step."""
+    t, ens = engine_time(replisim_cfg(nodes, steps, initial_of(nodes)), seed)
+    return t, float(ens.series("replicas")[0, -1])
 
 
 def _time_starsim(route: str, nodes: int, steps: int, seed: int) -> tuple[Timing, float]:

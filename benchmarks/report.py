@@ -13,10 +13,13 @@ GOALS = {
     "peak_rss_GiB": 2.0,  # (g)
     "uncertainty_cost": 0.10,  # (h) deep-uncertainty issue: per-run parameters cost at most 10% of throughput
     "peer_ratio": 10.0,  # (i) issue 16 item 4: replisim at least 10x faster per step than Starsim's faster variant
+    "hosts_spread": 2.0,  # (j) issue 16 item 2: cost per replica-step within 2x from 10^3 to 10^7 one-slot nodes
+    "hosts_rng_ratio": 0.25,  # (j) the 10^6-node host-level run against the RNG-bound kernel
+    "few_ms": 1.0,  # (j) 100 replicas on 10^6 one-slot nodes: ms per step
 }
 
 
-SECTION_NAMES = ("headline", "mesa", "scaling", "threads", "sweep", "jit", "memory", "uncertainty", "peer")
+SECTION_NAMES = ("headline", "mesa", "scaling", "threads", "sweep", "jit", "memory", "uncertainty", "peer", "hosts")
 
 
 def _ok(flag: bool) -> str:
@@ -133,7 +136,47 @@ def lines(r: dict) -> list[str]:
                      "all threads, design to figures", f"{u['explore_sets_per_s']:.0f} parameter sets/s "
                      f"({u['explore_wall_s']:.1f} s)")
     _peer_rows(r.get("peer"), row)
+    _hosts_rows(r.get("hosts"), row)
     return out
+
+
+def history_lines(history: dict) -> list[str]:
+    """One line per machine of benchmarks/history.json: its latest headline figures, each with its date."""
+    if not history:
+        return []
+    out = ["", "History (benchmarks/history.json: the latest figures of each machine; compare within a row):", "",
+           "| machine | headline M replica-steps/s | engine / RNG kernel | 10^6 one-slot nodes / RNG kernel | "
+           "100 replicas on 10^6 nodes, ms per step | measured |", "|---|---|---|---|---|---|"]
+    for machine, e in sorted(history.items()):
+        h, j = e.get("headline", {}), e.get("hosts", {})
+        big = next((x for x in j.get("rows", []) if x["nodes"] == 10**6), None)
+        dates = sorted({x["measured"][:16] for x in e.values() if isinstance(x, dict) and "measured" in x})
+        out.append(f"| {machine} | {h['engine_cpu_Mps']:.1f} |" if h else f"| {machine} | |")
+        out[-1] += (f" {h['engine_vs_rng_cpu']:.2f}x |" if h else " |") + (f" {big['vs_rng']:.2f}x |" if big else " |")
+        out[-1] += (f" {j['sparse_ms']:.3f} |" if j.get("few_nodes") == 10**6 else " |")
+        out[-1] += f" {dates[0]} to {dates[-1]} |" if dates else " |"
+    return out
+
+
+def _hosts_rows(j: dict | None, row) -> None:
+    """(j): host-level networks (``benchmarks.hosts``)."""
+    if not j:
+        return
+    for x in j["rows"]:
+        row("j", f"{x['nodes']:,} one-slot nodes, {x['replicas_mean']:,} replicas (mean), {x['steps']:,} steps, "
+                 "1 thread: CPU ns per replica-step (RNG-bound kernel over as many agents)",
+            f"{x['ns_cpu']:.1f} ({x['rng_ns']:.1f})")
+        big = x["nodes"] == 10**6
+        row("j", f"{x['nodes']:,} nodes: engine / RNG-bound kernel", f"{x['vs_rng']:.2f}x",
+            f">= {GOALS['hosts_rng_ratio']}x" if big else "", _ok(x["vs_rng"] >= GOALS["hosts_rng_ratio"]) if big else "")
+    sizes = f"{j['rows'][0]['nodes']:,} to {j['rows'][-1]['nodes']:,}"
+    row("j", f"cost per replica-step, largest / smallest, {sizes} nodes", f"{j['spread']:.1f}x",
+        f"<= {GOALS['hosts_spread']:.0f}x", _ok(j["spread"] <= GOALS["hosts_spread"]))
+    big = j["few_nodes"] == 10**6
+    row("j", f"{j['few_replicas']} replicas on {j['few_nodes']:,} one-slot nodes, {j['few_steps']} steps: CPU ms per "
+             "step, visiting the listed nodes (sim.sparse_share default) / every node (sim.sparse_share=0)",
+        f"{j['sparse_ms']:.3f} / {j['dense_ms']:.2f}", f"<= {GOALS['few_ms']:.0f}" if big else "",
+        _ok(j["sparse_ms"] <= GOALS["few_ms"]) if big else "")
 
 
 def _peer_rows(p: dict | None, row) -> None:

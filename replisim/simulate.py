@@ -124,7 +124,9 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     params = uncertainty.param_matrix(cfg, values, runs)
     skill0 = draw_skills(cfg, seed, run_index)
     if uncertainty.SKILL_KEY in values:
-        skill0 = np.asarray(values[uncertainty.SKILL_KEY], np.float64)
+        # a writable, contiguous copy: a read-only or strided view (a design's column) would compile the
+        # ensemble kernel a second time for its type (a minute of a cold start)
+        skill0 = np.array(values[uncertainty.SKILL_KEY], np.float64, order="C")
     # runs with their own governed nodes (uncertain world keys): one per run, built by the ensemble's functions
     governed = [uncertainty.run_governance(cfg, net, seed, values, r) for r in range(runs)] \
         if uncertainty.world_keys(values) else []

@@ -74,3 +74,18 @@ def test_stale_cache_directories_are_pruned(tmp_path):
     removed = prune_stale_caches(current)
     assert sorted(p.name for p in removed) == ["replisim-engine-old1", "replisim-engine-old2"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["replisim-engine-new", "someone-else"]
+
+
+def test_one_ensemble_kernel_for_plain_uncertain_and_designed_runs():
+    """Every way into the engine hands run_ensemble arguments of one type: a second specialization would
+    compile the whole step again (a minute of a cold start; a design's read-only skill column once did)."""
+    import replisim
+    from replisim.engine import run
+
+    small = ["sim.steps=5", "network.nodes=30"]
+    replisim.simulate(replisim.compose(small), runs=2, seed=1)
+    replisim.simulate(replisim.compose(small + ["uncertainty=default"]), runs=2, seed=1)
+    skill = np.full(4, 0.5)[::2]  # a strided, read-only design column
+    skill.flags.writeable = False
+    replisim.simulate(replisim.compose(small), runs=2, seed=1, design={"replica.success": skill})
+    assert len(run.run_ensemble.signatures) == 1, run.run_ensemble.signatures
