@@ -108,6 +108,8 @@ def measure(sections, p: dict, command: str) -> dict:
             results[name] = suite.sweep_overhead(p["sweep_jobs"], p["sweep_runs"], p["sweep_replicas"], p["sweep_steps"])
         elif name == "jit":
             results[name] = suite.jit_start()
+            if p is FULL:  # the main job takes minutes: not in the smoke test
+                results[name].update(suite.main_job())
         elif name == "memory":
             results[name] = suite.memory_and_big_run(p["mem_replicas"], p["mem_steps"])
         elif name == "uncertainty":

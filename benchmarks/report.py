@@ -104,6 +104,10 @@ def lines(r: dict) -> list[str]:
             row("f", "then the first within-run small run (compiles the parallel passes), wall",
                 f"{f['within_cold_s']:.1f} s{cpu('within_cold_cpu_s')}")
         row("f", "new process, `import replisim` only, wall", f"{f['import_only_s']:.1f} s{cpu('import_only_cpu_s')}")
+        if "main_job_s" in f:
+            row("f", "main job (`make run` after the install: `replisim` with its defaults), cache filled, wall; "
+                     "share of it outside the compiled engine", f"{f['main_job_s']:.0f} s; "
+                     f"{100 * f['main_job_outside_share']:.0f}%")
     g = r.get("memory")
     if g:
         row("g", "replica table, bytes per slot (by dtype; slots = network capacity)",

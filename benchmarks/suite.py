@@ -374,6 +374,42 @@ def jit_start() -> dict:
             "import_only_s": imp[0], "import_only_cpu_s": imp[1]}
 
 
+# The main job (``make run``: the CLI with its defaults) in a new process on the filled cache, its stepping loop
+# timed from inside: the share of the job's wall time spent outside the compiled engine (world set-up, tables,
+# figures, report, the Sobol analysis's Python side).
+MAIN_JOB = """
+import sys, time
+import replisim.engine.run as engine_run
+from replisim import cli
+spent = [0.0]
+real = engine_run.run_ensemble
+def timed_loop(*args):
+    w0 = time.perf_counter()
+    real(*args)
+    spent[0] += time.perf_counter() - w0
+engine_run.run_ensemble = timed_loop
+sys.argv = ["replisim", "hydra.run.dir=" + sys.argv[1]]
+w0 = time.perf_counter()
+try:
+    cli.main()
+except SystemExit as e:
+    assert not e.code, e.code
+print("MAIN_JOB", time.perf_counter() - w0, spent[0])
+"""
+
+
+def main_job() -> dict:
+    """Wall time of the main job with its defaults on a filled cache, and the share of it outside the engine."""
+    with tempfile.TemporaryDirectory() as out:
+        w0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", MAIN_JOB, out], check=True, cwd=REPO, capture_output=True,
+                              text=True)
+        wall = time.perf_counter() - w0
+    _, job_s, engine_s = next(line for line in done.stdout.splitlines() if line.startswith("MAIN_JOB")).split()
+    return {"main_job_s": wall, "main_job_inner_s": float(job_s), "main_job_engine_s": float(engine_s),
+            "main_job_outside_share": 1.0 - float(engine_s) / float(job_s)}
+
+
 def _child(code: str, env: dict) -> tuple[float, float]:
     """Wall and CPU time (user + system) of a new interpreter running ``code``."""
     import resource

@@ -5,6 +5,8 @@ Numba release stopped honouring it, the per-replica loops would silently get thr
 This test compiles a loop that passes arrays to an inlined helper both ways and reads the generated LLVM IR.
 """
 
+from pathlib import Path
+
 import numpy as np
 
 from replisim.engine.jit import jit
@@ -89,3 +91,38 @@ def test_one_ensemble_kernel_for_plain_uncertain_and_designed_runs():
     skill.flags.writeable = False
     replisim.simulate(replisim.compose(small), runs=2, seed=1, design={"replica.success": skill})
     assert len(run.run_ensemble.signatures) == 1, run.run_ensemble.signatures
+
+
+KERNEL_MODULE = '''
+from replisim.engine.jit import CACHE_DIR, jit
+
+
+@jit
+def twice(x):
+    return 2.0 * x
+
+
+if __name__ == "__main__":
+    assert twice(1.5) == 3.0
+    print(CACHE_DIR, twice.stats.cache_hits.get(twice.signatures[0], 0), len(twice.stats.cache_misses))
+'''
+
+
+def test_processes_share_the_compile_cache_named_by_numba_cache_dir(tmp_path):
+    """A cluster shares one compile cache by pointing NUMBA_CACHE_DIR at a shared directory (docs/sweeps.md):
+    two processes that start together on an empty cache both compile and both succeed (Numba writes each file
+    atomically), and a third process loads the kernel from the cache instead of compiling it."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "kernel.py").write_text(KERNEL_MODULE)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "shared-cache")}
+    cmd = [sys.executable, str(tmp_path / "kernel.py")]
+    first = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0].split() for p in first]
+    assert all(p.returncode == 0 for p in first)
+    assert all(Path(o[0]).is_relative_to(tmp_path / "shared-cache") for o in outs)
+    assert any(o[2] == "1" for o in outs)  # at least one of them compiled (a cache miss)
+    third = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    assert third[1] == "1" and third[2] == "0", third  # loaded from the shared cache: one hit, no miss
