@@ -28,7 +28,7 @@ STEP: tuple[Phase, ...] = (
           (("run.run_one", "if_then.in_force"), ("run.run_one", "update_governance")), "update_governance"),
     Phase("detection", "Detection",
           "a replica without a pending order is detected with p = monitoring x (1 - evasion); an order is issued",
-          (("act.act_range", "detection.detected"), ("act.act_rare", "detection.issue_order")), "Replica.step"),
+          (("act.act_blocks", "detection.detected"), ("act.act_rare", "detection.issue_order")), "Replica.step"),
     Phase("shutdown", "Shutdown",
           "a due order executes with the kill-switch probability; a misaligned replica shut down makes a last "
           "copy (shutdown avoidance); one whose order is pending may flee (collusion)",
@@ -37,7 +37,7 @@ STEP: tuple[Phase, ...] = (
     Phase("replication", "Replication",
           "the others attempt a copy onto the own node (if it had a free slot) or a neighbour; success = skill x "
           "(1 - target security)",
-          (("act.act_range", "replication.propose"), ("act.act_rare", "replication.propose")), "Replica.step"),
+          (("act.act_blocks", "replication.propose"), ("act.act_rare", "replication.propose")), "Replica.step"),
     Phase("incidents", "Incidents",
           "this step's detections are reported to jurisdictions and may trigger an if-then commitment",
           (("act.act", "reporting.report"), ("run.run_one", "if_then.triggers")), "count_incidents"),
