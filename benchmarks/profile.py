@@ -53,13 +53,14 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
     cap = gov.capacity
     slots, n0 = int(cap.sum()), cfg.replica.initial
     # the frame run_one allocates (state.new_frame), with an overflow buffer that never has to grow
-    frame = state.new_frame(state.world_of(net, gov), slots, n0, 1)
+    world = state.world_of(net, gov)
+    frame = state.new_frame(world, slots, n0, 1)
     arrivals, bufs = state.arrival_overflow(slots), state.new_parallel_buffers(cap.size, slots, 0)
     table, nodes_, tallies = frame.table, frame.nodes, frame.tallies
     place_initial(rkey, n0, int(round(params[P.INITIAL_MISALIGNED] * n0)), cfg.replica.success, params[P.EVASION],
                   params[P.SHUTDOWN_AVOIDANCE], nodes_, table)
     collusion.tally_initial(n0, table, nodes_, frame.coal.forest, params[P.COLLUSION] > 0)
-    series = np.zeros((8, steps + 2))
+    series, group_series = np.zeros((8, steps + 2)), np.zeros((0, steps + 2))
     spent = {"act": 0.0, "resolve": 0.0, "record": 0.0}
     n, done, listed = n0, 0, 0
     for t in range(1, steps + 2):
@@ -74,7 +75,7 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
                                            | ((table.flags[:n] & (state.DEAD | state.MOVING)) != 0)))
         m = resolve.resolve(t, n, rkey, params, frame, arrivals, bufs, False)
         c2 = time.thread_time()
-        record(series, t, m, table.flags, nodes_.occ, frame.listed, False, gov.total_compute, 0.0, 0.0, 0.0, 0.0)
+        record(series, group_series, t, m, frame, world, False, 0.0)
         c3 = time.thread_time()
         if t > 1:
             for k, dt in zip(spent, (c1 - c0, c2 - c1, c3 - c2)):

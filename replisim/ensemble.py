@@ -20,7 +20,9 @@ class Ensemble:
 
     ``outcomes``: DataFrame, one row per run. ``series(name)``: array of shape (runs, steps + 1). ``config``: the
     validated Config the runs were made from (kept through ``to_parquet`` / ``from_parquet``; None for an ensemble
-    assembled by hand or by ``concat`` of different configurations).
+    assembled by hand or by ``concat`` of different configurations). ``group_series(name)``: the replicas on each
+    group of nodes, (runs, labels, steps + 1), for each grouping ``simulate`` was given (``groups=``), the
+    labels' names in ``group_labels(name)``.
     """
 
     outcomes: pd.DataFrame
@@ -28,6 +30,8 @@ class Ensemble:
     hours_per_step: float = 1.0
     meta: dict = field(default_factory=dict)
     config: object | None = None
+    # grouping name -> (label names, array (runs, labels, steps + 1))
+    group_data: dict[str, tuple] = field(default_factory=dict)
 
     @property
     def runs(self) -> int:
@@ -46,6 +50,21 @@ class Ensemble:
             raise KeyError(f"series {name!r} unknown; available: {', '.join(self.series_data)}")
         return self.series_data[name]
 
+    def group_series(self, name: str) -> np.ndarray:
+        """Replicas on the nodes of each label of grouping ``name`` at every step: (runs, labels, steps + 1);
+        summed over the labels, the ``replicas`` series."""
+        return self._group(name)[1]
+
+    def group_labels(self, name: str) -> tuple:
+        """Names of the labels of grouping ``name``, in the order of ``group_series(name)``'s second axis."""
+        return self._group(name)[0]
+
+    def _group(self, name: str) -> tuple:
+        if name not in self.group_data:
+            raise KeyError(f"group series {name!r} unknown; available: {', '.join(self.group_data) or 'none'} "
+                           "(simulate(..., groups={name: 'node_type' | 'jurisdiction' | one label per node}))")
+        return self.group_data[name]
+
     def summary(self) -> pd.DataFrame:
         """One-row-per-statistic summary (probabilities with Wilson 95% intervals, quantiles of the rest)."""
         from .stats import summarize
@@ -54,7 +73,8 @@ class Ensemble:
 
     # --- persistence: Parquet only (no pickle), written atomically -------------------------------------
     def to_parquet(self, directory: str | os.PathLike) -> None:
-        """Write ``outcomes.parquet`` and ``series.parquet`` into ``directory``, each atomically."""
+        """Write ``outcomes.parquet`` and ``series.parquet`` (and ``groups.parquet`` with group series) into
+        ``directory``, each atomically."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"hours_per_step": self.hours_per_step, **self.meta}
@@ -70,6 +90,15 @@ class Ensemble:
         frame = pd.DataFrame({"run": np.repeat(self.outcomes["run"].to_numpy(), width),
                               "step": np.tile(np.arange(width), runs), **long})
         write_parquet_atomic(frame, directory / "series.parquet", meta)
+        groups = directory / "groups.parquet"
+        if self.group_data:
+            # one column per (grouping, label), rows as series.parquet's; the order of both kept in the metadata
+            cols = {f"{name}:{label}": values[:, k, :].ravel().astype(np.int64)
+                    for name, (labels, values) in self.group_data.items() for k, label in enumerate(labels)}
+            write_parquet_atomic(frame[["run", "step"]].assign(**cols), groups,
+                                 {"groups": {name: list(labels) for name, (labels, _) in self.group_data.items()}})
+        elif groups.exists():  # an earlier ensemble's, which these results would otherwise read back
+            groups.unlink()
 
     @classmethod
     def from_parquet(cls, directory: str | os.PathLike) -> Ensemble:
@@ -85,7 +114,8 @@ class Ensemble:
         hours = meta.pop("hours_per_step", 1.0)
         config = meta.pop("config", None)
         return cls(outcomes=outcomes, series_data=series, hours_per_step=hours, meta=meta,
-                   config=None if config is None else config_from_dict(config))
+                   config=None if config is None else config_from_dict(config),
+                   group_data=_read_groups(directory / "groups.parquet", len(outcomes), width))
 
     @classmethod
     def concat(cls, ensembles) -> Ensemble:
@@ -104,8 +134,26 @@ class Ensemble:
         outcomes = pd.concat([e.outcomes for e in parts], ignore_index=True)
         configs = [e.config for e in parts]
         same = all(c is not None and c == configs[0] for c in configs)
+        # the groupings every part has, with the same labels
+        groups = {name: (labels, np.concatenate([e.group_series(name) for e in parts]))
+                  for name, (labels, _) in parts[0].group_data.items()
+                  if all(e.group_data.get(name, (None,))[0] == labels for e in parts)}
         return cls(outcomes=outcomes, series_data=series, hours_per_step=parts[0].hours_per_step,
-                   meta=dict(parts[0].meta), config=configs[0] if same else None)
+                   meta=dict(parts[0].meta), config=configs[0] if same else None, group_data=groups)
+
+
+def _read_groups(path: Path, runs: int, width: int) -> dict:
+    """The group series of ``groups.parquet`` (``Ensemble.to_parquet``); none when there is no such file."""
+    if not path.exists():
+        return {}
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    labels = json.loads(table.schema.metadata[b"replisim"])["groups"]
+    frame = table.to_pandas()
+    return {name: (tuple(names), np.stack([frame[f"{name}:{label}"].to_numpy(np.float64).reshape(runs, width)
+                                           for label in names], axis=1) if names else np.zeros((runs, 0, width)))
+            for name, names in labels.items()}
 
 
 def config_from_dict(values: dict):

@@ -9,9 +9,10 @@ import numpy as np
 from . import uncertainty
 from .config import Config, ConfigError
 from .config.schema import PARALLEL_MODES, SEEDS
-from .config.validate import validate
+from .config.validate import check_memory, validate
 from .engine.params import P
 from .ensemble import Ensemble, from_arrays, outcome_width
+from .groups import resolve as resolve_groups
 from .progress import STEP_PROGRESS_MIN, run_bar, step_bar
 from .results import SERIES_NAMES
 from .world import draw_skills, setup
@@ -65,7 +66,7 @@ def parallel_mode(cfg: Config, slots: int, parallel: str | None = None) -> str:
 
 def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engine: str = "numba",
              progress: bool = False, first_run: int = 0, parallel: str | None = None,
-             design: dict | None = None, network=None) -> Ensemble:
+             design: dict | None = None, network=None, groups: dict | None = None) -> Ensemble:
     """Simulate ``runs`` independent runs of ``cfg``; run k uses the random stream of (seed, first_run + k).
 
     Uncertain keys (``cfg.uncertain``): each run draws its own value of each (``replisim.uncertainty``); the
@@ -76,6 +77,10 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     ``network``: your own network instead of the configured kind: a networkx graph (node attributes ``type``,
     ``capacity``, ``security``, ``monitoring``, ``kill_switch``, ``jurisdiction``, each optional:
     ``replisim.network.from_graph``) or a list of edges. ``network.nodes`` becomes the graph's node count.
+
+    ``groups``: series of the replicas on each group of nodes at every step (``Ensemble.group_series``), a dict of
+    name -> ``"node_type"``, ``"jurisdiction"`` or an integer array of one label per node (``replisim.groups``).
+    None (the default): none, at no cost. They add runs x labels x (steps + 1) float64 to the results.
 
     Parallelism (``parallel``, default ``cfg.sim.parallel``, else ``auto``):
 
@@ -115,12 +120,15 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
         from .mesa.run import simulate_mesa
 
         return simulate_mesa(cfg, runs=runs, seed=seed, progress=progress, first_run=first_run, values=values,
-                             graph=network)
+                             graph=network, groups=groups)
     from .engine.run import run_ensemble
     from .engine.state import world_of, worlds_of
 
     net, gov = setup(cfg, seed, network)
-    world = world_of(net, gov)
+    grouped = resolve_groups(groups, net)
+    if grouped.rows:  # the group series are memory the configuration alone does not show
+        check_memory(cfg, runs, grouped.rows)
+    world = world_of(net, gov, grouped.row)
     params = uncertainty.param_matrix(cfg, values, runs)
     skill0 = draw_skills(cfg, seed, run_index)
     if uncertainty.SKILL_KEY in values:
@@ -136,6 +144,7 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
                           f"by governance ({int(gov.capacity.sum())}); allowed: a distribution below it")
     steps = cfg.sim.steps
     series = np.zeros((runs, len(SERIES_NAMES), steps + 1), np.float64)
+    group_series = np.zeros((runs, grouped.rows, steps + 1), np.float64)
     outcomes = np.zeros((runs, outcome_width(net)), np.float64)
     # per run: the invariant it broke in validate mode and the step, and the steps done (engine.run.run_one)
     status = np.zeros((runs, 3), np.int64)
@@ -148,13 +157,13 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
         from .engine.state import new_parallel_buffers
 
         for r in range(runs):
-            run_world = world_of(net, governed[r]) if governed else world
+            run_world = world_of(net, governed[r], grouped.row) if governed else world
             slots = max(int(run_world.capacity.sum()), int(params[r if len(params) > 1 else 0, P.INITIAL]))
             with step_bar(status[r], steps, progress and steps >= STEP_PROGRESS_MIN):
                 # the private buffers of the parallel passes, one row per thread (the numbers do not depend on it)
                 within = new_parallel_buffers(len(gov.capacity), slots, _threads())
                 run_one(params[r if len(params) > 1 else 0], np.uint64(run_key(np.uint64(seed), first_run + r)),
-                        skill0[r], run_world, series[r], outcomes[r], status[r], within)
+                        skill0[r], run_world, series[r], group_series[r], outcomes[r], status[r], within)
             bar.update(1)
         runs_done = runs
     else:
@@ -166,8 +175,8 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
         stop = min(runs, start + chunk)
         rows = params if len(params) == 1 else params[start:stop]
         run_ensemble(rows, np.uint64(seed), first_run + start, skill0[start:stop], world,
-                     worlds_of(governed[start:stop], world), series[start:stop], outcomes[start:stop],
-                     status[start:stop])
+                     worlds_of(governed[start:stop], world), series[start:stop], group_series[start:stop],
+                     outcomes[start:stop], status[start:stop])
         bar.update(stop - start)
     bar.close()
     _raise_if_broken(status, run_index)
@@ -175,6 +184,7 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
             **({"network": f"custom: {net.nodes} nodes, {net.indices.size // 2} edges"} if network is not None else {})}
     ens = from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta, net, gov)
     ens.config = cfg
+    ens.group_data = grouped.split(group_series)
     return uncertainty.annotate(ens, cfg, values, governed)
 
 

@@ -81,7 +81,7 @@ def _importers_of(forbidden: str, below: list[str]) -> list[str]:
     return bad
 
 
-BELOW_ENGINES = ["config", "world", "network", "governance", "results", "step", "progress", "stats"]
+BELOW_ENGINES = ["config", "world", "network", "governance", "groups", "results", "step", "progress", "stats"]
 
 
 @pytest.mark.parametrize("above", ["replisim.engine", "replisim.mesa", "replisim.simulate", "replisim.ensemble",

@@ -179,7 +179,8 @@ def _state(capacity, occ, node, flags, node_coal=None, coal_forest=None, edit=No
     zeros = np.zeros(nodes)
     world = estate.World(a(capacity, np.int32), zeros, zeros, zeros, np.zeros(nodes, np.int32),
                          np.zeros(0, np.int64), np.zeros(0, np.int32), np.ones(1), np.ones(1), np.ones(1, np.bool_),
-                         np.ones(1), float(sum(capacity)), np.zeros(nodes, np.int32), np.zeros(nodes, np.int32))
+                         np.ones(1), float(sum(capacity)), np.zeros(nodes, np.int32), np.zeros(nodes, np.int32),
+                         np.zeros((nodes, 0), np.int32))
     frame = estate.new_frame(world, 10, n, 1)
     frame.table.node[:n] = node
     frame.table.lineage[:n] = np.arange(n)

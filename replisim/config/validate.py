@@ -110,6 +110,29 @@ def series_bytes(cfg: Config) -> int:
     return cfg.runs * (len(SERIES_NAMES) * (cfg.sim.steps + 1) * 8 + 512 * 8)
 
 
+def check_memory(cfg: Config, runs: int | None = None, group_rows: int = 0) -> None:
+    """Raise ConfigError when the ensemble's memory estimate exceeds the limit (``sim.memory_limit_gb``, else half
+    the machine). ``runs`` (default ``cfg.runs``) and ``group_rows`` (the labels of ``simulate``'s ``groups``,
+    each a row of runs x (steps + 1) float64) are what ``simulate`` is asked for beyond the configuration."""
+    if runs is not None:
+        cfg = dataclasses.replace(cfg, runs=runs)
+    groups = cfg.runs * group_rows * (cfg.sim.steps + 1) * 8
+    need = memory_estimate_bytes(cfg) + groups
+    limit = int(cfg.sim.memory_limit_gb * (1 << 30)) if cfg.sim.memory_limit_gb else machine_memory_bytes() // 2
+    if need > limit:
+        # name what takes the memory: the group series, the runs' series (runs x steps) or one run's network
+        if groups > max(series_bytes(cfg), run_bytes(cfg)):
+            what = f"groups= ({group_rows} labels) with sim.steps={cfg.sim.steps} and runs={cfg.runs}"
+        elif series_bytes(cfg) > run_bytes(cfg):
+            what = f"sim.steps={cfg.sim.steps} with runs={cfg.runs}"
+        else:
+            what = f"network.nodes={cfg.network.nodes}"
+        raise ConfigError(
+            f"{what}: the ensemble needs about {need / (1 << 30):.1f} GiB, "
+            f"more than the {limit / (1 << 30):.1f} GiB allowed (half the machine or sim.memory_limit_gb)"
+        )
+
+
 def machine_memory_bytes() -> int:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -163,15 +186,6 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"replica.initial={cfg.replica.initial} exceeds the total capacity {cap}; allowed: <= {cap}")
     if cfg.sim.max_replicas is not None and cfg.replica.initial > cfg.sim.max_replicas:
         raise ConfigError(f"replica.initial={cfg.replica.initial} exceeds sim.max_replicas={cfg.sim.max_replicas}")
-    need = memory_estimate_bytes(cfg)
-    limit = int(cfg.sim.memory_limit_gb * (1 << 30)) if cfg.sim.memory_limit_gb else machine_memory_bytes() // 2
-    if need > limit:
-        # name what takes the memory: the runs' series (runs x steps) or one run's network
-        what = (f"sim.steps={cfg.sim.steps} with runs={cfg.runs}" if series_bytes(cfg) > run_bytes(cfg)
-                else f"network.nodes={net.nodes}")
-        raise ConfigError(
-            f"{what}: the ensemble needs about {need / (1 << 30):.1f} GiB, "
-            f"more than the {limit / (1 << 30):.1f} GiB allowed (half the machine or sim.memory_limit_gb)"
-        )
+    check_memory(cfg)
     _check_widths(cfg)  # after the memory estimate, which names the larger problem first
     return cfg

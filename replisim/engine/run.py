@@ -121,22 +121,29 @@ def check_invariants(n, t, frame, on, max_slots):
 
 
 @jit(refcount=False)
-def record(series, t, n, flags, occ, listed, sparse, total_compute, det, shut, births, collateral):
-    """Series of step t; returns the misaligned replicas counted. Every occupied node is listed: a sparse step
-    counts the occupied among the listed."""
+def record(series, group_series, t, n, frame, world, sparse, collateral):
+    """Series of step t (the counts of ``frame.tallies``); returns the misaligned replicas counted. Every occupied
+    node is listed: a sparse step counts the occupied among the listed, and adds their replicas to the rows of
+    ``group_series`` their labels name (``world.group_row``, ``replisim.groups``), so the groups cost what the
+    replicas do."""
+    flags, occ, tallies, group_row = frame.table.flags, frame.nodes.occ, frame.tallies, world.group_row
     mis = 0
     for i in range(n):
         mis += flags[i] & MISALIGNED
     occupied = 0
-    for k in range(visited(listed, sparse, occ.shape[0])):
-        occupied += occ[visit(listed, sparse, k)] > 0
+    for k in range(visited(frame.listed, sparse, occ.shape[0])):
+        v = visit(frame.listed, sparse, k)
+        if occ[v] > 0:
+            occupied += 1
+            for g in range(group_row.shape[1]):
+                group_series[group_row[v, g], t] += occ[v]
     series[S.REPLICAS, t] = n
     series[S.MISALIGNED, t] = mis
-    series[S.COMPUTE_SHARE, t] = n / total_compute
+    series[S.COMPUTE_SHARE, t] = n / world.total_compute
     series[S.NODES_OCCUPIED, t] = occupied
-    series[S.DETECTIONS, t] = det
-    series[S.SHUTDOWNS, t] = shut
-    series[S.BIRTHS, t] = births
+    series[S.DETECTIONS, t] = tallies[T.DETECTIONS]
+    series[S.SHUTDOWNS, t] = tallies[T.SHUTDOWNS]
+    series[S.BIRTHS, t] = tallies[T.BIRTHS]
     series[S.COLLATERAL, t] = collateral
     return mis
 
@@ -162,8 +169,9 @@ def update_governance(t, params, jur, strict):
 
 
 @jit
-def run_one(params, rkey, skill0, world, series, outcome, status, within=None):
-    """Simulate one run on ``world`` (``state.World``); write its per-step tallies into ``series`` and its
+def run_one(params, rkey, skill0, world, series, group_series, outcome, status, within=None):
+    """Simulate one run on ``world`` (``state.World``); write its per-step tallies into ``series``, the replicas
+    per group of nodes into ``group_series`` (a row per label of ``world.group_row``; no rows: no groups) and its
     outcomes into ``outcome``.
 
     ``status`` (int64[3]) reports while and after the run: [2] the steps done so far (written after every step,
@@ -213,7 +221,7 @@ def run_one(params, rkey, skill0, world, series, outcome, status, within=None):
     for v in range(n_nodes):
         if nodes.occ[v] > 0:
             enlist(frame.listed, v)
-    record(series, 0, n, table.flags, nodes.occ, frame.listed, False, total_compute, 0.0, 0.0, 0.0, 0.0)
+    record(series, group_series, 0, n, frame, world, False, 0.0)
     # a step's per-node passes visit only the listed nodes when they and the replicas are few (state.Listed);
     # never in the first step (no record row written yet) or when a monitoring factor changes (every row does)
     sparse_below = params[P.SPARSE_SHARE] * n_nodes
@@ -240,7 +248,8 @@ def run_one(params, rkey, skill0, world, series, outcome, status, within=None):
     for t in range(1, steps + 1):
         status[2] = t - 1  # steps done
         if n == 0:
-            record(series, t, 0, table.flags, nodes.occ, frame.listed, False, total_compute, 0.0, 0.0, 0.0, 0.0)
+            tallies[:] = 0.0
+            record(series, group_series, t, 0, frame, world, False, 0.0)
             continue
         replica_steps += n
         # governance: if-then measures in force, incident-report alerts -> monitoring, kill floor, latency
@@ -283,8 +292,7 @@ def run_one(params, rkey, skill0, world, series, outcome, status, within=None):
         cost_shutdowns += step_shutdowns
         cost_quarantine += step_quarantine
         cost_false_alarms += step_false_alarms
-        mis = record(series, t, n, table.flags, nodes.occ, frame.listed, sparse, total_compute,
-                     tallies[T.DETECTIONS], tallies[T.SHUTDOWNS], tallies[T.BIRTHS], collateral)
+        mis = record(series, group_series, t, n, frame, world, sparse, collateral)
         if validate:
             code = check_invariants(n, t, frame, on, slots)
             if code != 0:
@@ -347,7 +355,7 @@ def reach_milestones(reached, share, now):
 
 
 @jit(parallel=True)
-def run_ensemble(params, seed, first_run, skill0, world, worlds, series, outcomes, status):
+def run_ensemble(params, seed, first_run, skill0, world, worlds, series, group_series, outcomes, status):
     """Runs first_run .. first_run + len(skill0) - 1 in parallel; run r's stream depends only on (seed, r).
 
     ``params``: the (runs x parameters) matrix, or one row that every run shares. ``worlds``
@@ -356,4 +364,4 @@ def run_ensemble(params, seed, first_run, skill0, world, worlds, series, outcome
     for r in prange(skill0.shape[0]):
         row = np.int64(r) % rows  # 0 for a shared row (prange's index may be unsigned: cast before mixing)
         run_one(params[row], run_key(seed, first_run + r), skill0[r], world_row(world, worlds, r), series[r],
-                outcomes[r], status[r], None)
+                group_series[r], outcomes[r], status[r], None)

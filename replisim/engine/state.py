@@ -97,9 +97,9 @@ Frame = namedtuple("Frame", ("table", "nodes", "links", "jur", "coal", "record",
 # The governed network of an ensemble, built once in Python (replisim.world) and shared by its runs.
 World = namedtuple("World", ("capacity", "security", "monitoring", "kill_switch", "jurisdiction", "indptr",
                              "indices", "jur_monitoring", "jur_kill", "jur_reporting", "jur_fp_weight",
-                             "total_compute", "col_type", "col_jur"))
+                             "total_compute", "col_type", "col_jur", "group_row"))
 # The per-run parts of the World when uncertain keys give each run its own governed nodes (replisim.uncertainty):
-# row r of each array is run r's (``world_row``); the graph, node types and jurisdictions stay the World's.
+# row r of each array is run r's (``world_row``); the graph, node types, jurisdictions and groups stay the World's.
 Worlds = namedtuple("Worlds", ("capacity", "security", "monitoring", "kill_switch", "jur_monitoring", "jur_kill",
                                "jur_fp_weight", "total_compute"))
 # What a replica's act-pass events add to per node: the serial pass hands it the run's node arrays, the
@@ -126,17 +126,21 @@ class T(IntEnum):
 N_TALLIES = len(T)
 
 
-def world_of(net, gov) -> World:
+def world_of(net, gov, group_row=None) -> World:
     """The World tuple of a network and its governed node arrays (replisim.world.setup).
 
     ``col_type`` / ``col_jur``: per node, the outcome column that counts the replicas left on it at the horizon
     by node type and by jurisdiction (``results.placement_names``: after the O columns, types first).
+    ``group_row``: int32 (nodes, groupings), node v's row of the group series in each grouping
+    (``replisim.groups.Groups.row``); None: no grouping, no group series.
     """
+    if group_row is None:
+        group_row = np.zeros((net.nodes, 0), np.int32)
     col_type = (N_OUTCOMES + net.node_type.astype(np.int32)).astype(np.int32)
     col_jur = (N_OUTCOMES + len(NODE_TYPES) + net.jurisdiction.astype(np.int32)).astype(np.int32)
     return World(gov.capacity, gov.security, gov.monitoring, gov.kill_switch, net.jurisdiction, net.indptr,
                  net.indices, gov.jur_monitoring, gov.jur_kill, gov.jur_reporting, gov.jur_fp_weight,
-                 float(gov.total_compute), col_type, col_jur)
+                 float(gov.total_compute), col_type, col_jur, group_row)
 
 
 def worlds_of(governed, world: World) -> Worlds:
@@ -159,7 +163,8 @@ def world_row(world, worlds, r):
         return world
     return World(worlds.capacity[r], worlds.security[r], worlds.monitoring[r], worlds.kill_switch[r],
                  world.jurisdiction, world.indptr, world.indices, worlds.jur_monitoring[r], worlds.jur_kill[r],
-                 world.jur_reporting, worlds.jur_fp_weight[r], worlds.total_compute[r], world.col_type, world.col_jur)
+                 world.jur_reporting, worlds.jur_fp_weight[r], worlds.total_compute[r], world.col_type, world.col_jur,
+                 world.group_row)
 
 
 # Columns of the per-step node record. The replica table is in no particular node order, so every replica reads

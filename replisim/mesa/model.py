@@ -24,6 +24,7 @@ from mesa.discrete_space import Cell, Network
 
 from ..config.schema import NODE_TYPES, Config
 from ..config.units import in_steps
+from ..groups import Groups, no_groups
 from ..results import COMPUTE_MILESTONES, OUTCOME_NAMES, SERIES_NAMES
 from ..world import draw_skills, setup
 from .agents import MOVE, Replica
@@ -86,9 +87,12 @@ class ReplicationModel(mesa.Model):
         network: ``(Network, GovernedNetwork)`` from :func:`replisim.world.setup`; built from (cfg, seed)
             when omitted. Pass it to share one network between the runs of an ensemble.
         skill: replication skill of this run; drawn as the Numba engine does when omitted.
+        groups: groupings of the nodes (``replisim.groups.Groups``) whose replicas ``group_series`` counts at
+            every step; none when omitted.
     """
 
-    def __init__(self, cfg: Config, seed: int = 0, run: int = 0, *, network=None, skill: float | None = None):
+    def __init__(self, cfg: Config, seed: int = 0, run: int = 0, *, network=None, skill: float | None = None,
+                 groups: Groups | None = None):
         super().__init__(rng=[int(seed), int(run)])
         net, gov = network if network is not None else setup(cfg, seed)
         if skill is None:
@@ -151,6 +155,8 @@ class ReplicationModel(mesa.Model):
         # the first hour at which the replicas held each share of COMPUTE_MILESTONES (None: not yet)
         self.reached = [0.0 if self.peak_share >= m else None for m in COMPUTE_MILESTONES]
         self.n_jurisdictions = len(net.jurisdiction_names)
+        self.groups = groups if groups is not None else no_groups(net.nodes)
+        self.group_counts: list[np.ndarray] = []  # per step, the replicas on each group's nodes
         self.contained_at = None
         self.datacollector = mesa.DataCollector(model_reporters={
             "replicas": lambda m: len(m.agents),
@@ -163,7 +169,7 @@ class ReplicationModel(mesa.Model):
             "collateral": "collateral",
         })
         assert tuple(self.datacollector.model_vars) == SERIES_NAMES
-        self.datacollector.collect(self)
+        self.collect()
 
     # --- setup -------------------------------------------------------------------------------------------
     def _build_space(self, net, gov) -> Network:
@@ -265,7 +271,7 @@ class ReplicationModel(mesa.Model):
         self.collateral = 0.0
         self.incidents = []
         if len(self.agents) == 0:  # contained: nothing happens any more
-            self.datacollector.collect(self)
+            self.collect()
             self.running = False
             return
         self.totals["replica_steps"] += len(self.agents)
@@ -419,7 +425,7 @@ class ReplicationModel(mesa.Model):
         self.totals["collateral"] += self.collateral
         for cause, value in cost.items():
             self.totals[cause] += value
-        self.datacollector.collect(self)
+        self.collect()
         n = len(self.agents)
         self.peak = max(self.peak, n)
         self.peak_share = max(self.peak_share, n / self.total_compute)
@@ -430,6 +436,13 @@ class ReplicationModel(mesa.Model):
             self.contained_at = self.now * self.hours_per_step
         self.running = n > 0 and self.now < self.horizon
 
+    def collect(self):
+        """The series of this step (DataCollector), and the replicas on the nodes of each group label."""
+        self.datacollector.collect(self)
+        if self.groups.rows:
+            rows = self.groups.row[[r.cell.coordinate for r in self.agents]]
+            self.group_counts.append(np.bincount(rows.ravel(), minlength=self.groups.rows))
+
     # --- results -------------------------------------------------------------------------------------------
     def series(self) -> np.ndarray:
         """(series, horizon + 1) array in the order of SERIES_NAMES; steps after containment are zeros."""
@@ -437,6 +450,14 @@ class ReplicationModel(mesa.Model):
         for k, name in enumerate(SERIES_NAMES):
             values = self.datacollector.model_vars[name][: self.horizon + 1]
             out[k, : len(values)] = values
+        return out
+
+    def group_series(self) -> np.ndarray:
+        """(group labels, horizon + 1) array in the order of ``groups`` rows; steps after containment are zeros."""
+        out = np.zeros((self.groups.rows, self.horizon + 1))
+        counts = self.group_counts[: self.horizon + 1]
+        if counts:
+            out[:, : len(counts)] = np.stack(counts, axis=1)
         return out
 
     def outcomes(self) -> np.ndarray:
