@@ -24,23 +24,32 @@ def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, flo
 
 
 def summarize(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """Probabilities with 95% Wilson intervals; medians and 5-95% quantiles of counts and shares."""
+    """Probabilities with 95% Wilson intervals (labelled as the terminal table and the report label them:
+    ``terms.P_LABELS``); medians with the 5-95% spread of the runs. The ``interval`` column says which a row's
+    ``low`` and ``high`` are; the median time to containment is over the contained runs only (the others have
+    none), and its row says so."""
+    from .terms import P_LABELS
+
     rows = []
     n = len(outcomes)
     for col in ("extinct", "loss_of_control"):
         k = int(outcomes[col].sum())
         lo, hi = wilson(k, n)
-        rows.append({"statistic": f"P({col})", "value": k / n, "low": lo, "high": hi})
+        rows.append({"statistic": P_LABELS[col], "value": k / n, "low": lo, "high": hi,
+                     "interval": "Wilson 95% interval"})
     for col in ("peak_replicas", "final_replicas", "time_to_containment", "peak_compute_share",
                 "final_compute_share", "detections", "shutdowns", "avoidance_events", "max_generation",
                 "collateral_node_hours"):
         x = outcomes[col].to_numpy(dtype=float)
         x = x[~np.isnan(x)]
+        name = f"median {col}" + (f" (the {x.size} contained runs)" if col == "time_to_containment" else "")
         if x.size == 0:
-            rows.append({"statistic": f"median {col}", "value": np.nan, "low": np.nan, "high": np.nan})
+            rows.append({"statistic": name, "value": np.nan, "low": np.nan, "high": np.nan,
+                         "interval": "5-95% of runs"})
             continue
-        rows.append({"statistic": f"median {col}", "value": float(np.median(x)),
-                     "low": float(np.quantile(x, 0.05)), "high": float(np.quantile(x, 0.95))})
+        rows.append({"statistic": name, "value": float(np.median(x)),
+                     "low": float(np.quantile(x, 0.05)), "high": float(np.quantile(x, 0.95)),
+                     "interval": "5-95% of runs"})
     return pd.DataFrame(rows)
 
 

@@ -111,8 +111,14 @@ def test_time_to_containment_is_the_hour_of_extinction():
 def test_summary_is_a_table(ens):
     s = ens.summary()
     assert isinstance(s, pd.DataFrame)
-    assert {"statistic", "value", "low", "high"} <= set(s.columns)
-    assert "P(extinct)" in set(s["statistic"])
+    assert {"statistic", "value", "low", "high", "interval"} <= set(s.columns)
+    # the vocabulary of the terminal table and the report (replisim.terms), and what low/high mean per row
+    rows = s.set_index("statistic")
+    assert rows.loc["P(contained)", "interval"] == "Wilson 95% interval"
+    assert rows.loc["P(loss of control)", "value"] == ens.outcomes["loss_of_control"].mean()
+    assert rows.loc["median peak_replicas", "interval"] == "5-95% of runs"
+    contained = int(ens.outcomes["extinct"].sum())
+    assert f"median time_to_containment (the {contained} contained runs)" in rows.index
 
 
 def test_parquet_round_trip(ens, tmp_path):
