@@ -260,7 +260,7 @@ SYNCHRONOUS_CASES = {
                             "governance.detection=0.5", "governance.kill_switch=1", "replica.attempt_rate=1",
                             "replica.success=1", "network.security=0", "collusion.flight=0.5",
                             "governance.response_latency=1"], 20, {}, ["overflow", "flights"]),
-    # more nodes than act.FAR_NODES: a replica reads its target's record row only when its uniform could still
+    # more nodes than state.FAR_NODES: a replica reads its target's record row only when its uniform could still
     # mean success (replication.propose); same proposals as reading it always
     "large network": (["scenario=default", "network.nodes=70000", "network.capacity=1", "replica.initial=400",
                        "replica.attempt_rate=0.5", "governance.detection=0.2", "governance.quarantine_hours=2",

@@ -20,8 +20,10 @@ from .mechanisms import avoidance, collusion, detection, quarantine, replication
 from .params import P
 from .rng import BLOCK, PHASE_ACT, stream, uniform, uniform_pair
 from .state import (
+    FAR_NODES,
     MISALIGNED,
     MOVING,
+    PREFETCH,
     R_COAL,
     R_DETECT,
     R_DETECT_MIS,
@@ -37,15 +39,10 @@ from .state import (
     prefetch_row,
 )
 
-PREFETCH = 16  # how many slots ahead act_range asks for a replica's node record row
-
 # The constants of one act pass: what the mechanisms' hooks read besides the frame.
-# ``far``: the node record is too large for the core's caches (``FAR_NODES``), see replication.propose.
+# ``far``: the node record is too large for the core's caches (``state.FAR_NODES``), see replication.propose.
 Acting = namedtuple("Acting", ("attempt", "strategic", "samples", "foothold", "flight", "latency", "kill_floor",
                                "far"))
-# Above this many nodes (a 2 MiB record: the L2 cache of many cores) a replica reads its target's record row
-# only when its uniform could still mean success (replication.propose): a branch, but fewer cache misses.
-FAR_NODES = 65536
 # The parts of the frame the act pass over the replicas reads (a Frame serves as well): the within-run parallel
 # pass builds one inside its parallel loop, which cannot capture tuples of arrays.
 ActView = namedtuple("ActView", ("table", "record", "links", "coal"))
