@@ -12,6 +12,7 @@ network, ``scenario=minimal``, from 10^3 to 10^7 nodes (issue 16, item 2).
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -30,9 +31,10 @@ def host_cfg(nodes: int, steps: int, initial: int, extra=()):
                              "sim.threads=1", *extra])
 
 
-def engine_time(cfg, seed: int = 1) -> tuple[Timing, object]:
-    """The wall and CPU time of the compiled stepping loop of one run (``engine.run.run_ensemble``: the world's
-    set-up in Python excluded), and the ensemble."""
+@contextlib.contextmanager
+def engine_clock():
+    """While the block runs, every call of the compiled stepping loop (``engine.run.run_ensemble``) is timed: the
+    list it yields receives a Timing per call (what ``simulate`` does in Python around it is left out)."""
     import replisim.engine.run as engine_run
 
     spent = []
@@ -45,9 +47,16 @@ def engine_time(cfg, seed: int = 1) -> tuple[Timing, object]:
 
     engine_run.run_ensemble = timed_loop
     try:
-        ens = replisim.simulate(cfg, runs=1, seed=seed, parallel="ensemble")
+        yield spent
     finally:
         engine_run.run_ensemble = real
+
+
+def engine_time(cfg, seed: int = 1) -> tuple[Timing, object]:
+    """The wall and CPU time of the compiled stepping loop of one run (the world's set-up in Python excluded),
+    and the ensemble."""
+    with engine_clock() as spent:
+        ens = replisim.simulate(cfg, runs=1, seed=seed, parallel="ensemble")
     return Timing(sum(t.wall for t in spent), sum(t.cpu for t in spent)), ens
 
 

@@ -379,22 +379,16 @@ def jit_start() -> dict:
 # figures, report, the Sobol analysis's Python side).
 MAIN_JOB = """
 import sys, time
-import replisim.engine.run as engine_run
+from benchmarks.hosts import engine_clock
 from replisim import cli
-spent = [0.0]
-real = engine_run.run_ensemble
-def timed_loop(*args):
-    w0 = time.perf_counter()
-    real(*args)
-    spent[0] += time.perf_counter() - w0
-engine_run.run_ensemble = timed_loop
 sys.argv = ["replisim", "hydra.run.dir=" + sys.argv[1]]
 w0 = time.perf_counter()
-try:
-    cli.main()
-except SystemExit as e:
-    assert not e.code, e.code
-print("MAIN_JOB", time.perf_counter() - w0, spent[0])
+with engine_clock() as spent:
+    try:
+        cli.main()
+    except SystemExit as e:
+        assert not e.code, e.code
+print("MAIN_JOB", time.perf_counter() - w0, sum(t.wall for t in spent))
 """
 
 

@@ -59,6 +59,8 @@ def resolve(groups, net) -> Groups:
     if not isinstance(groups, dict):
         raise ConfigError(f"groups={type(groups).__name__}: allowed: None or a dict of name -> 'node_type', "
                           f"'jurisdiction' or an integer array of one label per node ({net.nodes} nodes)")
+    if not groups:
+        return no_groups(net.nodes)
     names, labels, columns = [], [], []
     offset = 0
     for name, spec in groups.items():
@@ -69,8 +71,7 @@ def resolve(groups, net) -> Groups:
         labels.append(label_names)
         columns.append(offset + node_label)
         offset += len(label_names)
-    row = np.stack(columns, axis=1) if columns else np.zeros((net.nodes, 0), np.int64)
-    return Groups(tuple(names), tuple(labels), np.ascontiguousarray(row, np.int32))
+    return Groups(tuple(names), tuple(labels), np.ascontiguousarray(np.stack(columns, axis=1), np.int32))
 
 
 def _labels(name: str, spec, net) -> tuple[np.ndarray, tuple]:

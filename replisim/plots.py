@@ -480,7 +480,7 @@ def _grid(n: int, panel: tuple[float, float], columns: int = MAX_COLUMNS, head: 
 
 
 def _blocks(n_groups: int, block: tuple[float, float], columns: int):
-    """A figure of ``n_groups`` subfigures (blocks of axes), wrapped at ``columns`` a row; the unused ones hidden."""
+    """A figure of ``n_groups`` subfigures (blocks of axes), wrapped at ``columns`` a row; the unused ones empty."""
     rows, cols, size = _grid(n_groups, block, columns)
     fig = Figure(figsize=size, layout="constrained")
     subs = list(fig.subfigures(rows, cols, squeeze=False).flat)

@@ -247,9 +247,9 @@ def run_one(params, rkey, skill0, world, series, group_series, outcome, status, 
     mis = n_mis0
     for t in range(1, steps + 1):
         status[2] = t - 1  # steps done
-        if n == 0:
+        if n == 0:  # nothing left: the list (every occupied node: none) is all record needs to visit
             tallies[:] = 0.0
-            record(series, group_series, t, 0, frame, world, False, 0.0)
+            record(series, group_series, t, 0, frame, world, True, 0.0)
             continue
         replica_steps += n
         # governance: if-then measures in force, incident-report alerts -> monitoring, kill floor, latency

@@ -191,26 +191,25 @@ def node_record_table(n_nodes):
     return raw[skip:skip + n_nodes * RECORD_WIDTH].reshape((n_nodes, RECORD_WIDTH))
 
 
-# Above this many nodes (a 2 MiB node record: the L2 cache of many cores) per-node state no longer stays in the
-# caches: the passes prefetch it a few replicas ahead, and the act pass reads a target's record row only when
-# the replica's uniform could still mean success (replication.propose).
+# Above this many nodes (a 2 MiB node record: the L2 cache of many cores) the record no longer stays in the
+# caches: the act pass asks for each replica's row a few replicas ahead, and reads a target's row only when the
+# replica's uniform could still mean success (replication.propose).
 FAR_NODES = 65536
-PREFETCH = 16  # how many entries ahead a pass asks for a replica's node
+PREFETCH = 16  # how many slots ahead the act pass asks for a replica's record row
 
 
 @intrinsic
 def prefetch_row(typingctx, array, row):
-    """Ask the CPU to bring row ``row`` of a 2-D array (element ``row`` of a 1-D one) into its caches (LLVM's
-    prefetch: a hint, no effect on results). The passes read per-node state at random; asking for the node of a
-    replica a few entries ahead overlaps those cache misses (BENCHMARKS.md, "Fast on every machine")."""
+    """Ask the CPU to bring row ``row`` of a 2-D array into its caches (LLVM's prefetch: a hint, no effect on
+    results). The act pass reads the record row of each replica's node at random; asking for the row of a
+    replica a few slots ahead overlaps those cache misses (BENCHMARKS.md, "Fast on every machine")."""
     sig = types.void(array, row)
 
     def codegen(context, builder, signature, args):
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
         idx = context.cast(builder, args[1], signature.args[1], types.intp)
-        zeros = [context.get_constant(types.intp, 0)] * (aryty.ndim - 1)
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [idx] + zeros)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [idx, context.get_constant(types.intp, 0)])
         i32, byte_ptr = ir.IntType(32), ir.IntType(8).as_pointer()
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32]),
                                             "llvm.prefetch.p0")

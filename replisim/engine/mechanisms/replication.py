@@ -83,7 +83,7 @@ def propose(state, i, nd, f, gate, leaving, u, how, frame, prop_left, far):
     skill = trait(frame.table.skill[U(i)])
     if far and u >= gate * skill:
         # success is at most gate x skill (security >= 0): no proposal, and no read of the target's row, a
-        # cache miss on a large network that costs more than this branch (act.FAR_NODES)
+        # cache miss on a large network that costs more than this branch (state.FAR_NODES)
         return state, -1, False
     gate = 0.0 if record[U(tg), R_QUARANTINED] > 0 else gate  # nothing enters one
     # security is cut where a coalition-mate sits (R_COAL of both nodes is the replica's coalition)
