@@ -40,9 +40,9 @@ def engine_clock():
     spent = []
     real = engine_run.run_ensemble
 
-    def timed_loop(*args):
+    def timed_loop(*args, **kwargs):
         w0, c0 = time.perf_counter(), time.process_time()
-        real(*args)
+        real(*args, **kwargs)
         spent.append(Timing(time.perf_counter() - w0, time.process_time() - c0))
 
     engine_run.run_ensemble = timed_loop

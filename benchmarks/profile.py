@@ -66,7 +66,7 @@ def profile(replicas: int, steps: int, mechanisms: str = "all", count_listed: bo
     for t in range(1, steps + 2):
         tallies[:] = 0.0
         c0 = time.thread_time()
-        act.act(t, n, rkey, params, int(params[P.RESPONSE_LATENCY]), 0.0, frame, False)
+        act.act(t, n, rkey, params, int(params[P.RESPONSE_LATENCY]), 0.0, frame, False, state.far_hint(len(cap)))
         c1 = time.thread_time()
         if count_listed and t > 1:  # the replicas resolve will list (resolve.resolve); evicts caches it reads
             free = np.where(nodes_.quar_until >= t, 0, cap - nodes_.occ + nodes_.freed)

@@ -252,9 +252,9 @@ def sweep_overhead(jobs: int, runs_per_job: int, replicas: int, steps: int) -> d
     real = engine_run.run_ensemble
     real_aggregate = sweep_module.aggregate
 
-    def timed_kernel(*args):
+    def timed_kernel(*args, **kwargs):
         t0 = time.perf_counter()
-        real(*args)
+        real(*args, **kwargs)
         spent.append(time.perf_counter() - t0)
 
     def timed_aggregate(*args, **kwargs):

@@ -122,7 +122,7 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
         return simulate_mesa(cfg, runs=runs, seed=seed, progress=progress, first_run=first_run, values=values,
                              graph=network, groups=groups)
     from .engine.run import run_ensemble
-    from .engine.state import world_of, worlds_of
+    from .engine.state import far_hint, world_of, worlds_of
 
     net, gov = setup(cfg, seed, network)
     grouped = resolve_groups(groups, net)
@@ -151,6 +151,7 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     _set_threads(cfg.sim.threads)
     mode = parallel_mode(cfg, int(gov.capacity.sum()), parallel)
     bar = run_bar(runs, progress)
+    far = far_hint(len(gov.capacity))  # the act pass for a node record larger than the caches, or not
     if mode == "within_run":
         from .engine.rng import run_key
         from .engine.run import run_one
@@ -163,21 +164,20 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
                 # the private buffers of the parallel passes, one row per thread (the numbers do not depend on it)
                 within = new_parallel_buffers(len(gov.capacity), slots, _threads())
                 run_one(params[r if len(params) > 1 else 0], np.uint64(run_key(np.uint64(seed), first_run + r)),
-                        skill0[r], run_world, series[r], group_series[r], outcomes[r], status[r], within)
+                        skill0[r], run_world, series[r], group_series[r], outcomes[r], status[r], within, far)
             bar.update(1)
         runs_done = runs
     else:
         runs_done = 0
-    chunk = runs if not progress else max(1, min(runs, 4 * _threads()))
-    if governed:  # per-run node arrays are stacked a chunk at a time: bounded memory, same numbers
-        chunk = min(chunk, WORLDS_CHUNK)
+    # per-run node arrays are stacked a chunk at a time: bounded memory, same numbers
+    chunk = min(runs, WORLDS_CHUNK) if governed else runs
     for start in range(runs_done, runs, chunk):
         stop = min(runs, start + chunk)
         rows = params if len(params) == 1 else params[start:stop]
         run_ensemble(rows, np.uint64(seed), first_run + start, skill0[start:stop], world,
                      worlds_of(governed[start:stop], world), series[start:stop], group_series[start:stop],
-                     outcomes[start:stop], status[start:stop])
-        bar.update(stop - start)
+                     outcomes[start:stop], status[start:stop], far, threads=_threads(),
+                     done=bar.update if progress else None)
     bar.close()
     _raise_if_broken(status, run_index)
     meta = {"engine": "numba", "scenario": cfg.scenario, "governance": cfg.governance.name, "parallel": mode,

@@ -79,7 +79,7 @@ def test_stale_cache_directories_are_pruned(tmp_path):
 
 
 def test_one_ensemble_kernel_for_plain_uncertain_and_designed_runs():
-    """Every way into the engine hands run_ensemble arguments of one type: a second specialization would
+    """Every way into the engine hands run_runs arguments of one type: a second specialization would
     compile the whole step again (a minute of a cold start; a design's read-only skill column once did)."""
     import replisim
     from replisim.engine import run
@@ -90,7 +90,7 @@ def test_one_ensemble_kernel_for_plain_uncertain_and_designed_runs():
     skill = np.full(4, 0.5)[::2]  # a strided, read-only design column
     skill.flags.writeable = False
     replisim.simulate(replisim.compose(small), runs=2, seed=1, design={"replica.success": skill})
-    assert len(run.run_ensemble.signatures) == 1, run.run_ensemble.signatures
+    assert len(run.run_runs.signatures) == 1, run.run_runs.signatures
 
 
 KERNEL_MODULE = '''
@@ -126,3 +126,36 @@ def test_processes_share_the_compile_cache_named_by_numba_cache_dir(tmp_path):
     assert any(o[2] == "1" for o in outs)  # at least one of them compiled (a cache miss)
     third = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=True).stdout.split()
     assert third[1] == "1" and third[2] == "0", third  # loaded from the shared cache: one hit, no miss
+
+
+ONE_SIGNATURE = '''
+import importlib, pkgutil, sys
+from numba.core.registry import CPUDispatcher
+import replisim
+import replisim.engine as engine
+
+modules = [importlib.import_module(m.name) for m in pkgutil.walk_packages(engine.__path__, "replisim.engine.")]
+replisim.simulate(replisim.compose(["sim.steps=5", "network.nodes=30"]), runs=3, seed=1)
+kernels = {id(f): (m.__name__ + "." + name, f) for m in modules for name, f in vars(m).items()
+           if isinstance(f, CPUDispatcher)}
+compiled = [name for name, f in kernels.values() if f.signatures]
+twice = [(name, [str(s) for s in f.signatures]) for name, f in kernels.values() if len(f.signatures) > 1]
+print(len(compiled), twice)
+'''
+
+
+def test_a_cold_start_compiles_each_kernel_once(tmp_path):
+    """On an empty cache an ensemble compiles every kernel it reaches for one signature only: a literal argument
+    (a constant 0 or False passed to a kernel, or a counter that starts at 0) would compile it a second time for
+    the literal's type, and prange's unsigned index a second world_row: each of these once cost a cold start
+    seconds (BENCHMARKS.md, "Cold start").
+    Runs in a new process, because kernels loaded from the cache do not list the kernels they call."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", ONE_SIGNATURE], env=env, capture_output=True, text=True,
+                         timeout=600, check=True).stdout.split(" ", 1)
+    assert int(out[0]) >= 20, out  # the step's kernels were compiled here, not loaded
+    assert out[1].strip() == "[]", out[1]

@@ -171,7 +171,8 @@ def step_both(k: State, t: int, kill_floor=0.0, sparse=False):
     before = k.frame.jur.factor.copy()
     k.jur_factor(t)
     sparse = sparse and t > 1 and np.array_equal(before, k.frame.jur.factor)
-    act.act(t, k.n, k.rkey, k.params, int(k.params[P.RESPONSE_LATENCY]), kill_floor, k.frame, sparse)
+    act.act(t, k.n, k.rkey, k.params, int(k.params[P.RESPONSE_LATENCY]), kill_floor, k.frame, sparse,
+            estate.far_hint(k.frame.nodes.capacity.shape[0]))
     reference.act(*r.act_ref_args(t, kill_floor))
     assert_same(k, r, f"after act of step {t}", k.n)
     n_k = resolve.resolve(t, k.n, k.rkey, k.params, k.frame, k.arrivals, k.bufs, sparse)
@@ -335,7 +336,8 @@ def test_parallel_passes_match_reference(case, chunks):
         n = k.n
         r = k.copy()
         k.jur_factor(t)
-        parallel.act_par(t, k.n, k.rkey, k.params, int(k.params[P.RESPONSE_LATENCY]), 0.0, k.frame, k.bufs)
+        parallel.act_par(t, k.n, k.rkey, k.params, int(k.params[P.RESPONSE_LATENCY]), 0.0, k.frame, k.bufs,
+                         estate.far_hint(k.frame.nodes.capacity.shape[0]))
         reference.act(*r.act_ref_args(t, 0.0))
         assert_same(k, r, f"after act_par of step {t}", k.n)
         contested += int(np.sum(k.prop_left > np.where(k.quar_until >= t, 0, k.capacity - k.occ + k.freed)))

@@ -20,7 +20,6 @@ from .mechanisms import avoidance, collusion, detection, quarantine, replication
 from .params import P
 from .rng import BLOCK, PHASE_ACT, stream, uniform, uniform_pair
 from .state import (
-    FAR_NODES,
     MISALIGNED,
     MOVING,
     PREFETCH,
@@ -40,9 +39,7 @@ from .state import (
 )
 
 # The constants of one act pass: what the mechanisms' hooks read besides the frame.
-# ``far``: the node record is too large for the core's caches (``state.FAR_NODES``), see replication.propose.
-Acting = namedtuple("Acting", ("attempt", "strategic", "samples", "foothold", "flight", "latency", "kill_floor",
-                               "far"))
+Acting = namedtuple("Acting", ("attempt", "strategic", "samples", "foothold", "flight", "latency", "kill_floor"))
 # The parts of the frame the act pass over the replicas reads (a Frame serves as well): the within-run parallel
 # pass builds one inside its parallel loop, which cannot capture tuples of arrays.
 ActView = namedtuple("ActView", ("table", "record", "links", "coal"))
@@ -52,13 +49,13 @@ RARE = np.int32(-2)  # target mark of a replica left to the second loop of act_r
 
 
 @jit(inline="always")
-def acting(params, latency, kill_floor, n_nodes):
+def acting(params, latency, kill_floor):
     """The pass's constants, read once: inside the loop every store to an array could alias ``params`` for
     the compiler. Foothold and flight are collusion's: 0 with collusion off."""
     colluding = params[P.COLLUSION] > 0
     return Acting(params[P.ATTEMPT_RATE], params[P.STRATEGIC] > 0, int(params[P.STRATEGIC_SAMPLES]),
                   params[P.FOOTHOLD] if colluding else 0.0, params[P.FLIGHT] if colluding else 0.0,
-                  latency, kill_floor, n_nodes > FAR_NODES)
+                  latency, kill_floor)
 
 
 # What node_record reads from the parameters, read once (inside the loop a store to the record could alias
@@ -110,31 +107,34 @@ def listed_record(t, params, frame):
 
 
 @jit(refcount=False)
-def act(t, n, rkey, params, latency, kill_floor, frame, sparse):
+def act(t, n, rkey, params, latency, kill_floor, frame, sparse, far=None):
     """The serial act pass over the table's n live rows; then this step's incident reports. ``frame.tallies``
     receives detections, shutdowns, avoidance events, proposals and the detected replicas' skill (``T``).
-    ``sparse``: the node record is written for the listed nodes only (``state.Listed``)."""
+    ``sparse``: the node record is written for the listed nodes only (``state.Listed``). ``far``: None, or True
+    for a node record larger than the caches (``state.far_hint``: its type picks the code, see ``act_range``)."""
     nodes = frame.nodes
     if sparse:
         listed_record(t, params, frame)
     else:
         node_record(0, nodes.capacity.shape[0], t, params, frame)
-    how = acting(params, latency, kill_floor, nodes.capacity.shape[0])
+    how = acting(params, latency, kill_floor)
     act_range(0, n, t, rkey, how, ActView(frame.table, frame.record, frame.links, frame.coal),
-              Counters(nodes.freed, nodes.prop_left, nodes.incidents), frame.tallies)
+              Counters(nodes.freed, nodes.prop_left, nodes.incidents), frame.tallies, far)
     if params[P.REPORTING] > 0:
         reporting.report(t, int(params[P.REPORTING_DELAY]), nodes, frame.jur, frame.listed, sparse)
 
 
 @jit(refcount=False)
-def act_range(lo, hi, t, rkey, how, frame, counters, tallies):
-    """The act pass over table slots lo..hi-1 (``act_blocks``), compiled twice: for a node record that fits
-    the caches and for one that does not (``how.far``). A constant ``far`` lets the compiler drop the other
-    case's code from each loop, which otherwise costs the common case about 10% (BENCHMARKS.md, (j))."""
-    if how.far:
-        act_blocks(lo, hi, t, rkey, how, frame, counters, tallies, True)
-    else:
+def act_range(lo, hi, t, rkey, how, frame, counters, tallies, far=None):
+    """The act pass over table slots lo..hi-1 (``act_blocks``) for a node record that fits the caches (``far``
+    None) or one that does not (``far`` True: ``state.far_hint``). A constant ``far`` lets the compiler drop the
+    other case's code from each loop, which otherwise costs the common case about 10% (BENCHMARKS.md, (j)); and
+    since ``far``'s type decides, Numba prunes the other branch before typing it, so each specialization
+    compiles one case only."""
+    if far is None:
         act_blocks(lo, hi, t, rkey, how, frame, counters, tallies, False)
+    else:
+        act_blocks(lo, hi, t, rkey, how, frame, counters, tallies, True)
 
 
 @jit(inline="always")

@@ -51,7 +51,7 @@ ACT_TALLIES = T.PROPOSALS + 2  # the act pass's tallies: detections .. detected 
 
 
 @jit(parallel=True)
-def act_par(t, n, rkey, params, latency, kill_floor, frame, bufs):
+def act_par(t, n, rkey, params, latency, kill_floor, frame, bufs, far=None):
     """The act pass of one run over threads; same arguments as ``act.act`` plus the private buffers ``bufs``
     (``state.ParallelBuffers``): ``node_buf`` (3, chunks, nodes) and ``block_tallies`` (blocks, tallies).
 
@@ -78,7 +78,7 @@ def act_par(t, n, rkey, params, latency, kill_floor, frame, bufs):
                           Coalitions(forest, warned, warn_until), record)
         node_record(c * n_nodes // n_chunks, (c + 1) * n_nodes // n_chunks, t, params, part)
     for c in prange(n_chunks):
-        how = acting(params, latency, kill_floor, n_nodes)
+        how = acting(params, latency, kill_floor)
         view = ActView(Table(node, lineage, generation, skill, evasion, avoid, flags, order_left, target),
                         record, Links(indptr, indices), Coalitions(forest, warned, warn_until))
         fr = node_buf[0, c]
@@ -90,7 +90,7 @@ def act_par(t, n, rkey, params, latency, kill_floor, frame, bufs):
         for b in range(c * nb // n_chunks, (c + 1) * nb // n_chunks):
             bt = block_tallies[b]
             bt[:] = 0.0
-            act_range(b * BLOCK, min(n, (b + 1) * BLOCK), t, rkey, how, view, Counters(fr, pr, ic), bt)
+            act_range(b * BLOCK, min(n, (b + 1) * BLOCK), t, rkey, how, view, Counters(fr, pr, ic), bt, far)
     for v in prange(freed.shape[0]):
         f_sum = 0
         p_sum = 0
@@ -169,7 +169,7 @@ def resolve_par(t, n, rkey, params, frame, arrivals, bufs):
     # arrivals (copies and flights) per block, then each block's first arrival row (table.put_arrival)
     for b in prange(nb):
         count_block(b, n, pkey, target, rule, threshold, block_counts)
-    arrived = 0
+    arrived = np.int64(0)  # not a literal (resolve.resolve)
     for b in range(nb):
         block_counts[b, 1] = arrived
         arrived += block_counts[b, 0]

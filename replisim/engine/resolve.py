@@ -103,9 +103,12 @@ def resolve(t, n, rkey, params, frame, arrivals, bufs, sparse):
     frame.tallies[T.QUARANTINED] = free_slots(t, nodes, frame.listed, sparse)
     sel = Selection(False, np.uint64(0), bufs.rule, bufs.threshold, nodes.prop_left, nodes.slots_left, sparse)
     counts = NodeCounts(nodes.occ, nodes.node_mis)
-    arrived = 0  # newborns and replicas in flight, in table order (``table.put_arrival``)
-    vacated = 0
-    flights = 0
+    # np.int64(0), not 0: a counter that starts as the constant 0 has the literal type 0 in type inference's first
+    # round, and each kernel it is passed to would be compiled once for that type and once for int64 (a cold
+    # start's seconds; tests/test_jit.py holds every kernel of a run to one signature)
+    arrived = np.int64(0)  # newborns and replicas in flight, in table order (``table.put_arrival``)
+    vacated = np.int64(0)
+    flights = np.int64(0)
     for b in range((n + BLOCK - 1) // BLOCK):
         a, v, f = settle_block(b, n, t, rkey, params, sel, n + arrived, vacated, counts, frame.table, arrivals,
                                frame.events[0])

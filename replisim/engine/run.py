@@ -4,8 +4,10 @@
 holds this function, the Mesa model and docs/ODD.md to that list).
 """
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
-from numba import prange
 
 from ..results import COMPUTE_MILESTONES, MILESTONE_OUTCOMES, O, S
 from .act import act
@@ -169,7 +171,7 @@ def update_governance(t, params, jur, strict):
 
 
 @jit
-def run_one(params, rkey, skill0, world, series, group_series, outcome, status, within=None):
+def run_one(params, rkey, skill0, world, series, group_series, outcome, status, within=None, far=None):
     """Simulate one run on ``world`` (``state.World``); write its per-step tallies into ``series``, the replicas
     per group of nodes into ``group_series`` (a row per label of ``world.group_row``; no rows: no groups) and its
     outcomes into ``outcome``.
@@ -184,7 +186,8 @@ def run_one(params, rkey, skill0, world, series, group_series, outcome, status, 
     k): the run's replica table is spread over threads (``parallel.act_par``/``resolve_par``): same model and
     distribution, but not the serial passes' numbers. Which passes a call uses is decided by the type of
     ``within`` when it is compiled (Numba prunes the ``within is None`` branches), so the ensemble mode never
-    compiles the parallel passes: they cost a cold start about 40 s (BENCHMARKS.md, "Cold start").
+    compiles the parallel passes: they cost a cold start about 40 s (BENCHMARKS.md, "Cold start"). ``far`` in
+    the same way picks the act pass for a node record larger than the caches (``state.far_hint``).
     """
     steps = int(params[P.STEPS])
     n0 = int(params[P.INITIAL])
@@ -207,7 +210,7 @@ def run_one(params, rkey, skill0, world, series, group_series, outcome, status, 
     frame = new_frame(world, slots, n0, chunks)
     serial = new_parallel_buffers(world.capacity.shape[0], slots, 0)  # empty: the serial passes' placeholder
     # arrivals that find no row at the table's free end: at most as many as a step's shutdowns (put_arrival)
-    arrivals = arrival_overflow(1024)
+    arrivals = arrival_overflow(np.int64(1024))  # not a literal: one compiled arrival_overflow (resolve.resolve)
     table, nodes, tallies = frame.table, frame.nodes, frame.tallies
 
     n_mis0 = int(round(params[P.INITIAL_MISALIGNED] * n0))
@@ -221,7 +224,7 @@ def run_one(params, rkey, skill0, world, series, group_series, outcome, status, 
     for v in range(n_nodes):
         if nodes.occ[v] > 0:
             enlist(frame.listed, v)
-    record(series, group_series, 0, n, frame, world, False, 0.0)
+    record(series, group_series, np.int64(0), n, frame, world, np.bool_(False), 0.0)  # no literals (as above)
     # a step's per-node passes visit only the listed nodes when they and the replicas are few (state.Listed);
     # never in the first step (no record row written yet) or when a monitoring factor changes (every row does)
     sparse_below = params[P.SPARSE_SHARE] * n_nodes
@@ -249,7 +252,7 @@ def run_one(params, rkey, skill0, world, series, group_series, outcome, status, 
         status[2] = t - 1  # steps done
         if n == 0:  # nothing left: the list (every occupied node: none) is all record needs to visit
             tallies[:] = 0.0
-            record(series, group_series, t, 0, frame, world, True, 0.0)
+            record(series, group_series, t, np.int64(0), frame, world, np.bool_(True), 0.0)
             continue
         replica_steps += n
         # governance: if-then measures in force, incident-report alerts -> monitoring, kill floor, latency
@@ -261,9 +264,9 @@ def run_one(params, rkey, skill0, world, series, group_series, outcome, status, 
         tallies[:] = 0.0
         # detection, shutdown, replication (one pass over the replicas), then the incidents' reports
         if within is None:
-            act(t, n, rkey, params, latency, kill_floor, frame, sparse)
+            act(t, n, rkey, params, latency, kill_floor, frame, sparse, far)
         else:
-            act_par(t, n, rkey, params, latency, kill_floor, frame, within)
+            act_par(t, n, rkey, params, latency, kill_floor, frame, within, far)
         det_total += tallies[T.DETECTIONS]
         shut_total += tallies[T.SHUTDOWNS]
         avoid_total += tallies[T.AVOIDANCE]
@@ -354,14 +357,67 @@ def reach_milestones(reached, share, now):
             reached[k] = now
 
 
-@jit(parallel=True)
-def run_ensemble(params, seed, first_run, skill0, world, worlds, series, group_series, outcomes, status):
-    """Runs first_run .. first_run + len(skill0) - 1 in parallel; run r's stream depends only on (seed, r).
+@jit
+def run_runs(params, seed, first_run, skill0, world, worlds, series, group_series, outcomes, status, far=None):
+    """Runs first_run .. first_run + len(skill0) - 1, one after the other; run r's stream depends only on (seed, r).
 
     ``params``: the (runs x parameters) matrix, or one row that every run shares. ``worlds``
-    (``state.Worlds``): run r's own governed nodes in row r, or no rows (every run on ``world``)."""
+    (``state.Worlds``): run r's own governed nodes in row r, or no rows (every run on ``world``). ``far``:
+    ``state.far_hint`` of the network (``run_one``)."""
     rows = params.shape[0]
-    for r in prange(skill0.shape[0]):
-        row = np.int64(r) % rows  # 0 for a shared row (prange's index may be unsigned: cast before mixing)
-        run_one(params[row], run_key(seed, first_run + r), skill0[r], world_row(world, worlds, r), series[r],
-                group_series[r], outcomes[r], status[r], None)
+    for r in range(skill0.shape[0]):
+        run_one(params[r % rows], run_key(seed, first_run + r), skill0[r], world_row(world, worlds, r), series[r],
+                group_series[r], outcomes[r], status[r], None, far)
+
+
+def run_ensemble(params, seed, first_run, skill0, world, worlds, series, group_series, outcomes, status, far=None,
+                 threads=1, done=None):
+    """The runs of ``run_runs`` spread over ``threads`` Python threads, each taking the next few runs as it frees
+    up (the kernels release the GIL, and each run writes only its own rows, so the numbers do not depend on the
+    thread count or on which thread ran what). ``done(k)`` is called, under a lock, as each k runs finish.
+
+    Python threads rather than a ``prange`` loop (``parallel=True``): Numba's parallel compilation of the
+    loop cost a cold start about 5 s more than compiling the loop alone (BENCHMARKS.md, "Cold start"), and taking
+    runs as threads free up balances runs of very different lengths (some die out at once, others fill the
+    network) better than a static split.
+    """
+    runs = skill0.shape[0]
+    lock = threading.Lock()
+
+    def call(start, stop):
+        part = slice(start, stop)
+        run_runs(params if params.shape[0] == 1 else params[part], seed, first_run + start, skill0[part], world,
+                 worlds if worlds.total_compute.shape[0] == 0 else type(worlds)(*(a[part] for a in worlds)),
+                 series[part], group_series[part], outcomes[part], status[part], far)
+        if done is not None:
+            with lock:
+                done(stop - start)
+
+    # a few runs per call: each call converts its arguments (tens of microseconds), a run takes milliseconds
+    block = max(1, min(8, runs // (8 * max(threads, 1))))
+    if threads <= 1 or runs <= block:
+        if done is None:
+            call(0, runs)
+        else:  # a call per block, so that progress shows
+            for start in range(0, runs, block):
+                call(start, min(runs, start + block))
+        return
+    starts = iter(range(0, runs, block))
+    stop_now = threading.Event()
+
+    def worker():
+        while not stop_now.is_set():
+            with lock:
+                start = next(starts, None)
+            if start is None:
+                return
+            call(start, min(runs, start + block))
+
+    with ThreadPoolExecutor(max_workers=min(threads, runs), thread_name_prefix="replisim-run") as pool:
+        futures = [pool.submit(worker) for _ in range(min(threads, runs))]
+        try:
+            for f in futures:
+                f.result()
+        except BaseException:  # Ctrl-C or a failed run: the other threads finish their current runs, then stop
+            stop_now.set()
+            raise

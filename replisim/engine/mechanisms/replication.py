@@ -69,7 +69,7 @@ def pick_target(state, nd, own_free, leaving, links, strategic, samples, record)
 def propose(state, i, nd, f, gate, leaving, u, how, frame, prop_left, far):
     """Step 4 for replica i on node nd: pick a target and propose a copy (or a flight: ``leaving``) with
     probability ``gate`` x success, using the uniform ``u``, and count it on the target (``prop_left``).
-    ``how`` (``act.Acting``) holds the pass's constants; ``far`` is ``how.far`` as a constant. Returns (state,
+    ``how`` (``act.Acting``) holds the pass's constants; ``far`` a constant (``act.act_range``). Returns (state,
     the target or -1 if no proposal, 1 if proposed else 0)."""
     record = frame.record
     coal_of = record.view(np.int32)  # state.coalitions
