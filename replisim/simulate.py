@@ -152,6 +152,7 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     mode = parallel_mode(cfg, int(gov.capacity.sum()), parallel)
     bar = run_bar(runs, progress)
     far = far_hint(len(gov.capacity))  # the act pass for a node record larger than the caches, or not
+    check = True if cfg.sim.validate else None  # the invariants checked after every step (engine.run.run_one)
     if mode == "within_run":
         from .engine.rng import run_key
         from .engine.run import run_one
@@ -164,7 +165,8 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
                 # the private buffers of the parallel passes, one row per thread (the numbers do not depend on it)
                 within = new_parallel_buffers(len(gov.capacity), slots, _threads())
                 run_one(params[r if len(params) > 1 else 0], np.uint64(run_key(np.uint64(seed), first_run + r)),
-                        skill0[r], run_world, series[r], group_series[r], outcomes[r], status[r], within, far)
+                        skill0[r], run_world, series[r], group_series[r], outcomes[r], status[r], within, far,
+                        check)
             bar.update(1)
         runs_done = runs
     else:
@@ -176,7 +178,7 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
         rows = params if len(params) == 1 else params[start:stop]
         run_ensemble(rows, np.uint64(seed), first_run + start, skill0[start:stop], world,
                      worlds_of(governed[start:stop], world), series[start:stop], group_series[start:stop],
-                     outcomes[start:stop], status[start:stop], far, threads=_threads(),
+                     outcomes[start:stop], status[start:stop], far, check, threads=_threads(),
                      done=bar.update if progress else None)
     bar.close()
     _raise_if_broken(status, run_index)

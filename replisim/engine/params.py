@@ -20,13 +20,14 @@ import numpy as np
 from ..config.units import in_steps
 from .mechanisms import UNITS
 
-# The run's own entries: horizon, initial population, units of time, the loss-of-control threshold, checks.
+# The run's own entries: horizon, initial population, units of time, the loss-of-control threshold, the share
+# below which a step visits only the listed nodes. (Validate mode is no entry: it is the type of run_one's
+# ``check`` argument, so that a run without it never compiles the checks.)
 RUN_PARAMETERS = (
     ("STEPS", "sim.steps"),
     ("INITIAL", "replica.initial"),
     ("HOURS_PER_STEP", "sim.hours_per_step"),
     ("LOSS_SHARE", "outcome.loss_of_control_share"),
-    ("VALIDATE", "sim.validate"),
     ("SPARSE_SHARE", "sim.sparse_share"),
 )
 

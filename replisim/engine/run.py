@@ -171,15 +171,16 @@ def update_governance(t, params, jur, strict):
 
 
 @jit
-def run_one(params, rkey, skill0, world, series, group_series, outcome, status, within=None, far=None):
+def run_one(params, rkey, skill0, world, series, group_series, outcome, status, within=None, far=None, check=None):
     """Simulate one run on ``world`` (``state.World``); write its per-step tallies into ``series``, the replicas
     per group of nodes into ``group_series`` (a row per label of ``world.group_row``; no rows: no groups) and its
     outcomes into ``outcome``.
 
     ``status`` (int64[3]) reports while and after the run: [2] the steps done so far (written after every step,
     so a caller's thread can show progress while this compiled call runs: kernels release the GIL); in validate
-    mode (``sim.validate``), where the invariants are checked after every step, the first broken one stops the
-    run with its number (``INVARIANTS``) in [0] and its step in [1] (left 0 when all held).
+    mode (``sim.validate``: ``check`` True, not None), where the invariants are checked after every step, the
+    first broken one stops the run with its number (``INVARIANTS``) in [0] and its step in [1] (left 0 when all
+    held). Like ``within``, ``check``'s type decides what is compiled: a run without checks never compiles them.
 
     ``within=None``: the serial passes (ensemble mode). ``within``, the private buffers of the within-run parallel
     passes (``state.new_parallel_buffers`` with k chunks; pass the thread count, the numbers do not depend on
@@ -198,7 +199,6 @@ def run_one(params, rkey, skill0, world, series, group_series, outcome, status, 
     # slots withheld by static measures (licensing, export caps): a cost of the measure charged every step
     withheld = total_compute - slots
     slots = max(slots, n0)
-    validate = params[P.VALIDATE] > 0
     on = params[P.COLLUSION] > 0
     hours = params[P.HOURS_PER_STEP]
     base_latency = int(params[P.RESPONSE_LATENCY])
@@ -215,7 +215,7 @@ def run_one(params, rkey, skill0, world, series, group_series, outcome, status, 
 
     n_mis0 = int(round(params[P.INITIAL_MISALIGNED] * n0))
     n = place_initial(rkey, n0, n_mis0, skill0, params[P.EVASION], params[P.SHUTDOWN_AVOIDANCE], nodes, table)
-    if validate and n < n0:
+    if check is not None and n < n0:
         status[0] = UNPLACED
         return
     # node tallies of step 0: each initial replica is its own coalition; misaligned ones placed on one node meet
@@ -296,7 +296,7 @@ def run_one(params, rkey, skill0, world, series, group_series, outcome, status, 
         cost_quarantine += step_quarantine
         cost_false_alarms += step_false_alarms
         mis = record(series, group_series, t, n, frame, world, sparse, collateral)
-        if validate:
+        if check is not None:
             code = check_invariants(n, t, frame, on, slots)
             if code != 0:
                 status[0] = code
@@ -358,20 +358,21 @@ def reach_milestones(reached, share, now):
 
 
 @jit
-def run_runs(params, seed, first_run, skill0, world, worlds, series, group_series, outcomes, status, far=None):
+def run_runs(params, seed, first_run, skill0, world, worlds, series, group_series, outcomes, status, far=None,
+             check=None):
     """Runs first_run .. first_run + len(skill0) - 1, one after the other; run r's stream depends only on (seed, r).
 
     ``params``: the (runs x parameters) matrix, or one row that every run shares. ``worlds``
     (``state.Worlds``): run r's own governed nodes in row r, or no rows (every run on ``world``). ``far``:
-    ``state.far_hint`` of the network (``run_one``)."""
+    ``state.far_hint`` of the network; ``check``: True in validate mode, else None (``run_one``)."""
     rows = params.shape[0]
     for r in range(skill0.shape[0]):
         run_one(params[r % rows], run_key(seed, first_run + r), skill0[r], world_row(world, worlds, r), series[r],
-                group_series[r], outcomes[r], status[r], None, far)
+                group_series[r], outcomes[r], status[r], None, far, check)
 
 
 def run_ensemble(params, seed, first_run, skill0, world, worlds, series, group_series, outcomes, status, far=None,
-                 threads=1, done=None):
+                 check=None, threads=1, done=None):
     """The runs of ``run_runs`` spread over ``threads`` Python threads, each taking the next few runs as it frees
     up (the kernels release the GIL, and each run writes only its own rows, so the numbers do not depend on the
     thread count or on which thread ran what). ``done(k)`` is called, under a lock, as each k runs finish.
@@ -388,7 +389,7 @@ def run_ensemble(params, seed, first_run, skill0, world, worlds, series, group_s
         part = slice(start, stop)
         run_runs(params if params.shape[0] == 1 else params[part], seed, first_run + start, skill0[part], world,
                  worlds if worlds.total_compute.shape[0] == 0 else type(worlds)(*(a[part] for a in worlds)),
-                 series[part], group_series[part], outcomes[part], status[part], far)
+                 series[part], group_series[part], outcomes[part], status[part], far, check)
         if done is not None:
             with lock:
                 done(stop - start)
