@@ -247,7 +247,7 @@ def _edges(values: np.ndarray) -> np.ndarray:
 def r0_line(cfg, x: str, y: str, xs) -> tuple[np.ndarray, np.ndarray] | str:
     """The R0 = 1 line of ``cfg`` over parameter ``x`` (values ``xs``): the value of ``y`` where R0 = 1.
 
-    Only ``y = governance.detection`` is solved (R0 falls monotonically with detection, so bisection finds
+    Only ``y = governance.detection`` is solved (R0 falls monotonically with detection, so a bracketing search finds
     it); NaN where even detection 1 cannot stop growth. Returns a string saying why when theory cannot.
     """
     if y != "governance.detection":
