@@ -371,11 +371,16 @@ def run_runs(params, seed, first_run, skill0, world, worlds, series, group_serie
                 group_series[r], outcomes[r], status[r], None, far, check)
 
 
+# the most runs one call of run_runs takes: each call converts its arguments (tens of microseconds), a run of a
+# small world takes as long or longer, and a thread that takes more runs at once can leave the other waiting
+MAX_BLOCK = 32
+
+
 def run_ensemble(params, seed, first_run, skill0, world, worlds, series, group_series, outcomes, status, far=None,
                  check=None, threads=1, done=None):
     """The runs of ``run_runs`` spread over ``threads`` Python threads, each taking the next few runs as it frees
-    up (the kernels release the GIL, and each run writes only its own rows, so the numbers do not depend on the
-    thread count or on which thread ran what). ``done(k)`` is called, under a lock, as each k runs finish.
+    up, fewer as fewer are left (the kernels release the GIL, and each run writes only its own rows, so the numbers
+    do not depend on the thread count or on which thread ran what). ``done(k)`` is called, under a lock, as each k runs finish.
 
     Python threads rather than a ``prange`` loop (``parallel=True``): Numba's parallel compilation of the
     loop cost a cold start about 5 s more than compiling the loop alone (BENCHMARKS.md, "Cold start"), and taking
@@ -394,25 +399,25 @@ def run_ensemble(params, seed, first_run, skill0, world, worlds, series, group_s
             with lock:
                 done(stop - start)
 
-    # a few runs per call: each call converts its arguments (tens of microseconds), a run takes milliseconds
-    block = max(1, min(8, runs // (8 * max(threads, 1))))
-    if threads <= 1 or runs <= block:
+    if threads <= 1 or runs <= 1:
         if done is None:
             call(0, runs)
-        else:  # a call per block, so that progress shows
-            for start in range(0, runs, block):
-                call(start, min(runs, start + block))
+        else:  # a call per few runs, so that progress shows
+            for start in range(0, runs, MAX_BLOCK):
+                call(start, min(runs, start + MAX_BLOCK))
         return
-    starts = iter(range(0, runs, block))
+    taken = [0]  # runs handed out so far
     stop_now = threading.Event()
 
     def worker():
         while not stop_now.is_set():
-            with lock:
-                start = next(starts, None)
-            if start is None:
+            with lock:  # guided: large blocks first, single runs at the end, so no thread waits on a long last block
+                start = taken[0]
+                size = max(1, min(MAX_BLOCK, (runs - start) // (4 * threads)))
+                taken[0] = min(runs, start + size)
+            if start >= runs:
                 return
-            call(start, min(runs, start + block))
+            call(start, min(runs, start + size))
 
     with ThreadPoolExecutor(max_workers=min(threads, runs), thread_name_prefix="replisim-run") as pool:
         futures = [pool.submit(worker) for _ in range(min(threads, runs))]
