@@ -9,13 +9,17 @@ rules must give equal distributions of every outcome.
 For each scenario, 500 runs per engine; per scenario six tests:
 - two-sample Kolmogorov-Smirnov tests on peak and final population, detections, generation depth
   (max_generation) and collateral node-hours (shutdowns, quarantine, false alarms, withheld capacity);
-- Fisher's exact test on the extinction counts (a 2 x 2 table: extinct / not, per engine).
+- Fisher's exact test on the extinction counts (a 2 x 2 table: extinct / not, per engine);
+and, where the world has more than one jurisdiction, a KS test per jurisdiction on the replica-steps spent on
+its nodes (the run's per-step group series, ``simulate(..., groups=...)``, summed over the steps): where the
+replicas gather, e.g. in a haven.
 
-Tolerance. There are N_TESTS = 5 scenarios x 6 tests = 30 tests in this file. Each uses alpha = 1e-3 / 30 = 3.3e-5
-(Bonferroni), so that the probability of a false alarm anywhere in the file is at most 1e-3 when the engines
-agree: the file fails by chance about once in a thousand runs of CI. With 500 runs per engine the KS test at
-that alpha rejects when the two empirical CDFs differ by more than D = sqrt(-ln(alpha / 2) / 2) * sqrt(2 / 500)
-= 0.148 somewhere; Fisher's test detects a change of roughly 0.12 in an extinction probability near 0.5. The
+Tolerance. There are N_TESTS = 5 scenarios x 6 tests + 14 jurisdictions (4 + 4 + 2 + 4: the branching scenario
+has one) = 44 tests in this file. Each uses alpha = 1e-3 / 44 = 2.3e-5 (Bonferroni), so that the probability of
+a false alarm anywhere in the file is at most 1e-3 when the engines agree: the file fails by chance about once
+in a thousand runs of CI. With 500 runs per engine the KS test at that alpha rejects when the two empirical
+CDFs differ by more than D = sqrt(-ln(alpha / 2) / 2) * sqrt(2 / 500) = 0.151 somewhere; Fisher's test
+detects a change of roughly 0.12 in an extinction probability near 0.5. The
 outcomes are integers, for which the KS p-value is conservative (ties): this lowers the false-alarm rate further
 and costs some power. ``test_the_check_detects_a_small_change_of_rules`` shows that the same machinery rejects
 a 15% change in the detection probability, so a passing check is evidence, not an artefact of low power.
@@ -61,7 +65,15 @@ SCENARIOS = {
                              "replica.strategic=true", "replica.mutation_sd=0.05", "governance.retraining_rate=0.05",
                              "collusion.enabled=true", "governance.detection=0.1"],
 }
-N_TESTS = len(SCENARIOS) * (len(KS_OUTCOMES) + 1)
+
+def _jurisdictions(overrides) -> int:
+    """How many jurisdictions a scenario's world has (from its configuration: fixed before any run)."""
+    return len(replisim.compose(overrides).jurisdictions.regions)
+
+
+GROUPS = {"jur": "jurisdiction"}  # the per-step replicas on each jurisdiction's nodes, in both engines
+N_GROUP_TESTS = sum(n for n in map(_jurisdictions, SCENARIOS.values()) if n > 1)
+N_TESTS = len(SCENARIOS) * (len(KS_OUTCOMES) + 1) + N_GROUP_TESTS
 ALPHA = FILE_ALPHA / N_TESTS
 
 
@@ -85,9 +97,17 @@ def describe(a, b, p) -> str:
 def test_mesa_and_numba_agree(name):
     cfg = replisim.compose(SCENARIOS[name])
     seed = 20260 + list(SCENARIOS).index(name)  # one seed for both engines: the same network and skills
-    numba = replisim.simulate(cfg, runs=RUNS, seed=seed).outcomes
-    mesa = replisim.simulate(cfg, runs=RUNS, seed=seed, engine="mesa").outcomes
+    numba_ens = replisim.simulate(cfg, runs=RUNS, seed=seed, groups=GROUPS)
+    mesa_ens = replisim.simulate(cfg, runs=RUNS, seed=seed, engine="mesa", groups=GROUPS)
+    numba, mesa = numba_ens.outcomes, mesa_ens.outcomes
     p = compare(numba, mesa)
+    labels = numba_ens.group_labels("jur")
+    assert labels == mesa_ens.group_labels("jur") and len(labels) == _jurisdictions(SCENARIOS[name])  # N_TESTS
+    if len(labels) > 1:  # replica-steps on each jurisdiction's nodes (one jurisdiction: the population itself)
+        on_numba, on_mesa = (e.group_series("jur").sum(axis=2) for e in (numba_ens, mesa_ens))
+        for k, label in enumerate(labels):
+            numba[f"steps_on_{label}"], mesa[f"steps_on_{label}"] = on_numba[:, k], on_mesa[:, k]
+            p[f"steps_on_{label}"] = float(stats.ks_2samp(on_numba[:, k], on_mesa[:, k]).pvalue)
     report = describe(numba, mesa, p)
     print(f"\n[{name}]\n{report}")
     # the scenario must exercise what it claims (otherwise the comparison says nothing about those rules)
@@ -105,6 +125,19 @@ def test_the_check_detects_a_small_change_of_rules():
     b = replisim.simulate(replisim.compose([*base, "governance.detection=0.1955"]), runs=RUNS, seed=2).outcomes
     p = compare(a, b)
     assert min(p.values()) < ALPHA, describe(a, b, p)
+
+
+def test_the_jurisdiction_check_detects_where_replicas_gather():
+    """Power of the per-jurisdiction tests: a haven of 30% of the nodes instead of 20% (Numba against Numba) puts
+    half again as many replica-steps in the haven, while peak and final population do not tell the two apart."""
+    base = SCENARIOS["havens_if_then"]
+    a = replisim.simulate(replisim.compose(base), runs=RUNS, seed=1, groups=GROUPS)
+    b = replisim.simulate(replisim.compose([*base, "jurisdictions.regions.haven.share=0.3",
+                                            "jurisdictions.regions.regulated.share=0.7"]), runs=RUNS, seed=2,
+                          groups=GROUPS)
+    haven = a.group_labels("jur").index("haven")
+    on_a, on_b = (e.group_series("jur").sum(axis=2)[:, haven] for e in (a, b))
+    assert stats.ks_2samp(on_a, on_b).pvalue < ALPHA, (on_a.mean(), on_b.mean())
 
 
 def test_same_network_for_both_engines():
