@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import numpy as np
 
@@ -121,7 +122,8 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
 
         return simulate_mesa(cfg, runs=runs, seed=seed, progress=progress, first_run=first_run, values=values,
                              graph=network, groups=groups)
-    from .engine.run import run_ensemble
+    from .engine.jit import CACHE_DIR, cold
+    from .engine.run import run_ensemble, run_runs
     from .engine.state import far_hint, world_of, worlds_of
 
     net, gov = setup(cfg, seed, network)
@@ -150,6 +152,11 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     status = np.zeros((runs, 3), np.int64)
     _set_threads(cfg.sim.threads)
     mode = parallel_mode(cfg, int(gov.capacity.sum()), parallel)
+    if progress and mode == "ensemble" and cold(run_runs):  # a new machine, or a new version of the engine
+        from tqdm.auto import tqdm  # its write keeps the progress bars on screen intact
+
+        tqdm.write(f"replisim: compiling the engine for this machine (once: about 30 s on two cores, then cached in "
+                   f"{CACHE_DIR})", file=sys.stderr)
     bar = run_bar(runs, progress)
     far = far_hint(len(gov.capacity))  # the act pass for a node record larger than the caches, or not
     check = True if cfg.sim.validate else None  # the invariants checked after every step (engine.run.run_one)

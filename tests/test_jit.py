@@ -162,3 +162,22 @@ def test_a_cold_start_compiles_each_kernel_once(tmp_path):
                          timeout=600, check=True).stdout.split(" ", 1)
     assert int(out[0]) >= 20, out  # the step's kernels were compiled here, not loaded
     assert out[1].strip() == "[]", out[1]
+
+
+def test_a_cold_kernel_is_told_apart_from_a_cached_one(tmp_path):
+    """``jit.cold`` (the main job's "compiling the engine" line): a kernel with no machine code in the process and
+    none in the cache is cold; once called, it is not, nor in a new process that finds it in the cache."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from replisim.engine.jit import cold, jit\n"
+            "@jit\ndef twice(x):\n    return 2.0 * x\n"
+            "before = cold(twice)\ntwice(1.0)\nprint(before, cold(twice))\n")
+    (tmp_path / "kernel.py").write_text(code)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    run = [sys.executable, str(tmp_path / "kernel.py")]
+    first = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    again = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    assert first == ["True", "False"], first
+    assert again == ["False", "False"], again

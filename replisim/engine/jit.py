@@ -83,6 +83,15 @@ def _engine_cache_dir():
         numba.config.CACHE_DIR = before
 
 
+def cold(kernel) -> bool:
+    """Whether calling ``kernel`` now compiles it: no machine code for it in this process, none in the cache
+    (Numba's index file of the kernel in ``CACHE_DIR``). False under ``NUMBA_DISABLE_JIT``: nothing compiles."""
+    if getattr(kernel, "signatures", True):  # machine code in this process, or a plain Python function
+        return False
+    source = Path(kernel.py_func.__code__.co_filename).stem  # Numba names the index by the source file
+    return not any(CACHE_DIR.rglob(f"{source}.{kernel.py_func.__qualname__}-*.nbi"))
+
+
 def jit(fn=None, refcount=True, **overrides):
     """``@jit``, ``@jit(parallel=True)`` or ``@jit(refcount=False)``: njit with the project's options."""
     options = {**JIT_OPTIONS, **overrides}
