@@ -455,13 +455,12 @@ PLACEMENT_PREFIXES = {"final_on_": "node type", "final_in_": "jurisdiction"}  # 
 
 def group_slots(cfg: Config, seed: int) -> dict[str, int]:
     """Replica slots before any measure of each node type and jurisdiction of the world ``cfg`` and ``seed`` build
-    (the network ``world.setup`` draws), keyed by the outcome column of the survivors there (``final_on_<type>``,
+    (``world.network``, as ``world.setup`` draws it), keyed by the outcome column of the survivors there (``final_on_<type>``,
     ``final_in_<jurisdiction>``)."""
     from .config.schema import NODE_TYPES
-    from .network import build_network
-    from .world import NETWORK_STREAM
+    from .world import network
 
-    net = build_network(cfg, np.random.default_rng([seed, NETWORK_STREAM]))
+    net = network(cfg, seed)
     slots = {f"final_on_{t}": int(net.capacity[net.node_type == i].sum()) for i, t in enumerate(NODE_TYPES)}
     return slots | {f"final_in_{j}": int(net.capacity[net.jurisdiction == i].sum())
                     for i, j in enumerate(net.jurisdiction_names)}

@@ -618,7 +618,7 @@ def detection_for_r0(cfg: Config, target: float = 1.0, tol: float = 1e-12, rtol:
 
     Returns 0.0 if R0 <= target even without detection, and nan if R0 > target even at detection 1. Bisection
     only while the lower end's R0 is infinite (a colony that never dies out), then Brent's method on log R0 (close
-    to linear in the level where R0 ~ 1 / detection) over the finite bracket: about 10 evaluations of R0 instead
+    to linear in the level where R0 ~ 1 / detection) over the finite bracket: about 13 evaluations of R0 instead
     of bisection's 34, each of which enumerates every class's colony law. ``rtol`` 1e-7: the engine's rates are
     float32 (``build_model`` rounds them as the engine does), so R0 is a step function of the level on a grid of
     about 6e-8 relative; a finer tolerance only walks along one step.

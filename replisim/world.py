@@ -24,11 +24,17 @@ def draw_skills(cfg: Config, seed: int, runs: np.ndarray) -> np.ndarray:
     return np.array([np.random.default_rng([seed, SKILL_STREAM, int(k)]).beta(a, b) for k in runs])
 
 
+def network(cfg: Config, seed: int, graph=None):
+    """The network of an ensemble before any measure: the configured kind, or ``graph``, a user's own network
+    (``network.from_graph``), drawn from the ensemble's network stream."""
+    rng = np.random.default_rng([seed, NETWORK_STREAM])
+    return build_network(cfg, rng) if graph is None else from_graph(cfg, graph, rng)
+
+
 def setup(cfg: Config, seed: int, graph=None):
     """Network and governed node arrays of an ensemble (shared by every run of it); ``graph``: a user's own network
     (``network.from_graph``) instead of the configured kind."""
-    rng = np.random.default_rng([seed, NETWORK_STREAM])
-    net = build_network(cfg, rng) if graph is None else from_graph(cfg, graph, rng)
+    net = network(cfg, seed, graph)
     gov = apply_governance(cfg, net, seed)
     if cfg.replica.initial > int(gov.capacity.sum()):
         raise ConfigError(

@@ -129,8 +129,8 @@ def act_range(lo, hi, t, rkey, how, frame, counters, tallies, far=None):
     """The act pass over table slots lo..hi-1 (``act_blocks``) for a node record that fits the caches (``far``
     None) or one that does not (``far`` True: ``state.far_hint``). A constant ``far`` lets the compiler drop the
     other case's code from each loop, which otherwise costs the common case about 10% (BENCHMARKS.md, (j)); and
-    since ``far``'s type decides, Numba prunes the other branch before typing it, so each specialization
-    compiles one case only."""
+    with ``far`` None Numba prunes the far branch before typing it, so the common specialization compiles one
+    case only (Numba prunes on a None argument only: the far specialization compiles both, and runs its own)."""
     if far is None:
         act_blocks(lo, hi, t, rkey, how, frame, counters, tallies, False)
     else:

@@ -91,8 +91,8 @@ def check_invariants(n, t, frame, on, max_slots):
     """Validate mode, after step t: occupancy within capacity, counts conserved, no dead replica left in the
     table, (with collusion ``on``) every misaligned replica in the coalition its node records, which the act
     pass relies on, no proposal count left for the next act pass, and every node a sparse step must visit
-    listed (``state.Listed``). Returns 0, or the index in ``INVARIANTS`` of the first broken invariant (an
-    exception raised inside the parallel ensemble loop would reach the caller as a bare SystemError)."""
+    listed (``state.Listed``). Returns 0, or the index in ``INVARIANTS`` of the first broken invariant (a code,
+    not an exception: one raised inside a compiled parallel loop reaches the caller as a bare SystemError)."""
     table, nodes, forest = frame.table, frame.nodes, frame.coal.forest
     capacity, occ = nodes.capacity, nodes.occ
     if n < 0 or n > max_slots:
@@ -379,8 +379,9 @@ MAX_BLOCK = 32
 def run_ensemble(params, seed, first_run, skill0, world, worlds, series, group_series, outcomes, status, far=None,
                  check=None, threads=1, done=None):
     """The runs of ``run_runs`` spread over ``threads`` Python threads, each taking the next few runs as it frees
-    up, fewer as fewer are left (the kernels release the GIL, and each run writes only its own rows, so the numbers
-    do not depend on the thread count or on which thread ran what). ``done(k)`` is called, under a lock, as each k runs finish.
+    up, fewer as fewer are left (the kernels release the GIL, and each run writes only its own rows, so the
+    numbers do not depend on the thread count or on which thread ran what). ``done(k)`` is called, under a lock,
+    as each k runs finish.
 
     Python threads rather than a ``prange`` loop (``parallel=True``): Numba's parallel compilation of the
     loop cost a cold start about 5 s more than compiling the loop alone (BENCHMARKS.md, "Cold start"), and taking
@@ -413,11 +414,10 @@ def run_ensemble(params, seed, first_run, skill0, world, worlds, series, group_s
         while not stop_now.is_set():
             with lock:  # guided: large blocks first, single runs at the end, so no thread waits on a long last block
                 start = taken[0]
-                size = max(1, min(MAX_BLOCK, (runs - start) // (4 * threads)))
-                taken[0] = min(runs, start + size)
-            if start >= runs:
+                stop = taken[0] = min(runs, start + max(1, min(MAX_BLOCK, (runs - start) // (4 * threads))))
+            if start == stop:
                 return
-            call(start, min(runs, start + size))
+            call(start, stop)
 
     with ThreadPoolExecutor(max_workers=min(threads, runs), thread_name_prefix="replisim-run") as pool:
         futures = [pool.submit(worker) for _ in range(min(threads, runs))]

@@ -200,9 +200,10 @@ PREFETCH = 16  # how many slots ahead the act pass asks for a replica's record r
 
 def far_hint(n_nodes: int):
     """The ``far`` argument of the kernels down to ``act.act_range`` for a network of ``n_nodes``: True above
-    ``FAR_NODES``, else None. Its *type* picks the code compiled (Numba prunes the ``far is None`` branches), so a
-    process that runs only small networks never compiles the far case's act pass (about 8 s of a cold start);
-    both cases give the same numbers, so a caller that leaves it None on a large network only runs slower."""
+    ``FAR_NODES``, else None. Its *type* picks the code compiled (with None, Numba prunes the branches that
+    ``far is None`` rules out), so a process that runs only small networks never compiles the far case's act
+    pass (about 8 s of a cold start); both cases give the same numbers, so a caller that leaves it None on a
+    large network only runs slower."""
     return True if n_nodes > FAR_NODES else None
 
 
