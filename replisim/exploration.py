@@ -314,12 +314,14 @@ def scenarios_table(found: list[dict], regime: str) -> pd.DataFrame:
 
 
 def explore(cfg: Config, samples: int = 256, seed: int | None = None, outdir=None, outcomes=DEFAULT_OUTCOMES,
-            progress: bool = False, figures: bool = True) -> pd.DataFrame:
+            progress: bool = False, figures: bool = True, scenarios: bool = True) -> pd.DataFrame:
     """Global sensitivity and scenario discovery over ``cfg``'s uncertain keys; returns the sensitivity table.
 
     ``samples``: Saltelli's base samples N (a power of 2): N x (keys + 2) parameter sets, one run each.
     ``outdir``: where ``sensitivity.csv``, ``scenarios.csv``, ``runs.parquet`` (design and outcomes),
     ``explore.json`` and ``figures/`` go; the runs are resumed from ``outdir/runs/`` when they are there.
+    ``scenarios=False`` (only with ``figures=False``, which draw the boxes) leaves out scenario discovery and
+    ``scenarios.csv``.
     """
     from .ensemble import write_parquet_atomic
 
@@ -337,12 +339,12 @@ def explore(cfg: Config, samples: int = 256, seed: int | None = None, outdir=Non
     if outdir is None:
         return table
     keys = list(cfg.uncertain)
-    found = [discover(runs, keys, case) for case in CASES]
-    scen = scenarios_table(found, cfg.governance.name)
     outdir.mkdir(parents=True, exist_ok=True)
     write_parquet_atomic(runs, outdir / "runs.parquet")
     write_csv(outdir / "sensitivity.csv", table)
-    write_csv(outdir / "scenarios.csv", scen)
+    if scenarios or figures:
+        found = [discover(runs, keys, case) for case in CASES]
+        write_csv(outdir / "scenarios.csv", scenarios_table(found, cfg.governance.name))
     summary = {"regime": cfg.governance.name, "scenario": cfg.scenario, "samples": samples,
                "parameter_sets": len(frame), "seed": seed, "keys": keys, "outcomes": list(outcomes),
                "uncertain": {k: {f: v for f, v in dataclasses.asdict(s).items() if v is not None}
@@ -359,12 +361,13 @@ def explore(cfg: Config, samples: int = 256, seed: int | None = None, outdir=Non
 
 def drivers(cfg: Config, samples: int, outdir, progress: bool = False) -> pd.DataFrame:
     """The main job's "what drives this": ``explore`` of one regime over its uncertain keys (the ``uncertainty``
-    group's default file when the configuration has none), on loss of control and the peak, without figures."""
+    group's default file when the configuration has none), on loss of control and the peak, without figures or
+    scenario discovery (its report shows the total-order indices only)."""
     from .config.compose import with_uncertain
 
     ucfg = cfg if cfg.uncertain else with_uncertain(cfg, uncertainty.group_file("default"))
     return explore(ucfg, samples=samples, outdir=outdir, outcomes=("loss_of_control", "peak_replicas"),
-                   progress=progress, figures=False)
+                   progress=progress, figures=False, scenarios=False)
 
 
 def drivers_lines(table: pd.DataFrame, top: int = 3) -> list[str]:

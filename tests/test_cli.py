@@ -246,6 +246,11 @@ def test_main_job_writes_table_figures_and_report(tmp_path):
     figures = list((run_dir / "figures").glob("*.png"))
     assert figures and all(f"figures/{f.name}" in report for f in figures)
     assert "runs" in res.stderr  # progress bars
+    # each regime's drivers' analysis: the Sobol indices the report shows, no scenario discovery it would not
+    assert "What drives this" in report
+    for name in regimes:
+        assert (run_dir / name / "drivers" / "sensitivity.csv").exists(), name
+        assert not (run_dir / name / "drivers" / "scenarios.csv").exists(), name
 
 
 # --- sweeps: aggregation and resume -------------------------------------------------------------------------

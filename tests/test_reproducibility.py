@@ -144,5 +144,18 @@ def test_sparse_steps_change_nothing():
     assert o["detections"].sum() > 0 and o["flights"].sum() > 0 and o["births"].sum() > 0
     # the population stays a small share of the nodes for most of the horizon: sparse steps happen
     assert np.median(dense.series("nodes_occupied")[:, 1:]) < 0.25 * 3000
-    for share in (0.25, 1e9):
+    for share in (None, 0.25, 1e9):
         assert_identical(dense, replisim.simulate(with_sparse_share(cfg, share), runs=6, seed=3))
+
+
+def test_sparse_share_left_at_none_follows_the_network_size():
+    """sim.sparse_share at none packs the measured break-even for the network's size (engine.params): half the
+    nodes up to CACHED_NODES, a quarter above; a value given is packed as it is."""
+    from replisim.engine.params import CACHED_NODES, SPARSE_SHARE_CACHED, SPARSE_SHARE_LARGE, P, pack
+
+    assert replisim.compose([]).sim.sparse_share is None
+    for nodes, share in ((1000, SPARSE_SHARE_CACHED), (CACHED_NODES, SPARSE_SHARE_CACHED),
+                         (CACHED_NODES + 1, SPARSE_SHARE_LARGE)):
+        cfg = replisim.compose(["scenario=minimal", f"network.nodes={nodes}"])
+        assert pack(cfg)[P.SPARSE_SHARE] == share
+    assert pack(replisim.compose(["sim.sparse_share=0.7"]))[P.SPARSE_SHARE] == 0.7

@@ -66,9 +66,11 @@ REGISTRY: dict[str, Entry] = {
     "sim.threads": _set("threads", ">= 0", "0: all cores; results do not depend on it"),
     "sim.chunk": _set("index", ">= 0", "set by 'replisim explore --launcher': which chunk of the design a job "
                                       "runs; not part of the configuration's digest"),
-    "sim.sparse_share": _set("share of nodes", ">= 0", "when a step's per-node passes visit only the listed nodes "
-                             "(those with replicas, or just emptied or quarantined) instead of all: cost that "
-                             "follows the replicas on a large, mostly empty network; results do not depend on it"),
+    "sim.sparse_share": _set("share of nodes", ">= 0, or none", "when a step's per-node passes visit only the "
+                             "listed nodes (those with replicas, or just emptied or quarantined) instead of all: cost "
+                             "that follows the replicas on a large, mostly empty network. none: the measured "
+                             "break-even (BENCHMARKS.md), 0.5 up to 100,000 nodes, where the node arrays stay in "
+                             "cache, and 0.25 above; results do not depend on it"),
     "sim.parallel": _set("choice", "auto, ensemble, within_run", "how threads share the work; same distribution"),
     "outcome.loss_of_control_share": _a(
         "share of compute", "0.01 - 0.5",

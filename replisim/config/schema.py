@@ -207,9 +207,10 @@ class SimCfg:
     threads: int = _f(0, range=NONNEG, doc="threads (0 = all cores)")
     chunk: Optional[int] = _f(None, range=NONNEG, doc="set by 'replisim explore --launcher' for its jobs: the chunk of "
                                                        "the design a job runs (results do not depend on it)")
-    sparse_share: float = _f(0.25, range=(0.0, None), doc="a step visits only the nodes that hold replicas (or "
-                             "were just emptied or quarantined) when they and the live replicas are fewer than this "
-                             "share of the nodes; 0: never (results do not depend on it)")
+    sparse_share: Optional[float] = _f(None, range=(0.0, None), doc="a step visits only the nodes that hold "
+                                       "replicas (or were just emptied or quarantined) when they are fewer than this "
+                                       "share of the nodes; 0: never; none: 0.5 on networks of up to 100,000 nodes, "
+                                       "0.25 on larger ones (results do not depend on it)")
     parallel: str = _f("auto", choices=PARALLEL_MODES,
                        doc="threads share out whole runs (ensemble) or one run's replicas (within_run); "
                            "auto: within_run for runs of >= 2^22 replica slots")

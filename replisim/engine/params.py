@@ -39,8 +39,26 @@ KEYS = tuple(key for _, key in PARAMETERS)  # the schema key of each entry, in v
 _READ = tuple(attrgetter(key) for key in KEYS)
 
 
+# sim.sparse_share left at none: the share at which visiting the listed nodes one by one (in the order they were
+# listed: scattered reads) costs as much as a pass over every node (sequential reads), measured on host-level
+# networks (BENCHMARKS.md, "Cost that follows the replicas"): about half while the node arrays stay in the caches,
+# about a quarter beyond 10^5 nodes, where each scattered read goes to memory.
+CACHED_NODES = 100_000
+SPARSE_SHARE_CACHED = 0.5
+SPARSE_SHARE_LARGE = 0.25
+
+
+def sparse_share(cfg) -> float:
+    """The share of the nodes below which a step visits only the listed ones (``sim.sparse_share``, or its
+    default for the network's size)."""
+    if cfg.sim.sparse_share is not None:
+        return float(cfg.sim.sparse_share)
+    return SPARSE_SHARE_CACHED if cfg.network.nodes <= CACHED_NODES else SPARSE_SHARE_LARGE
+
+
 def pack(cfg) -> np.ndarray:
     """The parameter vector of a validated Config (booleans as 0.0 or 1.0; rates per step, durations in steps)."""
-    steps = in_steps(cfg)
-    return np.array([steps[key] if key in steps else float(read(cfg)) for key, read in zip(KEYS, _READ)],
+    values = in_steps(cfg)
+    values["sim.sparse_share"] = sparse_share(cfg)
+    return np.array([values[key] if key in values else float(read(cfg)) for key, read in zip(KEYS, _READ)],
                     dtype=np.float64)

@@ -225,7 +225,8 @@ def run_one(params, rkey, skill0, world, series, group_series, outcome, status, 
         if nodes.occ[v] > 0:
             enlist(frame.listed, v)
     record(series, group_series, np.int64(0), n, frame, world, np.bool_(False), 0.0)  # no literals (as above)
-    # a step's per-node passes visit only the listed nodes when they and the replicas are few (state.Listed);
+    # a step's per-node passes visit only the listed nodes when they are few (state.Listed): the arrivals a step
+    # adds to the list cost nothing extra to visit, so the share counts the listed nodes only;
     # never in the first step (no record row written yet) or when a monitoring factor changes (every row does)
     sparse_below = params[P.SPARSE_SHARE] * n_nodes
 
@@ -260,7 +261,7 @@ def run_one(params, rkey, skill0, world, series, group_series, outcome, status, 
         latency = min(int(params[P.IF_THEN_LATENCY]) if strict else base_latency, base_latency)
         kill_floor = params[P.IF_THEN_KILL] if strict else 0.0
         fp_weight, changed = update_governance(t, params, frame.jur, strict)
-        sparse = within is None and t > 1 and not changed and n + frame.listed.count[0] < sparse_below
+        sparse = within is None and t > 1 and not changed and frame.listed.count[0] < sparse_below
         tallies[:] = 0.0
         # detection, shutdown, replication (one pass over the replicas), then the incidents' reports
         if within is None:
