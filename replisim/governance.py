@@ -10,6 +10,7 @@ governance-update, detection and retraining phases; their parameters travel in t
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,16 @@ class GovernedNetwork:
     withheld_export: int = 0  # slots of the export-controlled nodes kept out of the cap (and not already licensed out)
 
 
+@functools.lru_cache(maxsize=16)
+def compliance_draws(seed: int, nodes: int) -> np.ndarray:
+    """The per-node uniform draws of licensing (row 0) and export-control (row 1) compliance of the ensemble of
+    ``seed``, read-only: every run's own world (``uncertainty.run_governance``) reuses them instead of seeding a
+    generator again (15 us a run)."""
+    draws = np.random.default_rng([seed, GOVERNANCE_STREAM]).random((2, nodes))
+    draws.flags.writeable = False
+    return draws
+
+
 def apply_governance(cfg: Config, net: Network, seed: int = 0) -> GovernedNetwork:
     """The node arrays after the static measures, on the network of the ensemble of ``seed``.
 
@@ -48,7 +59,7 @@ def apply_governance(cfg: Config, net: Network, seed: int = 0) -> GovernedNetwor
     0.8 and 87.5% of an 8-slot node's, not 80%; per node, the expected share withheld is the compliance.
     """
     g = cfg.governance
-    draws = np.random.default_rng([seed, GOVERNANCE_STREAM]).random((2, net.capacity.shape[0]))
+    draws = compliance_draws(seed, net.capacity.shape[0])
     capacity = net.capacity.astype(np.int32).copy()
     security = net.security.astype(np.float32).copy()
     monitoring = net.monitoring.astype(np.float32).copy()

@@ -191,10 +191,11 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
     _raise_if_broken(status, run_index)
     meta = {"engine": "numba", "scenario": cfg.scenario, "governance": cfg.governance.name, "parallel": mode,
             **({"network": f"custom: {net.nodes} nodes, {net.indices.size // 2} edges"} if network is not None else {})}
-    ens = from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta, net, gov)
+    ens = from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta, net, gov,
+                      uncertainty.drawn_columns(values, governed))
     ens.config = cfg
     ens.group_data = grouped.split(group_series)
-    return uncertainty.annotate(ens, cfg, values, governed)
+    return uncertainty.annotate(ens, cfg, values)
 
 
 def _raise_if_broken(status: np.ndarray, run_index: np.ndarray) -> None:

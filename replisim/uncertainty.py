@@ -191,16 +191,21 @@ def run_governance(cfg: Config, net, seed: int, values: dict, row: int):
     return gov
 
 
-def annotate(ens, cfg: Config, values: dict, governed: list):
-    """Add to an Ensemble what its runs drew: a column per uncertain key (named by the key, the run's value),
-    the slots withheld in each run's own world, and the distributions in its metadata."""
+def drawn_columns(values: dict, governed: list) -> dict:
+    """The outcome columns of what the runs drew, for ``ensemble.from_arrays``: a column per uncertain key (named
+    by the key, the run's value) and the slots withheld in each run's own world (``governed``; none: the columns
+    of the ensemble's world stay)."""
+    cols = {key: np.asarray(v, np.float64) for key, v in values.items()}
+    if governed:
+        cols["withheld_slots_licensing"] = np.array([g.withheld_licensing for g in governed], np.int64)
+        cols["withheld_slots_export_controls"] = np.array([g.withheld_export for g in governed], np.int64)
+    return cols
+
+
+def annotate(ens, cfg: Config, values: dict):
+    """Add to an Ensemble's metadata the distributions its runs drew from (its columns: ``drawn_columns``)."""
     if not values:
         return ens
-    for key, v in values.items():
-        ens.outcomes[key] = np.asarray(v, np.float64)
-    if governed:
-        ens.outcomes["withheld_slots_licensing"] = np.array([g.withheld_licensing for g in governed], np.int64)
-        ens.outcomes["withheld_slots_export_controls"] = np.array([g.withheld_export for g in governed], np.int64)
     ens.meta["uncertain"] = {key: {k: v for k, v in dataclasses.asdict(spec).items() if v is not None}
                              for key, spec in specs(cfg).items() if key in cfg.uncertain}
     ens.meta["uncertain_keys"] = list(values)

@@ -56,7 +56,8 @@ def simulate_mesa(cfg: Config, runs: int, seed: int, progress: bool = False, fir
         bar.update(1)
     bar.close()
     meta = {"engine": "mesa", "scenario": cfg.scenario, "governance": cfg.governance.name}
-    ens = from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta, *network)
+    ens = from_arrays(outcomes, series, run_index, seed, skill0, cfg.sim.hours_per_step, meta, *network,
+                      extra=uncertainty.drawn_columns(values, governed))
     ens.config = cfg
     ens.group_data = grouped.split(group_series)
-    return uncertainty.annotate(ens, cfg, values, governed)
+    return uncertainty.annotate(ens, cfg, values)
