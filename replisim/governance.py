@@ -10,7 +10,6 @@ governance-update, detection and retraining phases; their parameters travel in t
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,26 +39,24 @@ class GovernedNetwork:
     withheld_export: int = 0  # slots of the export-controlled nodes kept out of the cap (and not already licensed out)
 
 
-@functools.lru_cache(maxsize=16)
 def compliance_draws(seed: int, nodes: int) -> np.ndarray:
     """The per-node uniform draws of licensing (row 0) and export-control (row 1) compliance of the ensemble of
-    ``seed``, read-only: every run's own world (``uncertainty.run_governance``) reuses them instead of seeding a
-    generator again (15 us a run)."""
-    draws = np.random.default_rng([seed, GOVERNANCE_STREAM]).random((2, nodes))
-    draws.flags.writeable = False
-    return draws
+    ``seed``: the same for every run of it, so the runs with their own worlds (``uncertainty.run_worlds``) draw
+    them once instead of seeding a generator again for each run (15 us a run)."""
+    return np.random.default_rng([seed, GOVERNANCE_STREAM]).random((2, nodes))
 
 
-def apply_governance(cfg: Config, net: Network, seed: int = 0) -> GovernedNetwork:
+def apply_governance(cfg: Config, net: Network, seed: int = 0, draws: np.ndarray | None = None) -> GovernedNetwork:
     """The node arrays after the static measures, on the network of the ensemble of ``seed``.
 
     Measures that withhold capacity (licensing, export controls) act node by node: a node complies, and hosts
     nothing, or does not, and keeps all its slots (a Bernoulli draw per node, from the ensemble's own stream).
     Flooring each node's slots instead (the first version) removed every slot of a one-slot node at compliance
     0.8 and 87.5% of an 8-slot node's, not 80%; per node, the expected share withheld is the compliance.
+    ``draws``: ``compliance_draws(seed, nodes)`` when the caller has them already.
     """
     g = cfg.governance
-    draws = compliance_draws(seed, net.capacity.shape[0])
+    draws = compliance_draws(seed, net.capacity.shape[0]) if draws is None else draws
     capacity = net.capacity.astype(np.int32).copy()
     security = net.security.astype(np.float32).copy()
     monitoring = net.monitoring.astype(np.float32).copy()

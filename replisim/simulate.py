@@ -138,8 +138,7 @@ def simulate(cfg: Config, runs: int | None = None, seed: int | None = None, engi
         # ensemble kernel a second time for its type (a minute of a cold start)
         skill0 = np.array(values[uncertainty.SKILL_KEY], np.float64, order="C")
     # runs with their own governed nodes (uncertain world keys): one per run, built by the ensemble's functions
-    governed = [uncertainty.run_governance(cfg, net, seed, values, r) for r in range(runs)] \
-        if uncertainty.world_keys(values) else []
+    governed = uncertainty.run_worlds(cfg, net, seed, values, runs)
     initial = values.get("replica.initial")
     if initial is not None and not governed and initial.max() > gov.capacity.sum():
         raise ConfigError(f"uncertain replica.initial reaches {int(initial.max())}, more than the capacity left "

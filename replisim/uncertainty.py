@@ -172,9 +172,20 @@ def world_keys(values: dict) -> list[str]:
     return [key for key in values if kind_of(key) == "world"]
 
 
-def run_governance(cfg: Config, net, seed: int, values: dict, row: int):
+def run_worlds(cfg: Config, net, seed: int, values: dict, runs: int) -> list:
+    """The governed node arrays of each of ``runs`` runs when world keys are uncertain (none: an empty list, every
+    run on the ensemble's world), on the ensemble's graph and node types (``net``)."""
+    from .governance import compliance_draws
+
+    if not world_keys(values):
+        return []
+    draws = compliance_draws(seed, net.capacity.shape[0])
+    return [run_governance(cfg, net, seed, values, row, draws) for row in range(runs)]
+
+
+def run_governance(cfg: Config, net, seed: int, values: dict, row: int, draws=None):
     """The governed node arrays of one run whose world keys take their ``row``-th values, on the ensemble's
-    graph and node types (``net``)."""
+    graph and node types (``net``); ``draws``: the ensemble's ``governance.compliance_draws``."""
     from .governance import apply_governance
     from .network import node_values
 
@@ -182,7 +193,7 @@ def run_governance(cfg: Config, net, seed: int, values: dict, row: int):
     capacity, security, monitoring, kill = node_values(run_cfg, net.node_type)
     run_net = dataclasses.replace(net, capacity=capacity, security=security, monitoring=monitoring,
                                   kill_switch=kill)
-    gov = apply_governance(run_cfg, run_net, seed)
+    gov = apply_governance(run_cfg, run_net, seed, draws)
     initial = int(values["replica.initial"][row]) if "replica.initial" in values else cfg.replica.initial
     if initial > int(gov.capacity.sum()):
         raise ConfigError(f"replica.initial={initial} exceeds the capacity left by governance "

@@ -225,8 +225,8 @@ def run_one(params, rkey, skill0, world, series, group_series, outcome, status, 
         if nodes.occ[v] > 0:
             enlist(frame.listed, v)
     record(series, group_series, np.int64(0), n, frame, world, np.bool_(False), 0.0)  # no literals (as above)
-    # a step's per-node passes visit only the listed nodes when they are few (state.Listed): the arrivals a step
-    # adds to the list cost nothing extra to visit, so the share counts the listed nodes only;
+    # a step's per-node passes visit only the listed nodes when they are few (state.Listed): the share counts the
+    # listed nodes at the step's start, what those passes visit (plus the nodes the step's arrivals newly occupy);
     # never in the first step (no record row written yet) or when a monitoring factor changes (every row does)
     sparse_below = params[P.SPARSE_SHARE] * n_nodes
 

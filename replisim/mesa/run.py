@@ -39,8 +39,7 @@ def simulate_mesa(cfg: Config, runs: int, seed: int, progress: bool = False, fir
     skill0 = draw_skills(cfg, seed, run_index)
     if uncertainty.SKILL_KEY in values:
         skill0 = np.asarray(values[uncertainty.SKILL_KEY], np.float64)
-    governed = [uncertainty.run_governance(cfg, network[0], seed, values, k) for k in range(runs)] \
-        if uncertainty.world_keys(values) else []
+    governed = uncertainty.run_worlds(cfg, network[0], seed, values, runs)
     series = np.zeros((runs, len(SERIES_NAMES), cfg.sim.steps + 1))
     outcomes = np.zeros((runs, outcome_width(network[0])))
     group_series = np.zeros((runs, grouped.rows, cfg.sim.steps + 1))
